@@ -1,5 +1,8 @@
 //! Command-line arguments (clap derive) and logging set-up.
 
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Exit codes: 0 success; 1 the command ran but found a problem in the data
@@ -21,6 +24,9 @@ pub struct Global {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The SQLite database file (created if missing).
+    #[arg(long, global = true, default_value = "cnis.db", env = "CNIS_DB")]
+    pub db: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +34,107 @@ pub enum Command {
     /// Work with identifiers (UPN, NHS number, ULN, child id).
     #[command(subcommand)]
     Id(IdCommand),
+    /// Generate synthetic England: two spring censuses, destination sources and the truth.
+    Synth(SynthArgs),
+    /// Load files into the database; bad rows go to a quarantine file.
+    ///
+    /// Exit status 1 if any row was quarantined.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Compare two censuses: list every leaver of compulsory school age and where they went.
+    Track(TrackArgs),
+    /// Generate a population, load it, track it and show the result beside the truth.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// A pupil-level school census.
+    Census {
+        /// The census CSV.
+        file: PathBuf,
+        /// The census day (YYYY-MM-DD), e.g. 2022-01-20 for spring 2022.
+        #[arg(long)]
+        census_date: NaiveDate,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// A destination source: home-education, cme, deletions, independent-roll or social-care.
+    Source {
+        /// Which source the file is.
+        #[arg(value_parser = ["home-education", "cme", "deletions", "independent-roll", "social-care"])]
+        kind: String,
+        /// The CSV.
+        file: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// A schools list (URN, LAESTAB, name, phase, sector); replaces the one loaded.
+    Schools {
+        /// The CSV.
+        file: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// A postcode to neighbourhood deprivation lookup; replaces the one loaded.
+    Postcodes {
+        /// The CSV.
+        file: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// Map our field names to your columns: `upn=PupilUPN,dob=DateOfBirth` (repeatable).
+    #[arg(long = "map", value_name = "FIELD=COLUMN,...")]
+    pub maps: Vec<String>,
+    /// Where to write bad rows [default: <file name>.quarantine.csv in the working directory].
+    #[arg(long)]
+    pub quarantine: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    /// Day of the first census (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// Day of the second census (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: NaiveDate,
+    /// Folder for leavers.csv and summary.csv.
+    #[arg(long, short, default_value = "cnis-track")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pupils on the first census roll.
+    #[arg(long, default_value_t = 250_000)]
+    pub pupils: u64,
+    /// Seed for the generator.
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// Folder for the generated files, the database and the results (emptied first).
+    #[arg(long, short, default_value = "cnis-demo")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Pupils on the first census roll (1,000 to the whole country, 8,500,000).
+    #[arg(long, default_value_t = 250_000)]
+    pub pupils: u64,
+    /// Seed: the same seed and size give the same files.
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// Academic year of the first census (2021 = the spring census of January 2022).
+    #[arg(long, default_value_t = 2021)]
+    pub first_year: i32,
+    /// Folder to write the files to.
+    #[arg(long, short, default_value = "synthetic")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

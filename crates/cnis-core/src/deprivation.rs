@@ -5,6 +5,9 @@
 pub struct ImdDecile(u8);
 
 impl ImdDecile {
+    /// Decile 5.
+    pub const MIDDLE: ImdDecile = ImdDecile(5);
+
     /// A decile from 1 to 10.
     pub fn new(d: u8) -> Option<Self> {
         (1..=10).contains(&d).then_some(ImdDecile(d))

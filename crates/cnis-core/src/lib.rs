@@ -16,6 +16,7 @@ mod ident;
 mod la;
 mod nhs;
 mod postcode;
+pub mod records;
 pub mod school_age;
 mod uln;
 mod upn;

@@ -4,10 +4,18 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+mod demo;
 mod id;
+mod ingest;
+mod synth;
+mod track;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Id(c) => id::run(c, &cli.global),
+        Command::Synth(a) => synth::run(a, &cli.global),
+        Command::Ingest(c) => ingest::run(c, &cli.global),
+        Command::Track(a) => track::run(a, &cli.global),
+        Command::Demo(a) => demo::run(a, &cli.global),
     }
 }

@@ -1,0 +1,228 @@
+//! `cnis track`: find the leavers between two censuses and write them out.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use cnis_core::records::AbsenceBand;
+use cnis_core::school_age::SchoolAgeRules;
+use cnis_store::{Store, StoredLeaver};
+use cnis_track::{Summary, SummaryRow, TrackInput, Tracked, dob_window, track};
+
+use crate::cli::{Global, TrackArgs};
+use crate::cmd::ingest::open_store;
+use crate::progress::Spinner;
+
+pub fn run(args: TrackArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let mut store = open_store(&g.db)?;
+    let report = track_and_write(&mut store, args.from, args.to, &args.out, g)?;
+    if !g.quiet {
+        println!("{}", report.summary.national_table(None));
+        eprintln!("leaver list: {}", report.leavers_file.display());
+        eprintln!("summary by LA: {}", report.summary_file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub struct Report {
+    pub summary: Summary,
+    pub leavers_file: PathBuf,
+    pub summary_file: PathBuf,
+}
+
+pub fn track_and_write(
+    store: &mut Store,
+    from: NaiveDate,
+    to: NaiveDate,
+    out: &Path,
+    g: &Global,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(from < to, "--from ({from}) must be before --to ({to})");
+    let spin = Spinner::new(g, "reading the censuses");
+    let a = store.census(from)?;
+    let b = store.census(to)?;
+    let (dob_from, dob_to) = dob_window(from, to);
+    let first_roll = store.cohort(a.id, dob_from, dob_to)?;
+    let second_roll = store.roll_upns(b.id)?;
+    let sources = store.sources_with_upn()?;
+    let sectors = store.school_sectors()?;
+    spin.set_message("matching");
+    let tracked = track(TrackInput {
+        census_a: from,
+        census_b: to,
+        first_roll,
+        second_roll: &second_roll,
+        sources: &sources,
+        sectors: &sectors,
+        rules: SchoolAgeRules::default(),
+    });
+    drop(second_roll);
+    let summary = Summary::of(&tracked);
+    spin.set_message("writing the leaver list");
+    let stored: Vec<StoredLeaver> = tracked
+        .leavers
+        .iter()
+        .map(|l| StoredLeaver {
+            child_id: l.pupil.child_id,
+            upn: l.pupil.upn,
+            la: l.pupil.laestab.la_number(),
+            laestab: l.pupil.laestab,
+            nc_year: l.pupil.nc_year,
+            destination: l.destination.name(),
+            evidence: l.evidence.clone(),
+            absence: l.pupil.absence.map(absence_name),
+            sen: l.pupil.sen.code(),
+            fsm: l.pupil.fsm,
+            more_deprived_half: l.pupil.imd_decile.map(|d| d.more_deprived_half()),
+            social_care: l.social_care.clone(),
+        })
+        .collect();
+    store.save_tracking_run(a.id, b.id, &stored)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let leavers_file = out.join("leavers.csv");
+    write_leavers(store, a.id, &tracked, &leavers_file)?;
+    let summary_file = out.join("summary.csv");
+    write_summary(&summary, from, &summary_file)?;
+    spin.finish();
+    Ok(Report { summary, leavers_file, summary_file })
+}
+
+fn absence_name(b: AbsenceBand) -> &'static str {
+    match b {
+        AbsenceBand::Regular => "regular",
+        AbsenceBand::Persistent => "persistent",
+        AbsenceBand::Severe => "severe",
+    }
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "Y",
+        Some(false) => "N",
+        None => "",
+    }
+}
+
+fn write_leavers(store: &Store, census: i64, t: &Tracked, path: &Path) -> anyhow::Result<()> {
+    let upns: Vec<_> = t.leavers.iter().map(|l| l.pupil.upn).collect();
+    let names = store.names_on_census(census, &upns)?;
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record([
+        "child_id",
+        "upn",
+        "surname",
+        "forename",
+        "dob",
+        "sex",
+        "la",
+        "la_name",
+        "laestab",
+        "nc_year",
+        "destination",
+        "evidence",
+        "absence",
+        "sen",
+        "fsm",
+        "more_deprived_half",
+        "social_care",
+    ])?;
+    for l in &t.leavers {
+        let p = &l.pupil;
+        let (surname, forename) = names.get(&p.upn).cloned().unwrap_or_default();
+        let la = l.la();
+        w.write_record([
+            p.child_id.map(|c| c.to_string()).unwrap_or_default(),
+            p.upn.to_string(),
+            surname,
+            forename,
+            p.dob.to_string(),
+            p.sex.code().to_string(),
+            la.map(|l| l.to_string()).unwrap_or_default(),
+            la.map(|l| l.info().name.clone()).unwrap_or_default(),
+            p.laestab.to_string(),
+            p.nc_year.map(|y| y.to_string()).unwrap_or_default(),
+            l.destination.name().to_string(),
+            l.evidence.clone(),
+            p.absence.map(absence_name).unwrap_or_default().to_string(),
+            p.sen.code().to_string(),
+            yes_no(Some(p.fsm)).to_string(),
+            yes_no(p.imd_decile.map(|d| d.more_deprived_half())).to_string(),
+            l.social_care.clone().unwrap_or_default(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The summary as tidy CSV in the shape of DfE open data (time, geography,
+/// filter, indicators). Counts are unrounded and unsuppressed: management
+/// information for the council, not for publication.
+fn write_summary(s: &Summary, from: NaiveDate, path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record([
+        "time_period",
+        "time_identifier",
+        "geographic_level",
+        "country_code",
+        "country_name",
+        "region_code",
+        "region_name",
+        "old_la_code",
+        "new_la_code",
+        "la_name",
+        "destination",
+        "children_count",
+        "persistent_or_severe_absence_percent",
+        "severe_absence_percent",
+        "more_deprived_half_percent",
+        "sen_support_percent",
+        "ehcp_percent",
+        "fsm_percent",
+        "social_care_percent",
+    ])?;
+    let year = SchoolAgeRules::default().academic_year_of(from);
+    let period = format!("{}{:02}", year, (year + 1).rem_euclid(100));
+    let pct = |v: Option<f64>| v.map_or_else(|| "z".to_string(), |x| format!("{x:.1}"));
+    for ((la, group), r) in &s.rows {
+        let (level, region_code, region_name, old, new, name) = match la {
+            None => ("National", String::new(), String::new(), String::new(), String::new(), String::new()),
+            Some(la) => {
+                let i = la.info();
+                (
+                    "Local authority",
+                    i.region_code.clone(),
+                    i.region_name.clone(),
+                    la.to_string(),
+                    i.ons_code.clone(),
+                    i.name.clone(),
+                )
+            }
+        };
+        w.write_record([
+            period.clone(),
+            "Academic year".into(),
+            level.into(),
+            "E92000001".into(),
+            "England".into(),
+            region_code,
+            region_name,
+            old,
+            new,
+            name,
+            group.name().into(),
+            r.children.to_string(),
+            pct(SummaryRow::pct(r.persistent_or_severe, r.absence_known)),
+            pct(SummaryRow::pct(r.severe, r.absence_known)),
+            pct(SummaryRow::pct(r.more_deprived_half, r.deprivation_known)),
+            pct(SummaryRow::pct(r.sen_support, r.children)),
+            pct(SummaryRow::pct(r.ehcp, r.children)),
+            pct(SummaryRow::pct(r.fsm, r.children)),
+            pct(SummaryRow::pct(r.social_care, r.children)),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! The streaming reader shared by every file kind, and the kinds themselves.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use cnis_core::records::{CensusPupil, PostcodeDeprivation, School, Sector, SourceKind, SourceRecord, columns};
+use cnis_core::{ImdDecile, Upn};
+
+use crate::parse::{self, Parsed};
+use crate::{ColumnMap, Diagnostic, Error, Quarantine};
+
+/// What a load did: `rows_in == accepted + quarantined`, always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Data rows read (the header is not counted).
+    pub rows_in: u64,
+    /// Rows handed to the sink.
+    pub accepted: u64,
+    /// Rows sent to the quarantine.
+    pub quarantined: u64,
+}
+
+/// The kinds of file cnis reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A pupil-level school census.
+    Census,
+    /// A destination source.
+    Source(SourceKind),
+    /// A schools list.
+    Schools,
+    /// A postcode deprivation lookup.
+    PostcodeDeprivation,
+}
+
+impl FileKind {
+    /// Our field names, in the order of the default columns.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Census => CENSUS_FIELDS,
+            FileKind::Source(_) => SOURCE_FIELDS,
+            FileKind::Schools => &["urn", "laestab", "name", "phase", "sector"],
+            FileKind::PostcodeDeprivation => &["postcode", "lsoa", "imd_decile"],
+        }
+    }
+    /// Default column names.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Census => columns::CENSUS,
+            FileKind::Source(_) => columns::SOURCE,
+            FileKind::Schools => columns::SCHOOLS,
+            FileKind::PostcodeDeprivation => columns::POSTCODE_DEPRIVATION,
+        }
+    }
+    /// Fields whose column must be present.
+    pub fn required(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Census => &["upn", "surname", "forename", "dob", "sex", "laestab"],
+            FileKind::Source(SourceKind::Deletion) => &["upn", "laestab", "date", "deletion_ground"],
+            FileKind::Source(SourceKind::IndependentRoll) => &["laestab", "surname", "dob"],
+            FileKind::Source(SourceKind::SocialCare) => &["dob", "status"],
+            FileKind::Source(_) => &["surname", "dob"],
+            FileKind::Schools => &["urn", "laestab", "phase", "sector"],
+            FileKind::PostcodeDeprivation => &["postcode", "imd_decile"],
+        }
+    }
+}
+
+const CENSUS_FIELDS: &[&str] = &[
+    "upn",
+    "former_upn",
+    "surname",
+    "forename",
+    "middle_names",
+    "former_surname",
+    "dob",
+    "sex",
+    "ethnicity",
+    "laestab",
+    "enrol_status",
+    "entry_date",
+    "nc_year_actual",
+    "address_line1",
+    "town",
+    "postcode",
+    "fsm_eligible",
+    "sen_provision",
+    "sen_need",
+    "sessions_possible",
+    "sessions_authorised",
+    "sessions_unauthorised",
+];
+
+const SOURCE_FIELDS: &[&str] = &[
+    "la",
+    "laestab",
+    "local_id",
+    "upn",
+    "surname",
+    "forename",
+    "dob",
+    "sex",
+    "postcode",
+    "date",
+    "deletion_ground",
+    "destination",
+    "status",
+];
+
+/// A field that failed, and why.
+pub(crate) struct FieldError {
+    field: Option<&'static str>,
+    reason: String,
+}
+
+/// One row, with access to fields by our field index.
+pub(crate) struct Row<'a> {
+    rec: &'a csv::ByteRecord,
+    idx: &'a [Option<usize>],
+    fields: &'static [&'static str],
+}
+
+impl Row<'_> {
+    /// The trimmed text of field `i`, `None` if its column is absent or empty.
+    fn get(&self, i: usize) -> Result<Option<&str>, FieldError> {
+        let Some(col) = self.idx[i] else { return Ok(None) };
+        let bytes = self.rec.get(col).unwrap_or_default();
+        let s = std::str::from_utf8(bytes).map_err(|e| FieldError {
+            field: Some(self.fields[i]),
+            reason: format!("is not valid UTF-8 (bad byte at position {})", e.valid_up_to() + 1),
+        })?;
+        let s = s.trim();
+        Ok((!s.is_empty()).then_some(s))
+    }
+
+    fn opt<T>(&self, i: usize, p: fn(&str) -> Parsed<T>) -> Result<Option<T>, FieldError> {
+        match self.get(i)? {
+            None => Ok(None),
+            Some(s) => p(s).map(Some).map_err(|reason| FieldError { field: Some(self.fields[i]), reason }),
+        }
+    }
+
+    fn req<T>(&self, i: usize, p: fn(&str) -> Parsed<T>) -> Result<T, FieldError> {
+        self.opt(i, p)?.ok_or_else(|| FieldError { field: Some(self.fields[i]), reason: "is missing".into() })
+    }
+}
+
+fn raw_text(rec: &csv::ByteRecord) -> String {
+    let mut out = Vec::new();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let _ = w.write_byte_record(rec);
+    }
+    let mut s = String::with_capacity(out.len());
+    for chunk in out.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    s.trim_end_matches(['\n', '\r']).to_string()
+}
+
+/// Counts bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Reads `path` as `kind`, parsing each row with `parse_row` and handing good
+/// records to `sink` with their line number.
+fn read_file<T>(
+    path: &Path,
+    kind: FileKind,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    progress: &mut dyn FnMut(u64),
+    parse_row: impl Fn(&Row) -> Result<T, FieldError>,
+    mut sink: impl FnMut(T, u64) -> Result<Option<FieldError>, String>,
+) -> Result<LoadStats, Error> {
+    let fields = kind.fields();
+    map.check(fields)?;
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io)?;
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let reader = Counting { inner: BufReader::with_capacity(1 << 20, file), read: counter.clone() };
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(reader);
+    let file_name = path.display().to_string();
+
+    let mut header = csv::ByteRecord::new();
+    let has_header = rdr.read_byte_record(&mut header).map_err(|e| csv_error(path, &e))?;
+    if !has_header {
+        return Err(Error::Empty { path: path.to_path_buf() });
+    }
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let idx: Vec<Option<usize>> = fields
+        .iter()
+        .zip(kind.columns())
+        .map(|(f, default)| {
+            let want = map.column(f, default).to_ascii_lowercase();
+            names.iter().position(|n| *n == want)
+        })
+        .collect();
+    for f in kind.required() {
+        let i = fields.iter().position(|x| x == f).unwrap_or(0);
+        if idx[i].is_none() {
+            let column = map.column(f, kind.columns()[i]).to_string();
+            return Err(Error::MissingColumn { path: path.to_path_buf(), field: f.to_string(), column });
+        }
+    }
+    let ncols = header.len();
+
+    let mut stats = LoadStats::default();
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(path, &e)),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        // A blank line is not a row.
+        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
+            continue;
+        }
+        stats.rows_in += 1;
+        let result = if rec.len() != ncols {
+            Err(FieldError { field: None, reason: format!("has {} columns, the header has {ncols}", rec.len()) })
+        } else {
+            let row = Row { rec: &rec, idx: &idx, fields };
+            parse_row(&row)
+        };
+        let refused = match result {
+            Ok(value) => {
+                sink(value, line).map_err(|message| Error::Sink { path: path.to_path_buf(), line, message })?
+            }
+            Err(e) => Some(e),
+        };
+        match refused {
+            None => stats.accepted += 1,
+            Some(e) => {
+                stats.quarantined += 1;
+                quarantine.push(Diagnostic {
+                    file: file_name.clone(),
+                    line,
+                    field: e.field.map(str::to_string),
+                    reason: e.reason,
+                    raw: raw_text(&rec),
+                })?;
+            }
+        }
+        if stats.rows_in.is_multiple_of(16_384) {
+            progress(counter.get());
+        }
+    }
+    progress(counter.get());
+    quarantine.finish()?;
+    debug_assert_eq!(stats.rows_in, stats.accepted + stats.quarantined);
+    tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, quarantined = stats.quarantined, "loaded");
+    Ok(stats)
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.kind() {
+        csv::ErrorKind::Io(io) => {
+            Error::Io { path: path.to_path_buf(), source: std::io::Error::new(io.kind(), io.to_string()) }
+        }
+        _ => Error::Csv { path: path.to_path_buf(), line, message: e.to_string() },
+    }
+}
+
+/// Reads a pupil-level census. Rows with the same UPN as an earlier row are
+/// quarantined (DfE rule 1520), naming the line of the first.
+pub fn read_census(
+    path: &Path,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    progress: &mut dyn FnMut(u64),
+    mut sink: impl FnMut(CensusPupil) -> Result<(), String>,
+) -> Result<LoadStats, Error> {
+    let mut seen: HashMap<Upn, u64> = HashMap::new();
+    read_file(path, FileKind::Census, map, quarantine, progress, parse_census, |p: CensusPupil, line| {
+        if let Some(first) = seen.get(&p.upn) {
+            return Ok(Some(FieldError {
+                field: Some("upn"),
+                reason: format!("is a duplicate of the UPN on line {first} (rule 1520)"),
+            }));
+        }
+        seen.insert(p.upn, line);
+        sink(p).map(|()| None)
+    })
+}
+
+fn parse_census(r: &Row) -> Result<CensusPupil, FieldError> {
+    let p = CensusPupil {
+        upn: r.req(0, parse::upn)?,
+        former_upn: r.opt(1, parse::upn)?,
+        surname: r.req(2, parse::text)?,
+        forename: r.req(3, parse::text)?,
+        middle_names: r.opt(4, parse::text)?,
+        former_surname: r.opt(5, parse::text)?,
+        dob: r.req(6, parse::date)?,
+        sex: r.req(7, parse::sex)?,
+        ethnicity: r.opt(8, parse::text)?,
+        laestab: r.req(9, parse::laestab)?,
+        enrol_status: r.opt(10, parse::enrol_status)?,
+        entry_date: r.opt(11, parse::date)?,
+        nc_year_actual: r.opt(12, parse::nc_year)?,
+        address_line1: r.opt(13, parse::text)?,
+        town: r.opt(14, parse::text)?,
+        postcode: r.opt(15, parse::postcode)?,
+        fsm_eligible: r.opt(16, parse::flag)?.unwrap_or(false),
+        sen_provision: r.opt(17, parse::sen)?.unwrap_or(cnis_core::records::SenProvision::None),
+        sen_need: r.opt(18, parse::text)?,
+        sessions_possible: r.opt(19, parse::sessions)?,
+        sessions_authorised: r.opt(20, parse::sessions)?,
+        sessions_unauthorised: r.opt(21, parse::sessions)?,
+    };
+    if let (Some(possible), a, u) = (p.sessions_possible, p.sessions_authorised, p.sessions_unauthorised) {
+        let absent = u32::from(a.unwrap_or(0)) + u32::from(u.unwrap_or(0));
+        if absent > u32::from(possible) {
+            return Err(FieldError {
+                field: Some("sessions_possible"),
+                reason: "is less than the sessions of absence recorded".into(),
+            });
+        }
+    }
+    Ok(p)
+}
+
+/// Reads a destination source of the given kind.
+pub fn read_sources(
+    path: &Path,
+    kind: SourceKind,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    progress: &mut dyn FnMut(u64),
+    mut sink: impl FnMut(SourceRecord) -> Result<(), String>,
+) -> Result<LoadStats, Error> {
+    let fk = FileKind::Source(kind);
+    let required = fk.required();
+    let parse_row = |r: &Row| -> Result<SourceRecord, FieldError> {
+        let need = |i: usize| required.contains(&SOURCE_FIELDS[i]);
+        macro_rules! field {
+            ($i:expr, $p:expr) => {
+                if need($i) { Some(r.req($i, $p)?) } else { r.opt($i, $p)? }
+            };
+        }
+        let rec = SourceRecord {
+            kind,
+            la: field!(0, parse::la),
+            laestab: field!(1, parse::laestab),
+            local_id: field!(2, parse::text),
+            upn: field!(3, parse::upn),
+            surname: field!(4, parse::text),
+            forename: field!(5, parse::text),
+            dob: field!(6, parse::date),
+            sex: field!(7, parse::sex),
+            postcode: field!(8, parse::postcode),
+            date: field!(9, parse::date),
+            deletion_ground: field!(10, parse::ground),
+            destination: field!(11, parse::destination),
+            status: field!(12, parse::text),
+        };
+        if kind == SourceKind::SocialCare && rec.upn.is_none() && rec.local_id.is_none() {
+            return Err(FieldError {
+                field: Some("upn"),
+                reason: "is missing and so is local_id: one is needed".into(),
+            });
+        }
+        Ok(rec)
+    };
+    read_file(path, fk, map, quarantine, progress, parse_row, |rec, _| sink(rec).map(|()| None))
+}
+
+/// Reads a schools list.
+pub fn read_schools(
+    path: &Path,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    mut sink: impl FnMut(School) -> Result<(), String>,
+) -> Result<LoadStats, Error> {
+    let parse_row = |r: &Row| -> Result<School, FieldError> {
+        let sector = r.req(4, |s| match s.to_ascii_lowercase().as_str() {
+            "independent" | "independent school" => Ok(Sector::Independent),
+            "state-funded" | "state funded" | "state" | "maintained" | "academy" => Ok(Sector::StateFunded),
+            _ => Err("is not a sector (state-funded or independent)".to_string()),
+        })?;
+        Ok(School {
+            urn: r.req(0, |s| s.parse::<u32>().map_err(|_| "is not a URN (a number)".to_string()))?,
+            laestab: r.req(1, parse::laestab)?,
+            name: r.opt(2, parse::text)?.unwrap_or_default(),
+            phase: r.req(3, parse::text)?,
+            sector,
+        })
+    };
+    read_file(path, FileKind::Schools, map, quarantine, &mut |_| {}, parse_row, |s, _| sink(s).map(|()| None))
+}
+
+/// Reads a postcode deprivation lookup.
+pub fn read_postcode_deprivation(
+    path: &Path,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    mut sink: impl FnMut(PostcodeDeprivation) -> Result<(), String>,
+) -> Result<LoadStats, Error> {
+    let parse_row = |r: &Row| -> Result<PostcodeDeprivation, FieldError> {
+        Ok(PostcodeDeprivation {
+            postcode: r.req(0, parse::postcode)?,
+            lsoa: r.opt(1, parse::text)?.unwrap_or_default(),
+            imd_decile: r.req(2, |s| {
+                s.parse::<u8>().ok().and_then(ImdDecile::new).ok_or_else(|| "is not a decile (1-10)".to_string())
+            })?,
+        })
+    };
+    read_file(path, FileKind::PostcodeDeprivation, map, quarantine, &mut |_| {}, parse_row, |p, _| {
+        sink(p).map(|()| None)
+    })
+}

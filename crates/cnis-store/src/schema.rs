@@ -1,0 +1,105 @@
+//! Migrations, applied in order; `PRAGMA user_version` records how many ran.
+
+/// Each entry is one migration. Never edit a released one: add another.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE loads (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    file          TEXT NOT NULL,
+    loaded_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    rows_in       INTEGER NOT NULL DEFAULT 0,
+    accepted      INTEGER NOT NULL DEFAULT 0,
+    quarantined   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE censuses (
+    id            INTEGER PRIMARY KEY,
+    census_date   TEXT NOT NULL UNIQUE,
+    load_id       INTEGER NOT NULL REFERENCES loads(id)
+);
+CREATE TABLE census_pupils (
+    census_id     INTEGER NOT NULL REFERENCES censuses(id),
+    upn           TEXT NOT NULL,
+    former_upn    TEXT,
+    surname       TEXT NOT NULL,
+    forename      TEXT NOT NULL,
+    middle_names  TEXT,
+    former_surname TEXT,
+    dob           TEXT NOT NULL,
+    sex           TEXT NOT NULL,
+    ethnicity     TEXT,
+    laestab       INTEGER NOT NULL,
+    enrol_status  TEXT,
+    entry_date    TEXT,
+    nc_year       INTEGER,
+    address_line1 TEXT,
+    town          TEXT,
+    postcode      TEXT,
+    fsm           INTEGER NOT NULL,
+    sen           TEXT NOT NULL,
+    sen_need      TEXT,
+    sessions_possible     INTEGER,
+    sessions_authorised   INTEGER,
+    sessions_unauthorised INTEGER
+);
+CREATE TABLE source_records (
+    load_id       INTEGER NOT NULL REFERENCES loads(id),
+    kind          TEXT NOT NULL,
+    la            INTEGER,
+    laestab       INTEGER,
+    local_id      TEXT,
+    upn           TEXT,
+    surname       TEXT,
+    forename      TEXT,
+    dob           TEXT,
+    sex           TEXT,
+    postcode      TEXT,
+    date          TEXT,
+    deletion_ground TEXT,
+    destination   TEXT,
+    status        TEXT
+);
+CREATE INDEX source_records_upn ON source_records(upn);
+CREATE TABLE schools (
+    urn           INTEGER PRIMARY KEY,
+    laestab       INTEGER NOT NULL,
+    name          TEXT,
+    phase         TEXT,
+    sector        TEXT NOT NULL
+);
+CREATE TABLE postcode_deprivation (
+    postcode      TEXT PRIMARY KEY,
+    lsoa          TEXT,
+    imd_decile    INTEGER NOT NULL
+);
+CREATE TABLE children (
+    child_id      TEXT PRIMARY KEY,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+) WITHOUT ROWID;
+CREATE TABLE child_upns (
+    upn           TEXT PRIMARY KEY,
+    child_id      TEXT NOT NULL REFERENCES children(child_id),
+    first_census  INTEGER REFERENCES censuses(id)
+) WITHOUT ROWID;
+CREATE TABLE tracking_runs (
+    id            INTEGER PRIMARY KEY,
+    census_a      INTEGER NOT NULL REFERENCES censuses(id),
+    census_b      INTEGER NOT NULL REFERENCES censuses(id),
+    run_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    leavers       INTEGER NOT NULL
+);
+CREATE TABLE leavers (
+    run_id        INTEGER NOT NULL REFERENCES tracking_runs(id),
+    child_id      TEXT,
+    upn           TEXT NOT NULL,
+    la            INTEGER NOT NULL,
+    laestab       INTEGER NOT NULL,
+    nc_year       INTEGER,
+    destination   TEXT NOT NULL,
+    evidence      TEXT NOT NULL,
+    absence       TEXT,
+    sen           TEXT NOT NULL,
+    fsm           INTEGER NOT NULL,
+    more_deprived_half INTEGER,
+    social_care   TEXT
+);
+"#];
