@@ -45,13 +45,20 @@ impl IdKind {
     pub fn guess(raw: &str) -> Option<IdKind> {
         let compact: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
         let first_is_letter = compact.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        // A letter then digits (perhaps a final letter) is UPN-shaped, even
+        // with a character too many or too few: most likely a mistyped UPN.
+        let body: Vec<char> = compact.chars().skip(1).collect();
+        let upn_shaped = first_is_letter
+            && body
+                .split_last()
+                .is_some_and(|(last, mid)| mid.iter().all(|c| c.is_ascii_digit()) && last.is_ascii_alphanumeric());
+        let digits = compact.chars().all(|c| c.is_ascii_digit());
         match compact.chars().count() {
             13 if first_is_letter => Some(IdKind::Upn),
-            10 if compact.chars().all(|c| c.is_ascii_digit()) => Some(IdKind::Nhs),
+            11..=15 if upn_shaped => Some(IdKind::Upn),
+            10 if digits => Some(IdKind::Nhs),
             12 => Some(IdKind::ChildId),
-            // Near misses of the UPN shape are most likely mistyped UPNs.
-            11..=15 if first_is_letter => Some(IdKind::Upn),
-            8..=12 if compact.chars().all(|c| c.is_ascii_digit()) => Some(IdKind::Nhs),
+            8..=12 if digits => Some(IdKind::Nhs),
             _ => None,
         }
     }

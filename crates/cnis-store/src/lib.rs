@@ -89,11 +89,11 @@ impl Store {
 
     fn init(conn: Connection) -> Result<Store> {
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA journal_mode = DELETE;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -262144;",
+             PRAGMA cache_size = -1048576;",
         )?;
         let mut store = Store { conn };
         store.migrate()?;
@@ -146,18 +146,14 @@ impl Store {
             &mut dyn FnMut(&CensusPupil) -> std::result::Result<(), String>,
         ) -> std::result::Result<(u64, u64, u64), E>,
     ) -> Result<std::result::Result<(CensusInfo, u64), E>> {
-        self.conn.execute_batch("BEGIN IMMEDIATE; DROP INDEX IF EXISTS census_pupils_census_upn;")?;
+        // Foreign keys are checked by construction during a bulk load; the
+        // pragma cannot change inside a transaction, so it is set around it.
+        self.conn.execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE;")?;
         let outcome = self.load_census_inner(date, file, fill);
-        match outcome {
-            Ok(Ok(v)) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(Ok(v))
-            }
-            other => {
-                self.conn.execute_batch("ROLLBACK")?;
-                other
-            }
-        }
+        let end = if matches!(outcome, Ok(Ok(_))) { "COMMIT" } else { "ROLLBACK" };
+        self.conn.execute_batch(end)?;
+        self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        outcome
     }
 
     #[allow(clippy::type_complexity)]
@@ -176,7 +172,8 @@ impl Store {
             .optional()?
         {
             tracing::warn!(census = %day, "replacing the census already loaded for this day");
-            self.conn.execute("DELETE FROM census_pupils WHERE census_id = ?1", [old])?;
+            let (first, last) = self.rows_of(old)?;
+            self.conn.execute("DELETE FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2", [first, last])?;
             self.conn.execute("UPDATE child_upns SET first_census = NULL WHERE first_census = ?1", [old])?;
             self.conn.execute("DELETE FROM leavers WHERE run_id IN (SELECT id FROM tracking_runs WHERE census_a = ?1 OR census_b = ?1)", [old])?;
             self.conn.execute("DELETE FROM tracking_runs WHERE census_a = ?1 OR census_b = ?1", [old])?;
@@ -185,12 +182,16 @@ impl Store {
         let load = self.new_load("census", file)?;
         self.conn.execute("INSERT INTO censuses (census_date, load_id) VALUES (?1, ?2)", params![day, load])?;
         let census = self.conn.last_insert_rowid();
+        let first_row: i64 =
+            self.conn.query_row("SELECT coalesce(max(rowid), 0) + 1 FROM census_pupils", [], |r| r.get(0))?;
+        let mut with_former_upn = 0u64;
         let counts = {
             let mut stmt = self.conn.prepare_cached(
                 "INSERT INTO census_pupils VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)",
             )?;
             let mut db_error: Option<rusqlite::Error> = None;
             let mut insert = |p: &CensusPupil| -> std::result::Result<(), String> {
+                with_former_upn += u64::from(p.former_upn.is_some());
                 let r = stmt.execute(params![
                     census,
                     p.upn.as_str(),
@@ -233,41 +234,80 @@ impl Store {
             Err(e) => return Ok(Err(e)),
         };
         self.finish_load(load, rows_in, accepted, quarantined)?;
-        self.conn.execute_batch("CREATE INDEX census_pupils_census_upn ON census_pupils(census_id, upn);")?;
-        let minted = self.assign_child_ids(census)?;
+        let last_row: i64 =
+            self.conn.query_row("SELECT coalesce(max(rowid), 0) FROM census_pupils", [], |r| r.get(0))?;
+        self.conn.execute(
+            "UPDATE censuses SET first_row = ?2, last_row = ?3 WHERE id = ?1",
+            params![census, first_row, last_row],
+        )?;
+        let t = std::time::Instant::now();
+        let minted = self.assign_child_ids(census, with_former_upn)?;
+        tracing::debug!(secs = t.elapsed().as_secs_f64(), "assigned child ids");
         Ok(Ok((CensusInfo { id: census, date, pupils: accepted }, minted)))
     }
 
     /// Gives every UPN on a census a child id: a UPN already known keeps its
     /// child; a new UPN whose former UPN is known joins that child; any other
     /// gets a new id. Returns how many ids were minted.
-    fn assign_child_ids(&mut self, census: i64) -> Result<u64> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO child_upns (upn, child_id, first_census)
-             SELECT p.upn, c.child_id, ?1 FROM census_pupils p JOIN child_upns c ON c.upn = p.former_upn
-             WHERE p.census_id = ?1",
-            [census],
-        )?;
-        let new: Vec<String> = {
+    /// The rowid range holding a census's pupils.
+    fn rows_of(&self, census: i64) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row("SELECT first_row, last_row FROM censuses WHERE id = ?1", [census], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?)
+    }
+
+    fn assign_child_ids(&mut self, census: i64, with_former_upn: u64) -> Result<u64> {
+        let (first, last) = self.rows_of(census)?;
+        if with_former_upn > 0 {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO child_upns (upn, child_id, first_census)
+                 SELECT p.upn, c.child_id, ?1 FROM census_pupils p JOIN child_upns c ON c.upn = p.former_upn
+                 WHERE p.rowid BETWEEN ?2 AND ?3 AND p.former_upn IS NOT NULL",
+                [census, first, last],
+            )?;
+        }
+        let mut new: Vec<String> = {
             let mut stmt = self.conn.prepare(
                 "SELECT p.upn FROM census_pupils p LEFT JOIN child_upns c ON c.upn = p.upn
-                 WHERE p.census_id = ?1 AND c.upn IS NULL",
+                 WHERE p.rowid BETWEEN ?1 AND ?2 AND c.upn IS NULL",
             )?;
-            stmt.query_map([census], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            stmt.query_map([first, last], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
         };
+        new.sort_unstable();
+        // Draw the ids first and insert them in key order: sorted inserts
+        // keep the B-trees appending instead of splitting pages at random.
         let mut rng = rand::rng();
-        let mut add_child = self.conn.prepare_cached("INSERT OR IGNORE INTO children (child_id) VALUES (?1)")?;
+        let mut ids: Vec<u64> = Vec::with_capacity(new.len());
+        let mut seen = HashSet::with_capacity(new.len());
+        while ids.len() < new.len() {
+            let id = ChildId::random(&mut rng).payload();
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        {
+            let mut add_child = self.conn.prepare_cached("INSERT OR IGNORE INTO children (child_id) VALUES (?1)")?;
+            for (i, id) in sorted.iter().enumerate() {
+                if add_child.execute([*id as i64])? == 0 {
+                    // Already in use by a child from an earlier load: draw
+                    // again (the space holds 2.5e16 ids, so this is rare).
+                    let replacement = loop {
+                        let id = ChildId::random(&mut rng).payload();
+                        if !seen.contains(&id) && add_child.execute([id as i64])? == 1 {
+                            break id;
+                        }
+                    };
+                    let pos = ids.iter().position(|x| x == &sorted[i]).unwrap_or(0);
+                    ids[pos] = replacement;
+                }
+            }
+        }
         let mut add_upn =
             self.conn.prepare_cached("INSERT INTO child_upns (upn, child_id, first_census) VALUES (?1, ?2, ?3)")?;
-        for upn in &new {
-            // An id already in use is drawn again (the space is 2.5e16).
-            let id = loop {
-                let id = ChildId::random(&mut rng).to_string();
-                if add_child.execute([&id])? == 1 {
-                    break id;
-                }
-            };
-            add_upn.execute(params![upn, id, census])?;
+        for (upn, id) in new.iter().zip(&ids) {
+            add_upn.execute(params![upn, *id as i64, census])?;
         }
         Ok(new.len() as u64)
     }
@@ -380,14 +420,15 @@ impl Store {
              FROM census_pupils p
              LEFT JOIN child_upns c ON c.upn = p.upn
              LEFT JOIN postcode_deprivation d ON d.postcode = p.postcode
-             WHERE p.census_id = ?1 AND p.dob BETWEEN ?2 AND ?3",
+             WHERE p.rowid BETWEEN ?1 AND ?2 AND p.dob BETWEEN ?3 AND ?4",
         )?;
-        let mut rows = stmt.query(params![census, date_text(dob_from), date_text(dob_to)])?;
+        let (first, last) = self.rows_of(census)?;
+        let mut rows = stmt.query(params![first, last, date_text(dob_from), date_text(dob_to)])?;
         let mut out = Vec::new();
         const T: &str = "census_pupils";
         while let Some(r) = rows.next()? {
             let upn: String = r.get(0)?;
-            let child: Option<String> = r.get(1)?;
+            let child: Option<i64> = r.get(1)?;
             let dob: String = r.get(2)?;
             let sex: String = r.get(3)?;
             let sen: String = r.get(6)?;
@@ -396,10 +437,7 @@ impl Store {
             let decile: Option<u8> = r.get(11)?;
             out.push(CohortPupil {
                 upn: parse_upn(&upn, T)?,
-                child_id: child
-                    .map(|c| ChildId::parse(&c))
-                    .transpose()
-                    .map_err(|_| Error::Corrupt { table: "child_upns", what: "child id" })?,
+                child_id: child.map(|c| ChildId::from_payload(c as u64)),
                 dob: parse_date(&dob, T)?,
                 sex: Sex::parse(&sex).ok_or(Error::Corrupt { table: T, what: "sex" })?,
                 laestab: laestab_from(r.get(4)?),
@@ -415,8 +453,9 @@ impl Store {
 
     /// Every UPN on a census, and every former UPN it records.
     pub fn roll_upns(&self, census: i64) -> Result<HashSet<Upn>> {
-        let mut stmt = self.conn.prepare("SELECT upn, former_upn FROM census_pupils WHERE census_id = ?1")?;
-        let mut rows = stmt.query([census])?;
+        let mut stmt = self.conn.prepare("SELECT upn, former_upn FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
+        let (first, last) = self.rows_of(census)?;
+        let mut rows = stmt.query([first, last])?;
         let mut set = HashSet::new();
         while let Some(r) = rows.next()? {
             let upn: String = r.get(0)?;
@@ -474,27 +513,20 @@ impl Store {
 
     /// Names and date of birth for the given UPNs on a census (leaver lists).
     pub fn names_on_census(&self, census: i64, upns: &[Upn]) -> Result<HashMap<Upn, (String, String)>> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS wanted (upn TEXT PRIMARY KEY); DELETE FROM wanted;")?;
-        {
-            let mut ins = tx.prepare("INSERT OR IGNORE INTO wanted VALUES (?1)")?;
-            for u in upns {
-                ins.execute([u.as_str()])?;
-            }
-        }
+        // One sequential pass over the census beats building an index for a
+        // few thousand look-ups.
+        let wanted: HashSet<&str> = upns.iter().map(Upn::as_str).collect();
+        let (first, last) = self.rows_of(census)?;
+        let mut stmt =
+            self.conn.prepare("SELECT upn, surname, forename FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
+        let mut rows = stmt.query([first, last])?;
         let mut out = HashMap::new();
-        {
-            let mut stmt = tx.prepare(
-                "SELECT p.upn, p.surname, p.forename FROM census_pupils p JOIN wanted w ON w.upn = p.upn WHERE p.census_id = ?1",
-            )?;
-            let mut rows = stmt.query([census])?;
-            while let Some(r) = rows.next()? {
-                let upn: String = r.get(0)?;
-                out.insert(parse_upn(&upn, "census_pupils")?, (r.get(1)?, r.get(2)?));
+        while let Some(r) = rows.next()? {
+            let upn = r.get_ref(0)?.as_str().map_err(|_| Error::Corrupt { table: "census_pupils", what: "UPN" })?;
+            if wanted.contains(upn) {
+                out.insert(parse_upn(upn, "census_pupils")?, (r.get(1)?, r.get(2)?));
             }
         }
-        tx.execute_batch("DELETE FROM wanted;")?;
-        tx.commit()?;
         Ok(out)
     }
 
@@ -511,7 +543,7 @@ impl Store {
             for l in leavers {
                 stmt.execute(params![
                     run,
-                    l.child_id.map(|c| c.to_string()),
+                    l.child_id.map(|c| c.payload() as i64),
                     l.upn.as_str(),
                     l.la,
                     laestab_int(l.laestab),
@@ -541,11 +573,11 @@ impl Store {
 
     /// The child id for a UPN, if the UPN has been seen.
     pub fn child_for_upn(&self, upn: &Upn) -> Result<Option<ChildId>> {
-        let id: Option<String> = self
+        let id: Option<i64> = self
             .conn
             .query_row("SELECT child_id FROM child_upns WHERE upn = ?1", [upn.as_str()], |r| r.get(0))
             .optional()?;
-        id.map(|s| ChildId::parse(&s).map_err(|_| Error::Corrupt { table: "child_upns", what: "child id" })).transpose()
+        Ok(id.map(|n| ChildId::from_payload(n as u64)))
     }
 
     /// How many children the database knows.

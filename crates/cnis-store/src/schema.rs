@@ -11,10 +11,15 @@ CREATE TABLE loads (
     accepted      INTEGER NOT NULL DEFAULT 0,
     quarantined   INTEGER NOT NULL DEFAULT 0
 );
+-- A census's pupils are written in one transaction, so they occupy one
+-- range of rowids: queries read that range in order instead of going
+-- through an index (sequential reads, and no index to build on load).
 CREATE TABLE censuses (
     id            INTEGER PRIMARY KEY,
     census_date   TEXT NOT NULL UNIQUE,
-    load_id       INTEGER NOT NULL REFERENCES loads(id)
+    load_id       INTEGER NOT NULL REFERENCES loads(id),
+    first_row     INTEGER NOT NULL DEFAULT 0,
+    last_row      INTEGER NOT NULL DEFAULT -1
 );
 CREATE TABLE census_pupils (
     census_id     INTEGER NOT NULL REFERENCES censuses(id),
@@ -71,13 +76,15 @@ CREATE TABLE postcode_deprivation (
     lsoa          TEXT,
     imd_decile    INTEGER NOT NULL
 );
+-- A child id is stored as its number (ChildId::payload); it is shown in
+-- its check-character form only at the edge.
 CREATE TABLE children (
-    child_id      TEXT PRIMARY KEY,
+    child_id      INTEGER PRIMARY KEY,
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-) WITHOUT ROWID;
+);
 CREATE TABLE child_upns (
     upn           TEXT PRIMARY KEY,
-    child_id      TEXT NOT NULL REFERENCES children(child_id),
+    child_id      INTEGER NOT NULL REFERENCES children(child_id),
     first_census  INTEGER REFERENCES censuses(id)
 ) WITHOUT ROWID;
 CREATE TABLE tracking_runs (
@@ -89,7 +96,7 @@ CREATE TABLE tracking_runs (
 );
 CREATE TABLE leavers (
     run_id        INTEGER NOT NULL REFERENCES tracking_runs(id),
-    child_id      TEXT,
+    child_id      INTEGER,
     upn           TEXT NOT NULL,
     la            INTEGER NOT NULL,
     laestab       INTEGER NOT NULL,

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Macro benchmark: synth + ingest + track as a user runs them, one command at
+# a time, at the sizes given (default 1 million and the national 8.5 million
+# pupils). Prints wall time and peak memory (max RSS) of every step and the
+# totals. Needs GNU time (Debian package `time`).
+#
+#   bench/pipeline.sh [PUPILS ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000000 8500000)
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 2; }
+cargo build --release -q -p cnis-cli
+cnis=$PWD/target/release/cnis
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); commit $(git rev-parse --short HEAD)"
+
+for n in "${sizes[@]}"; do
+  out=bench/out/$n
+  rm -rf "$out"; mkdir -p "$out"
+  log=$out/steps.tsv
+  : > "$log"
+  step() { # name, command...
+    local name=$1; shift
+    /usr/bin/time -f "%e\t%M" -o "$out/.t" "$@" > /dev/null
+    printf "%s\t%s\n" "$name" "$(cat "$out/.t")" >> "$log"
+  }
+  db=(--db "$out/cnis.db" -q)
+  d=$out/data
+  step synth "$cnis" -q synth --pupils "$n" --out "$d"
+  a=$(python3 -c "import json;print(json.load(open('$d/manifest.json'))['census_a_date'])")
+  b=$(python3 -c "import json;print(json.load(open('$d/manifest.json'))['census_b_date'])")
+  q=(--quarantine "$out/quarantine.csv")
+  step ingest-schools "$cnis" "${db[@]}" ingest schools "$d/schools.csv" "${q[@]}"
+  step ingest-postcodes "$cnis" "${db[@]}" ingest postcodes "$d/postcode-deprivation.csv" "${q[@]}"
+  step ingest-census-a "$cnis" "${db[@]}" ingest census "$d/spring-census-${a:0:4}.csv" --census-date "$a" "${q[@]}"
+  step ingest-census-b "$cnis" "${db[@]}" ingest census "$d/spring-census-${b:0:4}.csv" --census-date "$b" "${q[@]}"
+  for s in home-education cme deletions independent-roll social-care; do
+    step "ingest-$s" "$cnis" "${db[@]}" ingest source "$s" "$d/$s.csv" "${q[@]}"
+  done
+  step track "$cnis" "${db[@]}" track --from "$a" --to "$b" --out "$out/results"
+  echo
+  echo "== $n pupils"
+  awk -F'\t' '{printf "  %-24s %8.1f s %8.0f MiB\n", $1, $2, $3/1024; t+=$2; if ($3>m) m=$3}
+              END {printf "  %-24s %8.1f s %8.0f MiB (peak of any step)\n", "total", t, m/1024}' "$log"
+  echo "  leavers: $(($(wc -l < "$out/results/leavers.csv") - 1)); database $(du -h "$out/cnis.db" | cut -f1)"
+done
