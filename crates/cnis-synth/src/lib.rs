@@ -151,20 +151,27 @@ pub struct Profile {
     pub deprived: f64,
     /// Share in Year 7 or above.
     pub secondary: f64,
+    /// How often a leaver is picked from children known to social care
+    /// (on top of those drawn at random).
+    pub social_care: f64,
 }
 
 impl Profile {
     /// The profile for a destination. Home education follows the report
     /// (82% persistently or severely absent, 26% severely; 64% in the more
     /// deprived half; 25% SEN support; 64% aged 11-14); CME and unknown follow
-    /// its age findings and its "more deprived" remark; the rest are our
+    /// its age findings and its remarks that CME children are more deprived
+    /// and more often known to social care; the rest are our
     /// assumptions.
     pub fn of(d: Destination) -> Profile {
-        let p = |absence, sen, deprived, secondary| Profile { absence, sen, deprived, secondary };
+        let p = |absence, sen, deprived, secondary| Profile { absence, sen, deprived, secondary, social_care: 0.0 };
         match d {
             Destination::HomeEducation => p([0.18, 0.56, 0.26], [0.70, 0.25, 0.05], 0.64, 0.64),
-            Destination::Cme => p([0.35, 0.45, 0.20], [0.78, 0.17, 0.05], 0.72, 0.59),
-            Destination::Unknown => p([0.55, 0.35, 0.10], [0.83, 0.13, 0.04], 0.62, 0.46),
+            // The report: CME children are much more likely to be known to social care.
+            Destination::Cme => Profile { social_care: 0.25, ..p([0.35, 0.45, 0.20], [0.78, 0.17, 0.05], 0.72, 0.59) },
+            Destination::Unknown => {
+                Profile { social_care: 0.08, ..p([0.55, 0.35, 0.10], [0.83, 0.13, 0.04], 0.62, 0.46) }
+            }
             Destination::IndependentSchool => p([0.85, 0.14, 0.01], [0.85, 0.12, 0.03], 0.30, 0.45),
             Destination::Abroad => p([0.70, 0.27, 0.03], [0.88, 0.10, 0.02], 0.55, 0.40),
             Destination::OutsideEngland => p([0.75, 0.23, 0.02], [0.84, 0.13, 0.03], 0.50, 0.45),

@@ -345,10 +345,11 @@ pub fn generate_la(ctx: &Ctx, la_idx: usize, targets: &[(Destination, u64)], rng
     for p in pools.iter_mut() {
         p.shuffle(rng);
     }
+    let social: Vec<bool> = children.iter().map(|c| c.social_care.is_some()).collect();
     for &(dest, k) in targets {
         let profile = Profile::of(dest);
         for _ in 0..k {
-            let Some(i) = draw_from_pools(&mut pools, &profile, rng) else { break };
+            let Some(i) = draw_from_pools(&mut pools, &profile, &|i| social[i], rng) else { break };
             children[i].fate = Fate::Left(dest);
         }
     }
@@ -383,7 +384,13 @@ pub fn generate_la(ctx: &Ctx, la_idx: usize, targets: &[(Destination, u64)], rng
     LaOutput { children, rows }
 }
 
-fn draw_from_pools(pools: &mut [Vec<usize>], profile: &Profile, rng: &mut ChaCha8Rng) -> Option<usize> {
+fn draw_from_pools(
+    pools: &mut [Vec<usize>],
+    profile: &Profile,
+    known_to_social_care: &dyn Fn(usize) -> bool,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    let seek_social_care = rng.random_bool(profile.social_care.clamp(0.0, 1.0));
     // Stratum index: ((band * 3 + sen) * 2 + deprived) * 2 + phase.
     let s = profile.sample_stratum(rng);
     let (band, sen, dep, phase) = (s / 12, (s / 4) % 3, (s / 2) % 2, s % 2);
@@ -403,17 +410,25 @@ fn draw_from_pools(pools: &mut [Vec<usize>], profile: &Profile, rng: &mut ChaCha
         // Pick within the tier in proportion to what each stratum holds.
         let mut x = rng.random_range(0..total);
         for t in tier {
-            if x < pools[t].len() {
-                return pools[t].pop();
+            let pool = &mut pools[t];
+            if x < pool.len() {
+                // Pools are shuffled, so the first child known to social
+                // care near the end is a random one.
+                if seek_social_care
+                    && let Some(k) =
+                        (0..pool.len().min(256)).map(|k| pool.len() - 1 - k).find(|&k| known_to_social_care(pool[k]))
+                {
+                    return Some(pool.swap_remove(k));
+                }
+                return pool.pop();
             }
-            x -= pools[t].len();
+            x -= pool.len();
         }
     }
     None
 }
 
-fn school_for(ctx: &Ctx, la: &GenLa, y: i8, rng: &mut ChaCha8Rng) -> u32 {
-    let _ = ctx;
+fn school_for(la: &GenLa, y: i8, rng: &mut ChaCha8Rng) -> u32 {
     let special = rng.random_bool(SPECIAL_SHARE);
     let ap = (5..=11).contains(&y) && rng.random_bool(AP_SHARE * 14.0 / 7.0);
     let list = if special {
@@ -440,7 +455,7 @@ fn new_child(ctx: &Ctx, la_idx: usize, y: i8, year: i32, rng: &mut ChaCha8Rng, u
     let surname = ctx.names.surnames.sample(rng);
     let home = pick_home(ctx, la_idx, rng);
     let dep = deprivation_of(ctx, &home);
-    let school = school_for(ctx, la, y, rng);
+    let school = school_for(la, y, rng);
     let special = ctx.england.schools[school as usize].phase == crate::geo::Phase::Special;
     let (sen, sen_need, fsm, sessions) = characteristics(rng, dep, special);
     let upn = upns.issue(rng, year - i32::from(y), None);
@@ -633,9 +648,9 @@ fn step(
             b.home = pick_home(ctx, la_idx, rng);
         }
         let dest_la = &ctx.england.las[new_la];
-        let mut school = school_for(ctx, dest_la, b.nc_year, rng);
+        let mut school = school_for(dest_la, b.nc_year, rng);
         if school == a.school {
-            school = school_for(ctx, dest_la, b.nc_year, rng);
+            school = school_for(dest_la, b.nc_year, rng);
         }
         b.school = school;
         b.entry_date = if to_secondary { ymd(year_b, 9, 1) } else { random_date(rng, between.0, between.1) };
