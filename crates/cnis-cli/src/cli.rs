@@ -45,6 +45,100 @@ pub enum Command {
     Track(TrackArgs),
     /// Generate a population, load it, track it and show the result beside the truth.
     Demo(DemoArgs),
+    /// Probabilistic record linkage: one child, one id, across data sets.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LinkInput {
+    /// Input CSVs in the linkage layout (see docs/formats.md); a file without
+    /// a `source` column takes its file name as the source.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Map our field names to your columns: `forename=FirstName,dob=BirthDate` (repeatable).
+    #[arg(long = "map", value_name = "FIELD=COLUMN,...")]
+    pub maps: Vec<String>,
+    /// Folder for quarantine files of bad rows [default: the working directory].
+    #[arg(long)]
+    pub quarantine_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Print the blocking rules with the pairs each generates, the comparisons and thresholds.
+    Plan {
+        #[command(flatten)]
+        input: LinkInput,
+        /// A trained model whose weights to show.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Refuse a rule that would generate more pairs than this.
+        #[arg(long, default_value_t = 500_000_000)]
+        max_pairs: u64,
+    },
+    /// Estimate the model (u by random sampling, m by EM) and write it as JSON.
+    Train {
+        #[command(flatten)]
+        input: LinkInput,
+        /// Where to write the model.
+        #[arg(long, default_value = "model.json")]
+        model: PathBuf,
+        /// Random pairs compared to estimate u.
+        #[arg(long, default_value_t = 2_000_000)]
+        u_pairs: u64,
+        /// Seed for the random pairs.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Refuse a rule that would generate more pairs than this.
+        #[arg(long, default_value_t = 500_000_000)]
+        max_pairs: u64,
+    },
+    /// Score pairs, cluster them into children, write pairs, clusters and the review queue.
+    Predict {
+        #[command(flatten)]
+        input: LinkInput,
+        /// The trained model.
+        #[arg(long, default_value = "model.json")]
+        model: PathBuf,
+        /// Folder for pairs.csv, clusters.csv and review.csv.
+        #[arg(long, short, default_value = "linkage")]
+        out: PathBuf,
+        /// Link threshold (match probability) instead of the model's.
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
+    /// Predict and cluster, then compare with the `truth` column: pairwise and B-cubed accuracy.
+    Evaluate {
+        #[command(flatten)]
+        input: LinkInput,
+        /// The trained model.
+        #[arg(long, default_value = "model.json")]
+        model: PathBuf,
+        /// Link threshold instead of the model's.
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each field's contribution to the match weight of two records.
+    Explain {
+        #[command(flatten)]
+        input: LinkInput,
+        /// The trained model.
+        #[arg(long, default_value = "model.json")]
+        model: PathBuf,
+        /// The first record, as SOURCE:RECORD_ID.
+        #[arg(long)]
+        left: String,
+        /// The second record, as SOURCE:RECORD_ID.
+        #[arg(long)]
+        right: String,
+        /// Also write the waterfall chart as SVG here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +229,9 @@ pub struct SynthArgs {
     /// Folder to write the files to.
     #[arg(long, short, default_value = "synthetic")]
     pub out: std::path::PathBuf,
+    /// Also write linkage.csv: every record in the linkage layout, with its truth id.
+    #[arg(long)]
+    pub linkage: bool,
 }
 
 #[derive(Debug, Subcommand)]

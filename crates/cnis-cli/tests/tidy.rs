@@ -42,7 +42,8 @@ fn dependencies_point_one_way() {
         ("cnis-ingest", &["cnis-core"]),
         ("cnis-track", &["cnis-core"]),
         ("cnis-store", &["cnis-core"]),
-        ("cnis-cli", &["cnis-core", "cnis-synth", "cnis-ingest", "cnis-track", "cnis-store"]),
+        ("cnis-link", &["cnis-core"]),
+        ("cnis-cli", &["cnis-core", "cnis-synth", "cnis-ingest", "cnis-track", "cnis-store", "cnis-link"]),
     ];
     // Frameworks that belong to one crate only.
     let owned: &[(&str, &str)] = &[

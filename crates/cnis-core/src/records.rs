@@ -438,6 +438,23 @@ pub mod columns {
     pub const SCHOOLS: &[&str] = &["URN", "LAESTAB", "EstablishmentName", "Phase", "Sector"];
     /// Postcode to neighbourhood deprivation lookup.
     pub const POSTCODE_DEPRIVATION: &[&str] = &["Postcode", "LSOA", "IMDDecile"];
+    /// Linkage input: one layout for every source.
+    pub const LINK: &[&str] = &[
+        "source",
+        "record_id",
+        "upn",
+        "former_upn",
+        "nhs_number",
+        "forename",
+        "middle_names",
+        "surname",
+        "former_surname",
+        "dob",
+        "sex",
+        "postcode",
+        "address",
+        "truth",
+    ];
 }
 
 /// Where a child who left a school roll went, as cnis reports it.
@@ -530,4 +547,39 @@ pub struct CohortPupil {
     pub absence: Option<AbsenceBand>,
     /// IMD decile of the home postcode, where the postcode is known and in the lookup.
     pub imd_decile: Option<ImdDecile>,
+}
+
+/// One record offered to linkage, from any source. Everything but the source
+/// and record id is optional: lists without UPNs are the reason linkage exists.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinkRecord {
+    /// Which data set the record came from (`census-2022`, `ehe`, ...).
+    pub source: String,
+    /// The record's id within its source.
+    pub record_id: String,
+    /// UPN.
+    pub upn: Option<Upn>,
+    /// Former UPN.
+    pub former_upn: Option<Upn>,
+    /// NHS number.
+    pub nhs_number: Option<crate::NhsNumber>,
+    /// Forename.
+    pub forename: Option<String>,
+    /// Middle names.
+    pub middle_names: Option<String>,
+    /// Surname.
+    pub surname: Option<String>,
+    /// Former surname.
+    pub former_surname: Option<String>,
+    /// Date of birth.
+    pub dob: Option<NaiveDate>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Postcode as given, upper case without spaces; UK postcodes get their
+    /// sector, district and area compared too.
+    pub postcode: Option<String>,
+    /// Free-text address.
+    pub address: Option<String>,
+    /// A known answer for evaluation (the same value = the same child).
+    pub truth: Option<String>,
 }

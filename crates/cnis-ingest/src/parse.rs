@@ -34,20 +34,22 @@ pub fn destination(s: &str) -> Parsed<DestinationCode> {
 /// ISO dates (`2022-01-20`) and UK dates (`20/01/2022`).
 pub fn date(s: &str) -> Parsed<NaiveDate> {
     let s = s.trim();
-    let (y, m, d) = if let Some((y, rest)) = s.split_once('-') {
-        let (m, d) = rest.split_once('-').ok_or("is not a date (expected YYYY-MM-DD or DD/MM/YYYY)")?;
+    let (y, m, d) = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        (&s[..4], &s[4..6], &s[6..])
+    } else if let Some((y, rest)) = s.split_once('-') {
+        let (m, d) = rest.split_once('-').ok_or("is not a date (expected YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)")?;
         (y, m, d)
     } else if let Some((d, rest)) = s.split_once('/') {
-        let (m, y) = rest.split_once('/').ok_or("is not a date (expected YYYY-MM-DD or DD/MM/YYYY)")?;
+        let (m, y) = rest.split_once('/').ok_or("is not a date (expected YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)")?;
         (y, m, d)
     } else {
-        return Err("is not a date (expected YYYY-MM-DD or DD/MM/YYYY)".into());
+        return Err("is not a date (expected YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)".into());
     };
     let num = |t: &str, max_len: usize| -> Option<u32> {
         (!t.is_empty() && t.len() <= max_len && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok()).flatten()
     };
     let (Some(y), Some(m), Some(d)) = (num(y, 4), num(m, 2), num(d, 2)) else {
-        return Err("is not a date (expected YYYY-MM-DD or DD/MM/YYYY)".into());
+        return Err("is not a date (expected YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)".into());
     };
     if y < 1000 {
         return Err("has a year that is not four digits".into());
@@ -101,6 +103,15 @@ pub fn enrol_status(s: &str) -> Parsed<char> {
     }
 }
 
+pub fn nhs(s: &str) -> Parsed<cnis_core::NhsNumber> {
+    id(cnis_core::NhsNumber::parse(s))
+}
+
+/// A postcode for linkage: any text, upper case, spaces removed.
+pub fn loose_postcode(s: &str) -> Parsed<String> {
+    Ok(s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase())
+}
+
 pub fn text(s: &str) -> Parsed<String> {
     Ok(s.trim().to_string())
 }
@@ -118,5 +129,6 @@ mod tests {
         assert!(date("yesterday").is_err());
         assert!(date("15-02-2015").is_err());
         assert!(date("1890-01-01").is_err());
+        assert_eq!(date("20220120"), date("2022-01-20"));
     }
 }

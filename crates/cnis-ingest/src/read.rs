@@ -5,7 +5,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use cnis_core::records::{CensusPupil, PostcodeDeprivation, School, Sector, SourceKind, SourceRecord, columns};
+use cnis_core::records::{
+    CensusPupil, LinkRecord, PostcodeDeprivation, School, Sector, SourceKind, SourceRecord, columns,
+};
 use cnis_core::{ImdDecile, Upn};
 
 use crate::parse::{self, Parsed};
@@ -33,6 +35,8 @@ pub enum FileKind {
     Schools,
     /// A postcode deprivation lookup.
     PostcodeDeprivation,
+    /// Records offered to linkage.
+    Link,
 }
 
 impl FileKind {
@@ -43,6 +47,7 @@ impl FileKind {
             FileKind::Source(_) => SOURCE_FIELDS,
             FileKind::Schools => &["urn", "laestab", "name", "phase", "sector"],
             FileKind::PostcodeDeprivation => &["postcode", "lsoa", "imd_decile"],
+            FileKind::Link => columns::LINK,
         }
     }
     /// Default column names.
@@ -52,6 +57,7 @@ impl FileKind {
             FileKind::Source(_) => columns::SOURCE,
             FileKind::Schools => columns::SCHOOLS,
             FileKind::PostcodeDeprivation => columns::POSTCODE_DEPRIVATION,
+            FileKind::Link => columns::LINK,
         }
     }
     /// Fields whose column must be present.
@@ -64,6 +70,7 @@ impl FileKind {
             FileKind::Source(_) => &["surname", "dob"],
             FileKind::Schools => &["urn", "laestab", "phase", "sector"],
             FileKind::PostcodeDeprivation => &["postcode", "imd_decile"],
+            FileKind::Link => &["record_id"],
         }
     }
 }
@@ -430,4 +437,35 @@ pub fn read_postcode_deprivation(
     read_file(path, FileKind::PostcodeDeprivation, map, quarantine, &mut |_| {}, parse_row, |p, _| {
         sink(p).map(|()| None)
     })
+}
+
+/// Reads records for linkage. `default_source` names the source when the
+/// file has no `source` column (or the cell is empty).
+pub fn read_link_records(
+    path: &Path,
+    default_source: &str,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    progress: &mut dyn FnMut(u64),
+    mut sink: impl FnMut(LinkRecord) -> Result<(), String>,
+) -> Result<LoadStats, Error> {
+    let parse_row = |r: &Row| -> Result<LinkRecord, FieldError> {
+        Ok(LinkRecord {
+            source: r.opt(0, parse::text)?.unwrap_or_else(|| default_source.to_string()),
+            record_id: r.req(1, parse::text)?,
+            upn: r.opt(2, parse::upn)?,
+            former_upn: r.opt(3, parse::upn)?,
+            nhs_number: r.opt(4, parse::nhs)?,
+            forename: r.opt(5, parse::text)?,
+            middle_names: r.opt(6, parse::text)?,
+            surname: r.opt(7, parse::text)?,
+            former_surname: r.opt(8, parse::text)?,
+            dob: r.opt(9, parse::date)?,
+            sex: r.opt(10, parse::sex)?,
+            postcode: r.opt(11, parse::loose_postcode)?,
+            address: r.opt(12, parse::text)?,
+            truth: r.opt(13, parse::text)?,
+        })
+    };
+    read_file(path, FileKind::Link, map, quarantine, progress, parse_row, |rec, _| sink(rec).map(|()| None))
 }

@@ -131,11 +131,13 @@ pub struct SynthConfig {
     pub first_year: i32,
     /// Rates.
     pub rates: Rates,
+    /// Also write `linkage.csv`: every record in the linkage layout with its truth id.
+    pub linkage_file: bool,
 }
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        SynthConfig { pupils: 250_000, seed: 2024, first_year: 2021, rates: Rates::default() }
+        SynthConfig { pupils: 250_000, seed: 2024, first_year: 2021, rates: Rates::default(), linkage_file: false }
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Manifest {
     pub sources: Vec<(String, String)>,
     /// Truth file.
     pub truth: String,
+    /// Every census and source record in the linkage layout, with its truth id.
+    pub linkage: Option<String>,
     /// Rows written to each file.
     pub rows: Vec<(String, u64)>,
 }
@@ -147,6 +149,95 @@ fn census_row(pop: &Population, c: &Child, e: &Enrol, file: u64, scale: f64, sec
     ]
 }
 
+/// One source row as written; `no` is the source's place in [`SourceKind::ALL`].
+fn source_row(pop: &Population, r: &crate::SourceRow, no: usize) -> Option<[String; 13]> {
+    let kind = r.kind;
+    let c = &pop.children[r.child as usize];
+    let (home, upn, surname) = match (&c.a, &c.home) {
+        (Some(a), _) => (a.home, Some(a.upn), a.surname),
+        (None, Some(h)) => (*h, c.known_upn, c.surname),
+        (None, None) => return None,
+    };
+    let s = shown(pop, c, &home, surname, 2 + no as u64, 1.0);
+    Some([
+        r.la.to_string(),
+        r.laestab.map(|l| l.to_string()).unwrap_or_default(),
+        if kind == SourceKind::SocialCare { local_id(c.truth_id) } else { String::new() },
+        upn.filter(|_| r.with_upn).map(|u| u.to_string()).unwrap_or_default(),
+        s.surname,
+        s.forename,
+        s.dob,
+        c.sex.code().to_string(),
+        s.postcode,
+        r.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        r.ground.map(|g| g.to_string()).unwrap_or_default(),
+        r.destination.map(|d| d.to_string()).unwrap_or_default(),
+        r.status.unwrap_or_default().to_string(),
+    ])
+}
+
+/// Name of the linkage file.
+pub const LINKAGE_FILE: &str = "linkage.csv";
+
+/// Writes every census and source record again in the linkage layout, the
+/// same values (faults included) as in their own files, with the truth id.
+fn write_linkage(pop: &Population, dir: &Path, year_a: &str, year_b: &str) -> Result<(String, u64), Error> {
+    let mut out = Out::create(dir, LINKAGE_FILE, columns::LINK)?;
+    for (second, year) in [(false, year_a), (true, year_b)] {
+        let source = format!("census-{year}");
+        let mut line = 1u64;
+        for c in &pop.children {
+            let Some(e) = (if second { &c.b } else { &c.a }) else { continue };
+            line += 1;
+            let r = census_row(pop, c, e, u64::from(second), if second { 1.0 } else { 0.4 }, second);
+            // Census columns: 0 UPN, 1 FormerUPN, 2 Surname, 3 Forename,
+            // 4 MiddleNames, 5 FormerSurname, 6 DOB, 7 Sex, 13 AddressLine1,
+            // 15 HomePostcode.
+            out.row([
+                source.as_str(),
+                &line.to_string(),
+                &r[0],
+                &r[1],
+                "",
+                &r[3],
+                &r[4],
+                &r[2],
+                &r[5],
+                &r[6],
+                &r[7],
+                &r[15],
+                &r[13],
+                &c.truth_id.to_string(),
+            ])?;
+        }
+    }
+    for (no, kind) in SourceKind::ALL.into_iter().enumerate() {
+        let mut line = 1u64;
+        for r in pop.rows.iter().filter(|r| r.kind == kind) {
+            let Some(row) = source_row(pop, r, no) else { continue };
+            line += 1;
+            // Source columns: 3 UPN, 4 Surname, 5 Forename, 6 DOB, 7 Sex, 8 HomePostcode.
+            out.row([
+                kind.name(),
+                &line.to_string(),
+                &row[3],
+                "",
+                "",
+                &row[5],
+                "",
+                &row[4],
+                "",
+                &row[6],
+                &row[7],
+                &row[8],
+                "",
+                &pop.children[r.child as usize].truth_id.to_string(),
+            ])?;
+        }
+    }
+    out.finish()
+}
+
 /// A scrambled, stable local reference: looks like a case number, and does
 /// not reveal the truth id.
 fn local_id(truth_id: u64) -> String {
@@ -213,32 +304,20 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
         let name = format!("{}.csv", kind.name());
         let mut out = Out::create(dir, &name, columns::SOURCE)?;
         for r in pop.rows.iter().filter(|r| r.kind == kind) {
-            let c = &pop.children[r.child as usize];
-            let (home, upn, surname) = match (&c.a, &c.home) {
-                (Some(a), _) => (a.home, Some(a.upn), a.surname),
-                (None, Some(h)) => (*h, c.known_upn, c.surname),
-                (None, None) => continue,
-            };
-            let s = shown(pop, c, &home, surname, 2 + no as u64, 1.0);
-            out.row([
-                r.la.to_string(),
-                r.laestab.map(|l| l.to_string()).unwrap_or_default(),
-                if kind == SourceKind::SocialCare { local_id(c.truth_id) } else { String::new() },
-                upn.filter(|_| r.with_upn).map(|u| u.to_string()).unwrap_or_default(),
-                s.surname,
-                s.forename,
-                s.dob,
-                c.sex.code().to_string(),
-                s.postcode,
-                r.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
-                r.ground.map(|g| g.to_string()).unwrap_or_default(),
-                r.destination.map(|d| d.to_string()).unwrap_or_default(),
-                r.status.unwrap_or_default().to_string(),
-            ])?;
+            if let Some(row) = source_row(pop, r, no) {
+                out.row(row)?;
+            }
         }
         sources.push((kind.name().to_string(), name.clone()));
         rows.push(out.finish()?);
     }
+
+    let linkage = if pop.config.linkage_file {
+        rows.push(write_linkage(pop, dir, &year_a, &year_b)?);
+        Some(LINKAGE_FILE.to_string())
+    } else {
+        None
+    };
 
     let mut truth = Out::create(dir, "truth.csv", TRUTH_COLUMNS)?;
     for c in &pop.children {
@@ -273,6 +352,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
         postcode_deprivation: "postcode-deprivation.csv".into(),
         sources,
         truth: "truth.csv".into(),
+        linkage,
         rows,
     };
     let path = dir.join("manifest.json");

@@ -39,7 +39,7 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut steps: Vec<(&str, f64)> = Vec::new();
 
     let t = Instant::now();
-    let manifest = synth::synthesise(args.pupils, args.seed, 2021, &data, g)?;
+    let manifest = synth::synthesise(args.pupils, args.seed, 2021, false, &data, g)?;
     steps.push(("generate", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();

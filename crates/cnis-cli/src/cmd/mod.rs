@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 mod demo;
 mod id;
 mod ingest;
+mod link;
 mod synth;
 mod track;
 
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(c) => ingest::run(c, &cli.global),
         Command::Track(a) => track::run(a, &cli.global),
         Command::Demo(a) => demo::run(a, &cli.global),
+        Command::Link(c) => link::run(c, &cli.global),
     }
 }

@@ -1,0 +1,230 @@
+//! `cnis link`: plan, train, predict, evaluate, explain.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use cnis_core::records::LinkRecord;
+use cnis_ingest::{ColumnMap, Quarantine};
+use cnis_link::model::probability;
+use cnis_link::{Model, Prepared, TrainConfig, cluster, evaluate, plan, predict, train};
+
+use crate::cli::{Global, LinkCommand, LinkInput};
+use crate::progress::{Spinner, bytes_bar};
+
+pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LinkCommand::Plan { input, model, max_pairs } => {
+            let (p, _) = load(&input, g)?;
+            let model = model.map(|m| read_model(&m)).transpose()?;
+            let rules = model.as_ref().map_or_else(|| cnis_link::Rule::DEFAULT.to_vec(), |m| m.blocking_rules.clone());
+            let counts = plan::rule_counts(&p, &rules, max_pairs)?;
+            print!("{}", plan::render(p.n, &counts, model.as_ref()));
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Train { input, model, u_pairs, seed, max_pairs } => {
+            let (p, _) = load(&input, g)?;
+            let config = TrainConfig { u_pairs, seed, ..TrainConfig::default() };
+            let counts = plan::rule_counts(&p, &config.rules, max_pairs)?;
+            let spin = Spinner::new(g, "training: u from random pairs, m by EM");
+            let t = Instant::now();
+            let m = train(&p, &config)?;
+            spin.finish();
+            std::fs::write(&model, serde_json::to_string_pretty(&m)?)
+                .with_context(|| format!("writing {}", model.display()))?;
+            if !g.quiet {
+                print!("{}", plan::render(p.n, &counts, Some(&m)));
+                eprintln!(
+                    "trained in {:.1}s on {} records: {} blocked pairs ({} patterns), EM {} iterations{}; model in {}",
+                    t.elapsed().as_secs_f64(),
+                    p.n,
+                    m.training.em_pairs,
+                    m.training.em_patterns,
+                    m.training.em_iterations,
+                    if m.training.em_converged { "" } else { " (not converged)" },
+                    model.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Predict { input, model, out, threshold } => {
+            let (p, _) = load(&input, g)?;
+            let m = read_model(&model)?;
+            let threshold = threshold.unwrap_or(m.link_threshold);
+            let spin = Spinner::new(g, "scoring pairs");
+            let (pairs, scored) = predict(&p, &m, m.review_threshold.min(threshold))?;
+            spin.set_message("clustering");
+            let c = cluster(&p, &pairs, threshold);
+            spin.finish();
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            write_pairs(&p, &pairs, &out.join("pairs.csv"))?;
+            write_clusters(&p, &c.cluster, &out.join("clusters.csv"))?;
+            let review = write_review(&p, &pairs, &c, m.review_threshold, threshold, &out.join("review.csv"))?;
+            if !g.quiet {
+                let children = c.cluster.iter().enumerate().filter(|&(i, &r)| i as u32 == r).count();
+                eprintln!(
+                    "{} records, {scored} pairs scored, {} at or above {:.2}; {children} children; {review} pairs for review; files in {}",
+                    p.n,
+                    pairs.iter().filter(|x| x.probability() >= threshold).count(),
+                    threshold,
+                    out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Evaluate { input, model, threshold, json } => {
+            let (p, _) = load(&input, g)?;
+            anyhow::ensure!(p.truth.iter().any(|&t| t != 0), "no record has a value in the `truth` column");
+            let m = read_model(&model)?;
+            let threshold = threshold.unwrap_or(m.link_threshold);
+            let (pairs, scored) = predict(&p, &m, threshold)?;
+            let c = cluster(&p, &pairs, threshold);
+            let a = evaluate(&c.cluster, &p.truth);
+            if json {
+                println!("{}", serde_json::json!({ "threshold": threshold, "pairs_scored": scored, "accuracy": a }));
+            } else {
+                println!("records with truth {}; pairs scored {scored}; threshold {threshold}", a.records);
+                println!("pairwise: precision {:.4} recall {:.4} F1 {:.4}", a.precision, a.recall, a.f1);
+                println!(
+                    "  ({} true positive pairs, {} predicted, {} true)",
+                    a.true_positive_pairs, a.predicted_pairs, a.true_pairs
+                );
+                println!(
+                    "B-cubed:  precision {:.4} recall {:.4} F1 {:.4}",
+                    a.bcubed_precision, a.bcubed_recall, a.bcubed_f1
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Explain { input, model, left, right, svg } => {
+            let (p, _) = load(&input, g)?;
+            let m = read_model(&model)?;
+            let a = find(&p, &left)?;
+            let b = find(&p, &right)?;
+            let scorer = cnis_link::Scorer::new(&m)?;
+            let (prior, parts) = scorer.explain(&p, a, b);
+            println!("{:<12} {:<52} {:>8} {:>10} {:>8}", "field", "level", "m", "u", "weight");
+            println!(
+                "{:<12} {:<52} {:>8} {:>10} {:>+8.2}",
+                "prior",
+                "P(random pair matches)",
+                "",
+                format!("{:.2e}", m.prior),
+                prior
+            );
+            let mut total = prior;
+            for c in &parts {
+                let u = if c.term_frequency { format!("{:.2e} tf", c.u) } else { format!("{:.2e}", c.u) };
+                println!("{:<12} {:<52} {:>8.4} {:>10} {:>+8.2}", c.field.name(), c.label, c.m, u, c.weight);
+                total += c.weight;
+            }
+            println!("total match weight {total:+.2}; match probability {:.6}", probability(total));
+            if let Some(path) = svg {
+                std::fs::write(&path, cnis_link::chart::waterfall_svg(prior, &parts))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read_model(path: &Path) -> anyhow::Result<Model> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading model {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a cnis linkage model", path.display()))
+}
+
+fn find(p: &Prepared, key: &str) -> anyhow::Result<usize> {
+    let (source, id) = key.split_once(':').context("a record is named SOURCE:RECORD_ID")?;
+    (0..p.n)
+        .find(|&i| p.sources[p.source[i] as usize] == source && p.record_id[i] == id)
+        .with_context(|| format!("no record {key}"))
+}
+
+/// Loads every input file and prepares the records.
+fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
+    let maps = input.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
+    let map = ColumnMap::merge(&maps);
+    let mut records: Vec<LinkRecord> = Vec::new();
+    let mut quarantined = 0;
+    for file in &input.files {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+        let qpath =
+            input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
+        let mut q = Quarantine::to_file(&qpath)?;
+        let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        let bar = bytes_bar(g, len, stem.clone());
+        let stats = cnis_ingest::read_link_records(file, &stem, &map, &mut q, &mut |b| bar.set_position(b), |r| {
+            records.push(r);
+            Ok(())
+        })?;
+        bar.finish_and_clear();
+        quarantined += stats.quarantined;
+        if !g.quiet && stats.quarantined > 0 {
+            eprintln!("{}: {} rows quarantined, see {}", file.display(), stats.quarantined, qpath.display());
+        }
+    }
+    Ok((Prepared::new(&records), quarantined))
+}
+
+fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"])?;
+    for x in pairs {
+        let (a, b) = (x.a as usize, x.b as usize);
+        w.write_record([
+            p.sources[p.source[a] as usize].as_str(),
+            &p.record_id[a],
+            &p.sources[p.source[b] as usize],
+            &p.record_id[b],
+            &format!("{:.3}", x.weight),
+            &format!("{:.6}", x.probability()),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_clusters(p: &Prepared, cluster: &[u32], path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["source", "record_id", "cluster"])?;
+    for (i, c) in cluster.iter().enumerate() {
+        w.write_record([p.sources[p.source[i] as usize].as_str(), &p.record_id[i], &c.to_string()])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_review(
+    p: &Prepared,
+    pairs: &[cnis_link::ScoredPair],
+    c: &cnis_link::Clustering,
+    low: f64,
+    high: f64,
+    path: &Path,
+) -> anyhow::Result<usize> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "why"])?;
+    let mut n = 0;
+    let rows = pairs
+        .iter()
+        .filter(|x| (low..high).contains(&x.probability()))
+        .map(|x| (x, "between the review and link thresholds"))
+        .chain(c.refused.iter().map(|x| (x, "would join two records of one source with different UPNs")));
+    for (x, why) in rows {
+        let (a, b) = (x.a as usize, x.b as usize);
+        w.write_record([
+            p.sources[p.source[a] as usize].as_str(),
+            &p.record_id[a],
+            &p.sources[p.source[b] as usize],
+            &p.record_id[b],
+            &format!("{:.6}", x.probability()),
+            why,
+        ])?;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}
