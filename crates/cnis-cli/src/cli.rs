@@ -90,6 +90,14 @@ pub enum LinkCommand {
         /// Seed for the random pairs.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Blocking rules, in order: upn, nhs, dob_surname, dob_forename, names_district,
+        /// dob_district, names, postcode_surname, postcode_forename.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "upn,nhs,dob_surname,dob_forename,names_district,dob_district"
+        )]
+        rules: Vec<String>,
         /// Refuse a rule that would generate more pairs than this.
         #[arg(long, default_value_t = 500_000_000)]
         max_pairs: u64,

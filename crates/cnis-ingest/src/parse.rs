@@ -55,8 +55,8 @@ pub fn date(s: &str) -> Parsed<NaiveDate> {
         return Err("has a year that is not four digits".into());
     }
     let date = NaiveDate::from_ymd_opt(y as i32, m, d).ok_or("is an impossible date (no such day)")?;
-    if !(1980..=2099).contains(&date.year()) {
-        return Err("is outside the years 1980-2099".into());
+    if !(1900..=2099).contains(&date.year()) {
+        return Err("is outside the years 1900-2099".into());
     }
     Ok(date)
 }

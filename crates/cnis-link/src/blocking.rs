@@ -26,6 +26,12 @@ pub enum Rule {
     NamesDistrict,
     /// Same date of birth and postcode district (catches swapped or mistyped names).
     DobDistrict,
+    /// Same forename and surname.
+    Names,
+    /// Same postcode and surname.
+    PostcodeSurname,
+    /// Same postcode and forename.
+    PostcodeForename,
 }
 
 impl Rule {
@@ -44,7 +50,43 @@ impl Rule {
                 "l.forename = r.forename and l.surname = r.surname and l.postcode_district = r.postcode_district"
             }
             Rule::DobDistrict => "l.dob = r.dob and l.postcode_district = r.postcode_district",
+            Rule::Names => "l.forename = r.forename and l.surname = r.surname",
+            Rule::PostcodeSurname => "l.postcode = r.postcode and l.surname = r.surname",
+            Rule::PostcodeForename => "l.postcode = r.postcode and l.forename = r.forename",
         }
+    }
+
+    /// Every rule, for parsing and help.
+    pub const ALL: [Rule; 9] = [
+        Rule::Upn,
+        Rule::Nhs,
+        Rule::DobSurname,
+        Rule::DobForename,
+        Rule::NamesDistrict,
+        Rule::DobDistrict,
+        Rule::Names,
+        Rule::PostcodeSurname,
+        Rule::PostcodeForename,
+    ];
+
+    /// The rule's name on the command line and in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Upn => "upn",
+            Rule::Nhs => "nhs",
+            Rule::DobSurname => "dob_surname",
+            Rule::DobForename => "dob_forename",
+            Rule::NamesDistrict => "names_district",
+            Rule::DobDistrict => "dob_district",
+            Rule::Names => "names",
+            Rule::PostcodeSurname => "postcode_surname",
+            Rule::PostcodeForename => "postcode_forename",
+        }
+    }
+
+    /// Parses [`Rule::name`].
+    pub fn parse(s: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == s.trim())
     }
 
     fn values(self, p: &Prepared, i: usize) -> Option<[u64; 3]> {
@@ -57,6 +99,9 @@ impl Rule {
             Rule::DobForename => [dob?, nz(p.forename[i])?, 0],
             Rule::NamesDistrict => [nz(p.forename[i])?, nz(p.surname[i])?, nz(p.district[i])?],
             Rule::DobDistrict => [dob?, nz(p.district[i])?, 0],
+            Rule::Names => [nz(p.forename[i])?, nz(p.surname[i])?, 0],
+            Rule::PostcodeSurname => [nz(p.postcode[i])?, nz(p.surname[i])?, 0],
+            Rule::PostcodeForename => [nz(p.postcode[i])?, nz(p.forename[i])?, 0],
         })
     }
 
@@ -122,6 +167,9 @@ impl Blocks {
             Rule::DobForename => &[Dob, Forename],
             Rule::NamesDistrict => &[Forename, Surname, Postcode],
             Rule::DobDistrict => &[Dob, Postcode],
+            Rule::Names => &[Forename, Surname],
+            Rule::PostcodeSurname => &[Postcode, Surname],
+            Rule::PostcodeForename => &[Postcode, Forename],
         }
     }
 

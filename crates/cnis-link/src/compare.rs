@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::prepare::{Prepared, ymd};
+use crate::prepare::Prepared;
 
 /// The fields compared, in a fixed order (a pattern is one level per field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,7 +46,7 @@ impl Field {
                 "exact",
                 "forename and surname swapped",
                 "Jaro-Winkler >= 0.92",
-                "Jaro-Winkler >= 0.80 or 2 edits",
+                "Jaro-Winkler >= 0.80 or at most 2 edits",
                 "different",
             ],
             Field::Surname => &[
@@ -54,7 +54,7 @@ impl Field {
                 "exact",
                 "matches a former surname, or swapped with forename",
                 "Jaro-Winkler >= 0.92",
-                "Jaro-Winkler >= 0.80 or 2 edits",
+                "Jaro-Winkler >= 0.80 or at most 2 edits",
                 "different",
             ],
             Field::Dob => &[
@@ -117,14 +117,19 @@ pub fn unpack(k: u32) -> Pattern {
 pub struct Cache {
     names: FxHashMap<(u32, u32), u8>,
     places: FxHashMap<(u32, u32), bool>,
+    /// Random pairs rarely repeat a pair of values: caching them only costs.
+    off: bool,
+    /// Leave the fuzzy fields (names, address) missing: for the random pairs
+    /// past the budget that estimates their u.
+    pub skip_fuzzy: bool,
 }
 
 /// 3 = JW >= 0.92; 4 = JW >= 0.80 or at most 2 edits; 5 = different.
 fn fuzzy_level(a: &str, b: &str) -> u8 {
-    let jw = strsim::jaro_winkler(a, b);
+    let jw = crate::strings::jaro_winkler(a, b);
     if jw >= 0.92 {
         3
-    } else if jw >= 0.80 || strsim::damerau_levenshtein(a, b) <= 2 {
+    } else if jw >= 0.80 || crate::strings::within_two_edits(a, b) {
         4
     } else {
         5
@@ -132,13 +137,27 @@ fn fuzzy_level(a: &str, b: &str) -> u8 {
 }
 
 impl Cache {
+    /// A cache that computes every time (for random pairs).
+    pub fn disabled() -> Self {
+        Cache { off: true, ..Cache::default() }
+    }
+
     fn name(&mut self, p: &Prepared, a: u32, b: u32) -> u8 {
+        if self.off {
+            return fuzzy_level(p.names.get(a), p.names.get(b));
+        }
         let key = if a < b { (a, b) } else { (b, a) };
         *self.names.entry(key).or_insert_with(|| fuzzy_level(p.names.get(a), p.names.get(b)))
     }
     fn address(&mut self, p: &Prepared, a: u32, b: u32) -> bool {
+        if self.off {
+            return crate::strings::jaro_winkler(p.places.get(a), p.places.get(b)) >= 0.90;
+        }
         let key = if a < b { (a, b) } else { (b, a) };
-        *self.places.entry(key).or_insert_with(|| strsim::jaro_winkler(p.places.get(a), p.places.get(b)) >= 0.90)
+        *self
+            .places
+            .entry(key)
+            .or_insert_with(|| crate::strings::jaro_winkler(p.places.get(a), p.places.get(b)) >= 0.90)
     }
 }
 
@@ -152,6 +171,18 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
         out[0] = if same { 1 } else { 2 };
     }
     out[1] = exact_or_not(p.nhs[a], p.nhs[b]);
+    if cache.skip_fuzzy {
+        out[4] = dob_level(p, a, b);
+        out[5] = if p.sex[a] == 0 || p.sex[b] == 0 {
+            0
+        } else if p.sex[a] == p.sex[b] {
+            1
+        } else {
+            2
+        };
+        out[6] = postcode_level(p, a, b);
+        return out;
+    }
     let (fa, fb, sa, sb) = (p.forename[a], p.forename[b], p.surname[a], p.surname[b]);
     let swapped = fa != 0 && sa != 0 && fa == sb && sa == fb && fa != sa;
     out[2] = if fa == 0 || fb == 0 {
@@ -175,7 +206,7 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
     } else {
         cache.name(p, sa, sb)
     };
-    out[4] = dob_level(p.dob[a], p.dob[b]);
+    out[4] = dob_level(p, a, b);
     out[5] = if p.sex[a] == 0 || p.sex[b] == 0 {
         0
     } else if p.sex[a] == p.sex[b] {
@@ -183,19 +214,7 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
     } else {
         2
     };
-    out[6] = if p.postcode[a] == 0 || p.postcode[b] == 0 {
-        0
-    } else if p.postcode[a] == p.postcode[b] {
-        1
-    } else if p.sector[a] != 0 && p.sector[a] == p.sector[b] {
-        2
-    } else if p.district[a] != 0 && p.district[a] == p.district[b] {
-        3
-    } else if p.area[a] != 0 && p.area[a] == p.area[b] {
-        4
-    } else {
-        5
-    };
+    out[6] = postcode_level(p, a, b);
     out[7] = if p.address[a] == 0 || p.address[b] == 0 {
         0
     } else if p.address[a] == p.address[b] {
@@ -208,6 +227,22 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
     out
 }
 
+fn postcode_level(p: &Prepared, a: usize, b: usize) -> u8 {
+    if p.postcode[a] == 0 || p.postcode[b] == 0 {
+        0
+    } else if p.postcode[a] == p.postcode[b] {
+        1
+    } else if p.sector[a] != 0 && p.sector[a] == p.sector[b] {
+        2
+    } else if p.district[a] != 0 && p.district[a] == p.district[b] {
+        3
+    } else if p.area[a] != 0 && p.area[a] == p.area[b] {
+        4
+    } else {
+        5
+    }
+}
+
 fn exact_or_not(a: u32, b: u32) -> u8 {
     if a == 0 || b == 0 {
         0
@@ -218,14 +253,15 @@ fn exact_or_not(a: u32, b: u32) -> u8 {
     }
 }
 
-fn dob_level(a: i32, b: i32) -> u8 {
+fn dob_level(p: &Prepared, i: usize, j: usize) -> u8 {
+    let (a, b) = (p.dob[i], p.dob[j]);
     if a == i32::MIN || b == i32::MIN {
         return 0;
     }
     if a == b {
         return 1;
     }
-    let (Some((ya, ma, da)), Some((yb, mb, db))) = (ymd(a), ymd(b)) else { return 0 };
+    let ((ya, ma, da), (yb, mb, db)) = (p.dob_ymd[i], p.dob_ymd[j]);
     if ya == yb && ma == db && da == mb {
         2
     } else if u8::from(ya == yb) + u8::from(ma == mb) + u8::from(da == db) == 2 {
@@ -252,14 +288,18 @@ mod tests {
 
     #[test]
     fn dob_levels() {
-        let d = |y, m, dd| {
-            chrono::NaiveDate::from_ymd_opt(y, m, dd).map(|x| chrono::Datelike::num_days_from_ce(&x)).unwrap_or(0)
-        };
-        assert_eq!(dob_level(d(2014, 3, 5), d(2014, 3, 5)), 1);
-        assert_eq!(dob_level(d(2014, 3, 5), d(2014, 5, 3)), 2);
-        assert_eq!(dob_level(d(2014, 3, 5), d(2015, 3, 5)), 3);
-        assert_eq!(dob_level(d(2014, 3, 5), d(2014, 9, 9)), 4);
-        assert_eq!(dob_level(d(2014, 3, 5), d(2010, 9, 9)), 5);
-        assert_eq!(dob_level(i32::MIN, d(2010, 9, 9)), 0);
+        use cnis_core::records::LinkRecord;
+        let d = |y, m, dd| LinkRecord { dob: chrono::NaiveDate::from_ymd_opt(y, m, dd), ..LinkRecord::default() };
+        let p = Prepared::new(&[
+            d(2014, 3, 5),
+            d(2014, 3, 5),
+            d(2014, 5, 3),
+            d(2015, 3, 5),
+            d(2014, 9, 9),
+            d(2010, 9, 9),
+            LinkRecord::default(),
+        ]);
+        let levels: Vec<u8> = (1..7).map(|j| dob_level(&p, 0, j)).collect();
+        assert_eq!(levels, [1, 2, 3, 4, 5, 0]);
     }
 }

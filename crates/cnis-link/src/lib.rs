@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod model;
 pub mod plan;
 pub mod prepare;
+pub mod strings;
 
 pub use blocking::{Blocks, Rule};
 pub use cluster::{Clustering, cluster};

@@ -87,6 +87,8 @@ pub struct Prepared {
     pub former_surname: Vec<u32>,
     /// Date of birth as days from CE; `i32::MIN` when missing.
     pub dob: Vec<i32>,
+    /// The same date as (year, month, day), so comparisons need no calendar.
+    pub dob_ymd: Vec<(i32, u8, u8)>,
     /// 0 unknown, 1 male, 2 female.
     pub sex: Vec<u8>,
     /// Full postcode ids (`places` interner).
@@ -136,6 +138,7 @@ impl Prepared {
             surname: Vec::with_capacity(n),
             former_surname: Vec::with_capacity(n),
             dob: Vec::with_capacity(n),
+            dob_ymd: Vec::with_capacity(n),
             sex: Vec::with_capacity(n),
             postcode: Vec::with_capacity(n),
             sector: Vec::with_capacity(n),
@@ -171,6 +174,7 @@ impl Prepared {
             let fs = name(&mut p, &r.former_surname);
             p.former_surname.push(fs);
             p.dob.push(r.dob.map_or(i32::MIN, |d| d.num_days_from_ce()));
+            p.dob_ymd.push(r.dob.map_or((0, 0, 0), |d| (d.year(), d.month() as u8, d.day() as u8)));
             p.sex.push(match r.sex {
                 Some(Sex::Male) => 1,
                 Some(Sex::Female) => 2,

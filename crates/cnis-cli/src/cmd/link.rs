@@ -25,9 +25,13 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             print!("{}", plan::render(p.n, &counts, model.as_ref()));
             Ok(ExitCode::SUCCESS)
         }
-        LinkCommand::Train { input, model, u_pairs, seed, max_pairs } => {
+        LinkCommand::Train { input, model, u_pairs, seed, max_pairs, rules } => {
+            let rules = rules
+                .iter()
+                .map(|r| cnis_link::Rule::parse(r).with_context(|| format!("no blocking rule {r:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let (p, _) = load(&input, g)?;
-            let config = TrainConfig { u_pairs, seed, ..TrainConfig::default() };
+            let config = TrainConfig { u_pairs, seed, rules, ..TrainConfig::default() };
             let counts = plan::rule_counts(&p, &config.rules, max_pairs)?;
             let spin = Spinner::new(g, "training: u from random pairs, m by EM");
             let t = Instant::now();
