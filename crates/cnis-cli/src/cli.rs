@@ -64,6 +64,24 @@ pub struct LinkInput {
     pub quarantine_dir: Option<PathBuf>,
 }
 
+/// How to train a linkage model.
+#[derive(Debug, Args, Clone)]
+pub struct TrainOpts {
+    /// Random pairs compared to estimate u.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub u_pairs: u64,
+    /// Seed for the random pairs.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Blocking rules, in order: upn, nhs, dob_surname, dob_forename, names_district,
+    /// dob_district, names, postcode_surname, postcode_forename.
+    #[arg(long, value_delimiter = ',', default_value = "upn,nhs,dob_surname,dob_forename,names_district,dob_district")]
+    pub rules: Vec<String>,
+    /// Refuse a rule that would generate more pairs than this.
+    #[arg(long, default_value_t = 500_000_000)]
+    pub max_pairs: u64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LinkCommand {
     /// Print the blocking rules with the pairs each generates, the comparisons and thresholds.
@@ -84,23 +102,8 @@ pub enum LinkCommand {
         /// Where to write the model.
         #[arg(long, default_value = "model.json")]
         model: PathBuf,
-        /// Random pairs compared to estimate u.
-        #[arg(long, default_value_t = 2_000_000)]
-        u_pairs: u64,
-        /// Seed for the random pairs.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Blocking rules, in order: upn, nhs, dob_surname, dob_forename, names_district,
-        /// dob_district, names, postcode_surname, postcode_forename.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "upn,nhs,dob_surname,dob_forename,names_district,dob_district"
-        )]
-        rules: Vec<String>,
-        /// Refuse a rule that would generate more pairs than this.
-        #[arg(long, default_value_t = 500_000_000)]
-        max_pairs: u64,
+        #[command(flatten)]
+        training: TrainOpts,
     },
     /// Score pairs, cluster them into children, write pairs, clusters and the review queue.
     Predict {
@@ -115,6 +118,11 @@ pub enum LinkCommand {
         /// Link threshold (match probability) instead of the model's.
         #[arg(long)]
         threshold: Option<f64>,
+        /// Train first, in the same pass (writes the model to --model).
+        #[arg(long)]
+        train: bool,
+        #[command(flatten)]
+        training: TrainOpts,
     },
     /// Predict and cluster, then compare with the `truth` column: pairwise and B-cubed accuracy.
     Evaluate {

@@ -184,6 +184,148 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Where each of our fields is in a file with this header.
+fn layout(path: &Path, kind: FileKind, map: &ColumnMap, header: &csv::ByteRecord) -> Result<Vec<Option<usize>>, Error> {
+    let fields = kind.fields();
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let idx: Vec<Option<usize>> = fields
+        .iter()
+        .zip(kind.columns())
+        .map(|(f, default)| {
+            let want = map.column(f, default).to_ascii_lowercase();
+            names.iter().position(|n| *n == want)
+        })
+        .collect();
+    for f in kind.required() {
+        let i = fields.iter().position(|x| x == f).unwrap_or(0);
+        if idx[i].is_none() {
+            let column = map.column(f, kind.columns()[i]).to_string();
+            return Err(Error::MissingColumn { path: path.to_path_buf(), field: f.to_string(), column });
+        }
+    }
+    Ok(idx)
+}
+
+/// Reads a whole file on every core. A file with no quote character at all
+/// cannot have a field that spans lines or holds a comma, so it can be cut at
+/// line ends into chunks parsed side by side; any other file is read by the
+/// ordinary streaming reader. Rows come back in file order, and bad rows go
+/// to the quarantine in file order, with the same lines and reasons either way.
+fn read_file_parallel<T: Send>(
+    path: &Path,
+    kind: FileKind,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+    parse_row: impl Fn(&Row) -> Result<T, FieldError> + Sync,
+) -> Result<(Vec<T>, LoadStats), Error> {
+    let fields = kind.fields();
+    map.check(fields)?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    if bytes.contains(&b'"') {
+        let mut out = Vec::new();
+        let stats = read_file(path, kind, map, quarantine, &mut |_| {}, parse_row, |v, _| {
+            out.push(v);
+            Ok(None)
+        })?;
+        return Ok((out, stats));
+    }
+    let split_line = |line: &[u8], rec: &mut csv::ByteRecord| {
+        rec.clear();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        for field in line.split(|&b| b == b',') {
+            rec.push_field(field);
+        }
+    };
+    let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    if bytes.is_empty() {
+        return Err(Error::Empty { path: path.to_path_buf() });
+    }
+    let mut header = csv::ByteRecord::new();
+    split_line(&bytes[..header_end], &mut header);
+    let idx = layout(path, kind, map, &header)?;
+    let ncols = header.len();
+    let body = bytes.get(header_end + 1..).unwrap_or_default();
+    // Cut the body into one chunk per core at line ends, noting the line
+    // each chunk starts on (the header is line 1).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let mut cuts = vec![0usize];
+    for k in 1..threads {
+        let at = body.len() * k / threads;
+        let next = body[at..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| at + p + 1);
+        if next > *cuts.last().unwrap_or(&0) && next < body.len() {
+            cuts.push(next);
+        }
+    }
+    cuts.push(body.len());
+    let mut first_line = vec![2u64];
+    for w in cuts.windows(2).take(cuts.len().saturating_sub(2)) {
+        let lines = body[w[0]..w[1]].iter().filter(|&&b| b == b'\n').count() as u64;
+        first_line.push(first_line.last().copied().unwrap_or(2) + lines);
+    }
+    type Chunk<T> = (Vec<T>, Vec<(u64, FieldError, String)>, u64);
+    let chunks: Vec<Chunk<T>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .zip(&first_line)
+            .map(|(w, &start)| {
+                let (idx, parse_row) = (&idx, &parse_row);
+                let chunk = &body[w[0]..w[1]];
+                scope.spawn(move || {
+                    let mut good = Vec::new();
+                    let mut bad = Vec::new();
+                    let mut rows = 0u64;
+                    let mut rec = csv::ByteRecord::new();
+                    for (k, line) in chunk.split(|&b| b == b'\n').enumerate() {
+                        if line.is_empty() || line == b"\r" {
+                            continue;
+                        }
+                        rows += 1;
+                        split_line(line, &mut rec);
+                        let result = if rec.len() != ncols {
+                            Err(FieldError {
+                                field: None,
+                                reason: format!("has {} columns, the header has {ncols}", rec.len()),
+                            })
+                        } else {
+                            parse_row(&Row { rec: &rec, idx, fields })
+                        };
+                        match result {
+                            Ok(v) => good.push(v),
+                            Err(e) => bad.push((start + k as u64, e, raw_text(&rec))),
+                        }
+                    }
+                    (good, bad, rows)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let file_name = path.display().to_string();
+    let mut stats = LoadStats::default();
+    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.0.len()).sum());
+    for (good, bad, rows) in chunks {
+        stats.rows_in += rows;
+        stats.accepted += good.len() as u64;
+        stats.quarantined += bad.len() as u64;
+        out.extend(good);
+        for (line, e, raw) in bad {
+            quarantine.push(Diagnostic {
+                file: file_name.clone(),
+                line,
+                field: e.field.map(str::to_string),
+                reason: e.reason,
+                raw,
+            })?;
+        }
+    }
+    quarantine.finish()?;
+    tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, quarantined = stats.quarantined, "loaded");
+    Ok((out, stats))
+}
+
 /// Reads `path` as `kind`, parsing each row with `parse_row` and handing good
 /// records to `sink` with their line number.
 fn read_file<T>(
@@ -209,25 +351,7 @@ fn read_file<T>(
     if !has_header {
         return Err(Error::Empty { path: path.to_path_buf() });
     }
-    let names: Vec<String> = header
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
-    let idx: Vec<Option<usize>> = fields
-        .iter()
-        .zip(kind.columns())
-        .map(|(f, default)| {
-            let want = map.column(f, default).to_ascii_lowercase();
-            names.iter().position(|n| *n == want)
-        })
-        .collect();
-    for f in kind.required() {
-        let i = fields.iter().position(|x| x == f).unwrap_or(0);
-        if idx[i].is_none() {
-            let column = map.column(f, kind.columns()[i]).to_string();
-            return Err(Error::MissingColumn { path: path.to_path_buf(), field: f.to_string(), column });
-        }
-    }
+    let idx = layout(path, kind, map, &header)?;
     let ncols = header.len();
 
     let mut stats = LoadStats::default();
@@ -449,23 +573,36 @@ pub fn read_link_records(
     progress: &mut dyn FnMut(u64),
     mut sink: impl FnMut(LinkRecord) -> Result<(), String>,
 ) -> Result<LoadStats, Error> {
-    let parse_row = |r: &Row| -> Result<LinkRecord, FieldError> {
-        Ok(LinkRecord {
-            source: r.opt(0, parse::text)?.unwrap_or_else(|| default_source.to_string()),
-            record_id: r.req(1, parse::text)?,
-            upn: r.opt(2, parse::upn)?,
-            former_upn: r.opt(3, parse::upn)?,
-            nhs_number: r.opt(4, parse::nhs)?,
-            forename: r.opt(5, parse::text)?,
-            middle_names: r.opt(6, parse::text)?,
-            surname: r.opt(7, parse::text)?,
-            former_surname: r.opt(8, parse::text)?,
-            dob: r.opt(9, parse::date)?,
-            sex: r.opt(10, parse::sex)?,
-            postcode: r.opt(11, parse::loose_postcode)?,
-            address: r.opt(12, parse::text)?,
-            truth: r.opt(13, parse::text)?,
-        })
-    };
+    let parse_row = |r: &Row| parse_link(r, default_source);
     read_file(path, FileKind::Link, map, quarantine, progress, parse_row, |rec, _| sink(rec).map(|()| None))
+}
+
+/// Reads a whole linkage file into memory, parsing on every core (see
+/// [`read_link_records`] for the fields).
+pub fn read_link_records_all(
+    path: &Path,
+    default_source: &str,
+    map: &ColumnMap,
+    quarantine: &mut Quarantine,
+) -> Result<(Vec<LinkRecord>, LoadStats), Error> {
+    read_file_parallel(path, FileKind::Link, map, quarantine, |r| parse_link(r, default_source))
+}
+
+fn parse_link(r: &Row, default_source: &str) -> Result<LinkRecord, FieldError> {
+    Ok(LinkRecord {
+        source: r.opt(0, parse::text)?.unwrap_or_else(|| default_source.to_string()),
+        record_id: r.req(1, parse::text)?,
+        upn: r.opt(2, parse::upn)?,
+        former_upn: r.opt(3, parse::upn)?,
+        nhs_number: r.opt(4, parse::nhs)?,
+        forename: r.opt(5, parse::text)?,
+        middle_names: r.opt(6, parse::text)?,
+        surname: r.opt(7, parse::text)?,
+        former_surname: r.opt(8, parse::text)?,
+        dob: r.opt(9, parse::date)?,
+        sex: r.opt(10, parse::sex)?,
+        postcode: r.opt(11, parse::loose_postcode)?,
+        address: r.opt(12, parse::text)?,
+        truth: r.opt(13, parse::text)?,
+    })
 }

@@ -18,49 +18,63 @@ pub struct Clustering {
     pub refused: Vec<ScoredPair>,
 }
 
-struct UnionFind {
+/// Union-find whose clusters also keep their members as a circular list,
+/// so a join can check the members of both sides without any allocation.
+struct Clusters {
     parent: Vec<u32>,
-    /// Per root: (source, UPN id) of members that have a UPN.
-    upns: Vec<Vec<(u16, u32)>>,
+    next: Vec<u32>,
 }
 
-impl UnionFind {
+impl Clusters {
     fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
-            let next = self.parent[x as usize];
-            self.parent[x as usize] = self.parent[next as usize];
-            x = next;
+            let up = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = up;
+            x = up;
         }
         x
+    }
+
+    fn members(&self, start: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut cur = Some(start);
+        std::iter::from_fn(move || {
+            let x = cur?;
+            let n = self.next[x as usize];
+            cur = (n != start).then_some(n);
+            Some(x)
+        })
     }
 }
 
 /// Clusters `pairs` (any order) at `threshold`.
 pub fn cluster(p: &Prepared, pairs: &[ScoredPair], threshold: f64) -> Clustering {
-    let mut uf = UnionFind {
-        parent: (0..p.n as u32).collect(),
-        upns: (0..p.n).map(|i| if p.upn[i] != 0 { vec![(p.source[i], p.upn[i])] } else { Vec::new() }).collect(),
-    };
-    let mut strong: Vec<ScoredPair> = pairs.iter().copied().filter(|x| x.probability() >= threshold).collect();
+    let n = p.n as u32;
+    let mut c = Clusters { parent: (0..n).collect(), next: (0..n).collect() };
+    let min_weight = (threshold / (1.0 - threshold)).log2();
+    let mut strong: Vec<ScoredPair> = pairs.iter().copied().filter(|x| f64::from(x.weight) >= min_weight).collect();
     // Strongest first; ties broken by record so the result is deterministic.
     strong.sort_unstable_by(|x, y| y.weight.total_cmp(&x.weight).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
     let mut refused = Vec::new();
     for pair in strong {
-        let (ra, rb) = (uf.find(pair.a), uf.find(pair.b));
+        let (ra, rb) = (c.find(pair.a), c.find(pair.b));
         if ra == rb {
             continue;
         }
-        let conflict =
-            uf.upns[ra as usize].iter().any(|&(s, u)| uf.upns[rb as usize].iter().any(|&(t, v)| s == t && u != v));
+        let conflict = c.members(ra).any(|x| {
+            let (sx, ux) = (p.source[x as usize], p.upn[x as usize]);
+            ux != 0
+                && c.members(rb)
+                    .any(|y| p.source[y as usize] == sx && p.upn[y as usize] != 0 && p.upn[y as usize] != ux)
+        });
         if conflict {
             refused.push(pair);
             continue;
         }
         let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };
-        uf.parent[gone as usize] = keep;
-        let moved = std::mem::take(&mut uf.upns[gone as usize]);
-        uf.upns[keep as usize].extend(moved);
+        c.parent[gone as usize] = keep;
+        // Splice the two circular member lists into one.
+        c.next.swap(ra as usize, rb as usize);
     }
-    let cluster = (0..p.n as u32).map(|i| uf.find(i)).collect();
+    let cluster = (0..n).map(|i| c.find(i)).collect();
     Clustering { cluster, refused }
 }

@@ -290,7 +290,7 @@ mod tests {
     fn dob_levels() {
         use cnis_core::records::LinkRecord;
         let d = |y, m, dd| LinkRecord { dob: chrono::NaiveDate::from_ymd_opt(y, m, dd), ..LinkRecord::default() };
-        let p = Prepared::new(&[
+        let mut rs = vec![
             d(2014, 3, 5),
             d(2014, 3, 5),
             d(2014, 5, 3),
@@ -298,8 +298,13 @@ mod tests {
             d(2014, 9, 9),
             d(2010, 9, 9),
             LinkRecord::default(),
-        ]);
-        let levels: Vec<u8> = (1..7).map(|j| dob_level(&p, 0, j)).collect();
+        ];
+        for (i, r) in rs.iter_mut().enumerate() {
+            r.record_id = i.to_string();
+        }
+        let p = Prepared::new(&rs);
+        let at = |id: &str| p.index_of("", id).expect("record");
+        let levels: Vec<u8> = (1..7).map(|j| dob_level(&p, at("0"), at(&j.to_string()))).collect();
         assert_eq!(levels, [1, 2, 3, 4, 5, 0]);
     }
 }

@@ -29,7 +29,7 @@ pub mod strings;
 pub use blocking::{Blocks, Rule};
 pub use cluster::{Clustering, cluster};
 pub use evaluate::{Accuracy, evaluate};
-pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, train};
+pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, train, train_and_predict};
 pub use prepare::Prepared;
 
 /// Why linkage could not run.

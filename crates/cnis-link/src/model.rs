@@ -2,7 +2,7 @@
 //! prior, and the thresholds. Training estimates u from random pairs and m
 //! by expectation maximisation over the blocked pairs; no labels needed.
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -123,33 +123,37 @@ fn add_counts(mut a: LevelCounts, b: LevelCounts) -> LevelCounts {
 /// the cost, and 2 million pairs pin down levels as rare as 1 in 10,000).
 pub const FUZZY_U_PAIRS: u64 = 2_000_000;
 
-/// Estimates u: level frequencies among random pairs, which are almost all
-/// of different children.
+/// Estimates u: level frequencies among pairs of different records drawn
+/// at random, which are almost all of different children. As Splink does, it
+/// draws a random sample of records and compares every pair within it: the
+/// sample fits in cache, and repeated values hit the fuzzy-match cache.
 fn estimate_u(p: &Prepared, pairs: u64, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let chunks = 64u64;
-    let per = pairs.div_ceil(chunks);
-    let fuzzy_per = FUZZY_U_PAIRS.div_ceil(chunks);
-    let counts = (0..chunks)
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // m records give m(m-1)/2 pairs.
+    let m = (((8.0 * pairs as f64 + 1.0).sqrt() + 1.0) / 2.0).ceil() as usize;
+    let m = m.min(p.n);
+    let mut idx = rand::seq::index::sample(&mut rng, p.n, m).into_vec();
+    idx.sort_unstable();
+    let sub = p.subset(&idx);
+    // Only the first rows' pairs compare names and address (see FUZZY_U_PAIRS);
+    // the sample is in random order, so those pairs are a random subset too.
+    let fuzzy_rows = (FUZZY_U_PAIRS as f64 / m.max(1) as f64).ceil() as usize;
+    let counts = (0..m)
         .into_par_iter()
-        .map(|c| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(c);
-            let mut cache = Cache::disabled();
-            let mut counts: LevelCounts = [[0; 8]; 8];
-            for k in 0..per {
-                cache.skip_fuzzy = k >= fuzzy_per;
-                let a = rng.random_range(0..p.n);
-                let b = rng.random_range(0..p.n);
-                if a == b {
-                    continue;
+        .fold(
+            || ([[0u64; 8]; 8], Cache::default()),
+            |(mut counts, mut cache), i| {
+                cache.skip_fuzzy = i >= fuzzy_rows;
+                for j in i + 1..m {
+                    let pat = compare(&sub, i, j, &mut cache);
+                    for (f, &l) in pat.iter().enumerate() {
+                        counts[f][usize::from(l)] += 1;
+                    }
                 }
-                let pat = compare(p, a, b, &mut cache);
-                for (f, &l) in pat.iter().enumerate() {
-                    counts[f][usize::from(l)] += 1;
-                }
-            }
-            counts
-        })
+                (counts, cache)
+            },
+        )
+        .map(|(c, _)| c)
         .reduce(|| [[0; 8]; 8], add_counts);
     let u = FIELDS
         .iter()
@@ -169,7 +173,7 @@ fn estimate_u(p: &Prepared, pairs: u64, seed: u64) -> (Vec<Vec<f64>>, u64) {
                 .collect()
         })
         .collect();
-    (u, chunks * per)
+    (u, (m * m.saturating_sub(1) / 2) as u64)
 }
 
 fn initial_m(field: Field) -> Vec<f64> {
@@ -254,12 +258,45 @@ fn em(
 /// sessions that estimated it. The share of matches among all blocked pairs
 /// then sets the prior.
 pub fn train(p: &Prepared, config: &TrainConfig) -> Result<Model, Error> {
+    Ok(fit(p, config, false)?.0)
+}
+
+/// Trains and scores in one go: the pass over the blocked pairs that sets
+/// the prior also scores them (the prior only shifts every weight by the same
+/// amount), so each pair is compared once. Returns the model, the pairs at or
+/// above `min_probability` and the number of pairs scored.
+pub fn train_and_predict(
+    p: &Prepared,
+    config: &TrainConfig,
+    min_probability: f64,
+) -> Result<(Model, Vec<ScoredPair>, u64), Error> {
+    let (model, pairs) = fit(p, config, true)?;
+    let prior_weight = (model.prior / (1.0 - model.prior)).log2();
+    let min_weight = (min_probability / (1.0 - min_probability)).log2();
+    let scored = pairs.len() as u64;
+    let kept = pairs
+        .into_iter()
+        .filter_map(|(a, b, w)| {
+            let weight = f64::from(w) + prior_weight;
+            (weight >= min_weight).then_some(ScoredPair { a, b, weight: weight as f32 })
+        })
+        .collect();
+    Ok((model, kept, scored))
+}
+
+/// Weights without the prior, for every blocked pair, when asked for.
+type Likelihoods = Vec<(u32, u32, f32)>;
+
+fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, Likelihoods), Error> {
     if p.n < 2 {
         return Err(Error::TooFewRecords(p.n));
     }
+    let t = std::time::Instant::now();
     let blocks = Blocks::build(p, &config.rules);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "blocks built");
+    let t = std::time::Instant::now();
     let (u, u_pairs) = estimate_u(p, config.u_pairs, config.seed);
-    tracing::info!(pairs = u_pairs, "u estimated from random pairs");
+    tracing::info!(pairs = u_pairs, secs = t.elapsed().as_secs_f64(), "u estimated from random pairs");
     let init = || (PatternCounts::default(), Cache::default());
     let to_vec =
         |c: PatternCounts| -> Vec<(Pattern, f64)> { c.into_iter().map(|(k, n)| (unpack(k), n as f64)).collect() };
@@ -320,26 +357,6 @@ pub fn train(p: &Prepared, config: &TrainConfig) -> Result<Model, Error> {
         })
         .collect();
 
-    // The prior: the share of matches among all distinct blocked pairs, with m
-    // and u now fixed, scaled to all pairs.
-    let union = blocks
-        .fold_pairs(
-            p,
-            init,
-            |(c, cache), a, b| *c.entry(pack(&compare(p, a, b, cache))).or_default() += 1,
-            merge_counts,
-        )
-        .0;
-    let em_pairs: u64 = union.values().sum();
-    if em_pairs == 0 {
-        return Err(Error::NoBlockedPairs);
-    }
-    let union = to_vec(union);
-    let mut fixed_m = m.clone();
-    let (lambda, _, _) = em(&union, &u, &mut fixed_m, &[true; 8], config, false);
-    let total_pairs = p.n as f64 * (p.n as f64 - 1.0) / 2.0;
-    let prior = (lambda * em_pairs as f64 / total_pairs).clamp(1e-12, 0.5);
-    tracing::info!(blocked_pairs = em_pairs, blocked_match_share = lambda, prior, "prior estimated");
     let comparisons = FIELDS
         .iter()
         .enumerate()
@@ -354,23 +371,58 @@ pub fn train(p: &Prepared, config: &TrainConfig) -> Result<Model, Error> {
                 .collect(),
         })
         .collect();
-    Ok(Model {
+    let mut model = Model {
         version: 1,
-        prior,
+        prior: 0.5,
         comparisons,
         blocking_rules: config.rules.clone(),
         link_threshold: config.link_threshold,
         review_threshold: config.review_threshold,
-        training: TrainingStats {
-            records: p.n as u64,
-            u_pairs,
-            em_pairs,
-            em_patterns: union.len() as u64,
-            em_iterations: iterations,
-            em_converged: converged,
-            blocked_match_share: lambda,
+        training: TrainingStats::default(),
+    };
+
+    // The prior: the share of matches among all distinct blocked pairs, with m
+    // and u now fixed, scaled to all pairs. With a prior of one half the
+    // scorer gives each pair's weight without the prior, kept if asked for.
+    let scorer = Scorer::new(&model)?;
+    let (union, _, likelihoods) = blocks.fold_pairs(
+        p,
+        || (PatternCounts::default(), Cache::default(), Likelihoods::new()),
+        |(c, cache, kept), a, b| {
+            let pat = compare(p, a, b, cache);
+            *c.entry(pack(&pat)).or_default() += 1;
+            if keep_pairs {
+                kept.push((a as u32, b as u32, scorer.weight(p, &pat, a, b) as f32));
+            }
         },
-    })
+        |(mut x, c, mut kx), (y, _, ky)| {
+            for (k, v) in y {
+                *x.entry(k).or_default() += v;
+            }
+            kx.extend(ky);
+            (x, c, kx)
+        },
+    );
+    let em_pairs: u64 = union.values().sum();
+    if em_pairs == 0 {
+        return Err(Error::NoBlockedPairs);
+    }
+    let union = to_vec(union);
+    let mut fixed_m = m.clone();
+    let (lambda, _, _) = em(&union, &u, &mut fixed_m, &[true; 8], config, false);
+    let total_pairs = p.n as f64 * (p.n as f64 - 1.0) / 2.0;
+    model.prior = (lambda * em_pairs as f64 / total_pairs).clamp(1e-12, 0.5);
+    tracing::info!(blocked_pairs = em_pairs, blocked_match_share = lambda, prior = model.prior, "prior estimated");
+    model.training = TrainingStats {
+        records: p.n as u64,
+        u_pairs,
+        em_pairs,
+        em_patterns: union.len() as u64,
+        em_iterations: iterations,
+        em_converged: converged,
+        blocked_match_share: lambda,
+    };
+    Ok((model, likelihoods))
 }
 
 /// A model ready to score: log2 Bayes factors per field and level.

@@ -10,6 +10,7 @@ use cnis_ingest::{ColumnMap, LoadStats, Quarantine};
 use cnis_store::Store;
 
 use crate::cli::{Global, IngestCommand, LoadArgs};
+use crate::cmd::pipeline::pipelined;
 use crate::progress::bytes_bar;
 
 /// What one file's load did, for the summary line.
@@ -75,12 +76,13 @@ pub fn census(store: &mut Store, file: &Path, date: NaiveDate, load: &LoadArgs, 
     let name = file.display().to_string();
     let mut stats = LoadStats::default();
     let outcome = store.load_census(date, &name, |insert| {
-        pipelined(insert, |sink| cnis_ingest::read_census(file, &map, &mut q, &mut |b| bar.set_position(b), sink)).map(
-            |s| {
-                stats = s;
-                (s.rows_in, s.accepted, s.quarantined)
-            },
-        )
+        pipelined(&mut |p| insert(&p), |sink| {
+            cnis_ingest::read_census(file, &map, &mut q, &mut |b| bar.set_position(b), sink)
+        })
+        .map(|s| {
+            stats = s;
+            (s.rows_in, s.accepted, s.quarantined)
+        })
     })?;
     bar.finish_and_clear();
     let (info, minted) = outcome?;
@@ -95,7 +97,7 @@ pub fn source(store: &mut Store, kind: SourceKind, file: &Path, load: &LoadArgs,
     let name = file.display().to_string();
     let mut stats = LoadStats::default();
     let outcome = store.load_sources(kind, &name, |insert| {
-        pipelined(insert, |sink| {
+        pipelined(&mut |r| insert(&r), |sink| {
             cnis_ingest::read_sources(file, kind, &map, &mut q, &mut |b| bar.set_position(b), sink)
         })
         .map(|s| {
@@ -130,47 +132,4 @@ pub fn postcodes(store: &mut Store, file: &Path, load: &LoadArgs) -> anyhow::Res
     })?;
     store.replace_postcode_deprivation(&rows)?;
     Ok(Loaded { file: file.to_path_buf(), stats, quarantine: Some(qpath) })
-}
-
-/// Runs `read` (parsing a file) on its own thread and hands what it parses,
-/// in batches, to `insert` (the database) on this one, so that parsing and
-/// writing use both cores. A database error stops the reader at its next
-/// batch and is returned as the reader's error.
-fn pipelined<T: Send, E: Send>(
-    insert: &mut dyn FnMut(&T) -> Result<(), String>,
-    read: impl FnOnce(&mut dyn FnMut(T) -> Result<(), String>) -> Result<LoadStats, E> + Send,
-) -> Result<LoadStats, E> {
-    const BATCH: usize = 4096;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(8);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let result = read(&mut |item| {
-                batch.push(item);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    tx.send(full).map_err(|_| "the database stopped taking rows".to_string())?;
-                }
-                Ok(())
-            });
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            result
-        });
-        let mut failed = None;
-        for batch in rx.iter() {
-            if let Some(e) = batch.iter().map(&mut *insert).find_map(Result::err) {
-                failed = Some(e);
-                break;
-            }
-        }
-        drop(rx);
-        let result = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if let Some(e) = failed {
-            // The reader saw the closed channel as a sink error; report the cause.
-            tracing::error!(error = %e, "database insert failed");
-        }
-        result
-    })
 }

@@ -2,18 +2,19 @@
 
 #![allow(clippy::print_stdout)]
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use cnis_core::records::LinkRecord;
 use cnis_ingest::{ColumnMap, Quarantine};
 use cnis_link::model::probability;
 use cnis_link::{Model, Prepared, TrainConfig, cluster, evaluate, plan, predict, train};
 
+
 use crate::cli::{Global, LinkCommand, LinkInput};
-use crate::progress::{Spinner, bytes_bar};
+use crate::progress::Spinner;
 
 pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -25,20 +26,15 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             print!("{}", plan::render(p.n, &counts, model.as_ref()));
             Ok(ExitCode::SUCCESS)
         }
-        LinkCommand::Train { input, model, u_pairs, seed, max_pairs, rules } => {
-            let rules = rules
-                .iter()
-                .map(|r| cnis_link::Rule::parse(r).with_context(|| format!("no blocking rule {r:?}")))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+        LinkCommand::Train { input, model, training } => {
+            let config = train_config(&training)?;
             let (p, _) = load(&input, g)?;
-            let config = TrainConfig { u_pairs, seed, rules, ..TrainConfig::default() };
-            let counts = plan::rule_counts(&p, &config.rules, max_pairs)?;
+            let counts = plan::rule_counts(&p, &config.rules, training.max_pairs)?;
             let spin = Spinner::new(g, "training: u from random pairs, m by EM");
             let t = Instant::now();
             let m = train(&p, &config)?;
             spin.finish();
-            std::fs::write(&model, serde_json::to_string_pretty(&m)?)
-                .with_context(|| format!("writing {}", model.display()))?;
+            write_model(&m, &model)?;
             if !g.quiet {
                 print!("{}", plan::render(p.n, &counts, Some(&m)));
                 eprintln!(
@@ -54,19 +50,42 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LinkCommand::Predict { input, model, out, threshold } => {
+        LinkCommand::Predict { input, model, out, threshold, train: train_first, training } => {
+            let config = train_config(&training)?;
             let (p, _) = load(&input, g)?;
-            let m = read_model(&model)?;
-            let threshold = threshold.unwrap_or(m.link_threshold);
             let spin = Spinner::new(g, "scoring pairs");
-            let (pairs, scored) = predict(&p, &m, m.review_threshold.min(threshold))?;
+            let t = Instant::now();
+            let (m, pairs, scored) = if train_first {
+                plan::rule_counts(&p, &config.rules, training.max_pairs)?;
+                let low = config.review_threshold.min(threshold.unwrap_or(config.link_threshold));
+                let (m, pairs, scored) = cnis_link::train_and_predict(&p, &config, low)?;
+                write_model(&m, &model)?;
+                (m, pairs, scored)
+            } else {
+                let m = read_model(&model)?;
+                let low = m.review_threshold.min(threshold.unwrap_or(m.link_threshold));
+                let (pairs, scored) = predict(&p, &m, low)?;
+                (m, pairs, scored)
+            };
+            let threshold = threshold.unwrap_or(m.link_threshold);
+            tracing::debug!(secs = t.elapsed().as_secs_f64(), "scored");
             spin.set_message("clustering");
+            let t = Instant::now();
             let c = cluster(&p, &pairs, threshold);
+            tracing::debug!(secs = t.elapsed().as_secs_f64(), "clustered");
             spin.finish();
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            write_pairs(&p, &pairs, &out.join("pairs.csv"))?;
-            write_clusters(&p, &c.cluster, &out.join("clusters.csv"))?;
-            let review = write_review(&p, &pairs, &c, m.review_threshold, threshold, &out.join("review.csv"))?;
+            let t = Instant::now();
+            let (written, review) = std::thread::scope(|s| {
+                let pairs_file = s.spawn(|| write_pairs(&p, &pairs, &out.join("pairs.csv")));
+                let clusters = write_clusters(&p, &c.cluster, &out.join("clusters.csv"));
+                let review = write_review(&p, &pairs, &c, m.review_threshold, threshold, &out.join("review.csv"));
+                let pairs_written = pairs_file.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (pairs_written.and(clusters), review)
+            });
+            written?;
+            let review = review?;
+            tracing::debug!(secs = t.elapsed().as_secs_f64(), "written");
             if !g.quiet {
                 let children = c.cluster.iter().enumerate().filter(|&(i, &r)| i as u32 == r).count();
                 eprintln!(
@@ -135,6 +154,19 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn train_config(t: &crate::cli::TrainOpts) -> anyhow::Result<TrainConfig> {
+    let rules = t
+        .rules
+        .iter()
+        .map(|r| cnis_link::Rule::parse(r).with_context(|| format!("no blocking rule {r:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(TrainConfig { u_pairs: t.u_pairs, seed: t.seed, rules, ..TrainConfig::default() })
+}
+
+fn write_model(m: &Model, path: &Path) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(m)?).with_context(|| format!("writing {}", path.display()))
+}
+
 fn read_model(path: &Path) -> anyhow::Result<Model> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading model {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a cnis linkage model", path.display()))
@@ -142,49 +174,51 @@ fn read_model(path: &Path) -> anyhow::Result<Model> {
 
 fn find(p: &Prepared, key: &str) -> anyhow::Result<usize> {
     let (source, id) = key.split_once(':').context("a record is named SOURCE:RECORD_ID")?;
-    (0..p.n)
-        .find(|&i| p.sources[p.source[i] as usize] == source && p.record_id[i] == id)
-        .with_context(|| format!("no record {key}"))
+    p.index_of(source, id).with_context(|| format!("no record {key}"))
 }
 
 /// Loads every input file and prepares the records.
 fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
     let maps = input.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
     let map = ColumnMap::merge(&maps);
-    let mut records: Vec<LinkRecord> = Vec::new();
+    let mut records = Vec::new();
     let mut quarantined = 0;
+    let spin = Spinner::new(g, "reading");
     for file in &input.files {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
-        let qpath =
-            input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
+        spin.set_message(format!("reading {}", file.display()));
+        let qpath = input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
         let mut q = Quarantine::to_file(&qpath)?;
-        let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        let bar = bytes_bar(g, len, stem.clone());
-        let stats = cnis_ingest::read_link_records(file, &stem, &map, &mut q, &mut |b| bar.set_position(b), |r| {
-            records.push(r);
-            Ok(())
-        })?;
-        bar.finish_and_clear();
+        let (mut got, stats) = cnis_ingest::read_link_records_all(file, &stem, &map, &mut q)?;
+        records.append(&mut got);
         quarantined += stats.quarantined;
         if !g.quiet && stats.quarantined > 0 {
             eprintln!("{}: {} rows quarantined, see {}", file.display(), stats.quarantined, qpath.display());
         }
     }
-    Ok((Prepared::new(&records), quarantined))
+    spin.set_message("preparing records");
+    let t = Instant::now();
+    let p = Prepared::from_records(records);
+    spin.finish();
+    tracing::debug!(records = p.n, secs = t.elapsed().as_secs_f64(), "records prepared");
+    Ok((p, quarantined))
 }
 
 fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
     w.write_record(["source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"])?;
+    let (mut weight, mut prob) = (String::new(), String::new());
     for x in pairs {
         let (a, b) = (x.a as usize, x.b as usize);
+        fixed(&mut weight, f64::from(x.weight), 3);
+        fixed(&mut prob, x.probability(), 6);
         w.write_record([
             p.sources[p.source[a] as usize].as_str(),
             &p.record_id[a],
             &p.sources[p.source[b] as usize],
             &p.record_id[b],
-            &format!("{:.3}", x.weight),
-            &format!("{:.6}", x.probability()),
+            &weight,
+            &prob,
         ])?;
     }
     w.flush()?;
@@ -194,8 +228,11 @@ fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> an
 fn write_clusters(p: &Prepared, cluster: &[u32], path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
     w.write_record(["source", "record_id", "cluster"])?;
+    let mut id = String::new();
     for (i, c) in cluster.iter().enumerate() {
-        w.write_record([p.sources[p.source[i] as usize].as_str(), &p.record_id[i], &c.to_string()])?;
+        id.clear();
+        let _ = write!(id, "{c}");
+        w.write_record([p.sources[p.source[i] as usize].as_str(), &p.record_id[i], &id])?;
     }
     w.flush()?;
     Ok(())
@@ -231,4 +268,17 @@ fn write_review(
     }
     w.flush()?;
     Ok(n)
+}
+
+/// Writes `v` with `decimals` places into `out`, by integer arithmetic
+/// (float formatting with a precision is the slow part of a large CSV).
+fn fixed(out: &mut String, v: f64, decimals: u32) {
+    out.clear();
+    let scale = 10i64.pow(decimals);
+    let n = (v * scale as f64).round() as i64;
+    if n < 0 {
+        out.push('-');
+    }
+    let n = n.unsigned_abs();
+    let _ = write!(out, "{}.{:0width$}", n / scale as u64, n % scale as u64, width = decimals as usize);
 }

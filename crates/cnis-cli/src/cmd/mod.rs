@@ -8,6 +8,7 @@ mod demo;
 mod id;
 mod ingest;
 mod link;
+mod pipeline;
 mod synth;
 mod track;
 
