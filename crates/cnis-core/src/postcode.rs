@@ -16,28 +16,32 @@ impl Postcode {
         if s.is_empty() {
             return Err(IdError::Empty { kind: "postcode" });
         }
+        let (out, inw) = Postcode::split_compact(&s).ok_or(IdError::Postcode)?;
+        let mut norm = String::with_capacity(8);
+        norm.push_str(out);
+        norm.push(' ');
+        norm.push_str(inw);
+        Ok(Postcode(norm))
+    }
+
+    /// Checks a postcode written in upper case without spaces (`SW1A1AA`)
+    /// and splits it into outward and inward codes, without allocating.
+    pub fn split_compact(s: &str) -> Option<(&str, &str)> {
         let b = s.as_bytes();
         if !(5..=7).contains(&b.len()) || !s.is_ascii() {
-            return Err(IdError::Postcode);
+            return None;
         }
         let (out, inw) = b.split_at(b.len() - 3);
-        let inward_ok = inw[0].is_ascii_digit() && inw[1].is_ascii_alphabetic() && inw[2].is_ascii_alphabetic();
+        let inward_ok = inw[0].is_ascii_digit() && inw[1].is_ascii_uppercase() && inw[2].is_ascii_uppercase();
         // Outward: 1-2 letters, then a digit, then an optional digit or letter.
-        let letters = out.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        let letters = out.iter().take_while(|c| c.is_ascii_uppercase()).count();
         let rest = &out[letters..];
         let outward_ok = (1..=2).contains(&letters)
             && !rest.is_empty()
             && rest.len() <= 2
             && rest[0].is_ascii_digit()
-            && rest.iter().all(|c| c.is_ascii_alphanumeric());
-        if !(inward_ok && outward_ok) {
-            return Err(IdError::Postcode);
-        }
-        let mut norm = String::with_capacity(8);
-        norm.push_str(&s[..out.len()]);
-        norm.push(' ');
-        norm.push_str(&s[out.len()..]);
-        Ok(Postcode(norm))
+            && rest.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
+        (inward_ok && outward_ok).then(|| s.split_at(out.len()))
     }
 
     /// The normalised form, e.g. `SW1A 1AA`.

@@ -18,7 +18,7 @@ mod read;
 pub use map::ColumnMap;
 pub use quarantine::{Diagnostic, Quarantine};
 pub use read::{
-    FileKind, LoadStats, read_census, read_link_records, read_link_records_all, read_postcode_deprivation,
+    FileKind, LoadStats, read_census, read_link_records, read_link_records_chunked, read_postcode_deprivation,
     read_schools, read_sources,
 };
 

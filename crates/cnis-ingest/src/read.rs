@@ -214,23 +214,25 @@ fn layout(path: &Path, kind: FileKind, map: &ColumnMap, header: &csv::ByteRecord
 /// line ends into chunks parsed side by side; any other file is read by the
 /// ordinary streaming reader. Rows come back in file order, and bad rows go
 /// to the quarantine in file order, with the same lines and reasons either way.
-fn read_file_parallel<T: Send>(
+fn read_file_parallel<T, S: Send>(
     path: &Path,
     kind: FileKind,
     map: &ColumnMap,
     quarantine: &mut Quarantine,
     parse_row: impl Fn(&Row) -> Result<T, FieldError> + Sync,
-) -> Result<(Vec<T>, LoadStats), Error> {
+    make_sink: impl Fn() -> S + Sync,
+    push: impl Fn(&mut S, T) + Sync,
+) -> Result<(Vec<S>, LoadStats), Error> {
     let fields = kind.fields();
     map.check(fields)?;
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     if bytes.contains(&b'"') {
-        let mut out = Vec::new();
+        let mut sink = make_sink();
         let stats = read_file(path, kind, map, quarantine, &mut |_| {}, parse_row, |v, _| {
-            out.push(v);
+            push(&mut sink, v);
             Ok(None)
         })?;
-        return Ok((out, stats));
+        return Ok((vec![sink], stats));
     }
     let split_line = |line: &[u8], rec: &mut csv::ByteRecord| {
         rec.clear();
@@ -265,16 +267,17 @@ fn read_file_parallel<T: Send>(
         let lines = body[w[0]..w[1]].iter().filter(|&&b| b == b'\n').count() as u64;
         first_line.push(first_line.last().copied().unwrap_or(2) + lines);
     }
-    type Chunk<T> = (Vec<T>, Vec<(u64, FieldError, String)>, u64);
-    let chunks: Vec<Chunk<T>> = std::thread::scope(|scope| {
+    type Chunk<S> = (S, u64, Vec<(u64, FieldError, String)>, u64);
+    let chunks: Vec<Chunk<S>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
             .windows(2)
             .zip(&first_line)
             .map(|(w, &start)| {
-                let (idx, parse_row) = (&idx, &parse_row);
+                let (idx, parse_row, make_sink, push) = (&idx, &parse_row, &make_sink, &push);
                 let chunk = &body[w[0]..w[1]];
                 scope.spawn(move || {
-                    let mut good = Vec::new();
+                    let mut sink = make_sink();
+                    let mut good = 0u64;
                     let mut bad = Vec::new();
                     let mut rows = 0u64;
                     let mut rec = csv::ByteRecord::new();
@@ -293,11 +296,14 @@ fn read_file_parallel<T: Send>(
                             parse_row(&Row { rec: &rec, idx, fields })
                         };
                         match result {
-                            Ok(v) => good.push(v),
+                            Ok(v) => {
+                                good += 1;
+                                push(&mut sink, v);
+                            }
                             Err(e) => bad.push((start + k as u64, e, raw_text(&rec))),
                         }
                     }
-                    (good, bad, rows)
+                    (sink, good, bad, rows)
                 })
             })
             .collect();
@@ -305,12 +311,12 @@ fn read_file_parallel<T: Send>(
     });
     let file_name = path.display().to_string();
     let mut stats = LoadStats::default();
-    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.0.len()).sum());
-    for (good, bad, rows) in chunks {
+    let mut out = Vec::with_capacity(chunks.len());
+    for (sink, good, bad, rows) in chunks {
         stats.rows_in += rows;
-        stats.accepted += good.len() as u64;
+        stats.accepted += good;
         stats.quarantined += bad.len() as u64;
-        out.extend(good);
+        out.push(sink);
         for (line, e, raw) in bad {
             quarantine.push(Diagnostic {
                 file: file_name.clone(),
@@ -577,15 +583,18 @@ pub fn read_link_records(
     read_file(path, FileKind::Link, map, quarantine, progress, parse_row, |rec, _| sink(rec).map(|()| None))
 }
 
-/// Reads a whole linkage file into memory, parsing on every core (see
-/// [`read_link_records`] for the fields).
-pub fn read_link_records_all(
+/// Reads a whole linkage file on every core: the file is cut into chunks,
+/// each chunk's records go to a sink of its own from `make_sink` (so a sink
+/// can build per-thread state), and the sinks come back in file order.
+pub fn read_link_records_chunked<S: Send>(
     path: &Path,
     default_source: &str,
     map: &ColumnMap,
     quarantine: &mut Quarantine,
-) -> Result<(Vec<LinkRecord>, LoadStats), Error> {
-    read_file_parallel(path, FileKind::Link, map, quarantine, |r| parse_link(r, default_source))
+    make_sink: impl Fn() -> S + Sync,
+    push: impl Fn(&mut S, LinkRecord) + Sync,
+) -> Result<(Vec<S>, LoadStats), Error> {
+    read_file_parallel(path, FileKind::Link, map, quarantine, |r| parse_link(r, default_source), make_sink, push)
 }
 
 fn parse_link(r: &Row, default_source: &str) -> Result<LinkRecord, FieldError> {

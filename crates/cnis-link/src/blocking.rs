@@ -174,8 +174,10 @@ impl Blocks {
     }
 
     /// Calls `f` for every pair in rule `k`'s blocks, whether or not an
-    /// earlier rule also finds it (for training on one rule's pairs).
-    pub fn fold_rule_pairs<S, I, F, M>(&self, k: usize, p: &Prepared, init: I, f: F, merge: M) -> S
+    /// earlier rule also finds it (for training on one rule's pairs). With
+    /// `at_most` pairs, whole blocks are taken in an order fixed by a hash of
+    /// their position (a deterministic random sample) until that many pairs.
+    pub fn fold_rule_pairs<S, I, F, M>(&self, k: usize, p: &Prepared, at_most: u64, init: I, f: F, merge: M) -> S
     where
         S: Send,
         I: Fn() -> S + Sync + Send,
@@ -184,7 +186,31 @@ impl Blocks {
     {
         let order = &self.order[k];
         let rule = self.rules[k];
-        self.groups[k]
+        let total: u64 = self.pair_counts()[k];
+        let groups: Vec<(u32, u32)> = if total <= at_most {
+            self.groups[k].clone()
+        } else {
+            let mut keyed: Vec<(u64, (u32, u32))> = self.groups[k]
+                .iter()
+                .map(|&g| {
+                    let mut h = FxHasher::default();
+                    g.hash(&mut h);
+                    (h.finish(), g)
+                })
+                .collect();
+            keyed.sort_unstable();
+            let mut taken = 0u64;
+            keyed
+                .into_iter()
+                .map(|(_, g)| g)
+                .take_while(|&(s, e)| {
+                    let more = taken < at_most;
+                    taken += u64::from(e - s) * u64::from(e - s - 1) / 2;
+                    more
+                })
+                .collect()
+        };
+        groups
             .par_iter()
             .fold(&init, |mut state, &(s, e)| {
                 let block = &order[s as usize..e as usize];
@@ -199,6 +225,16 @@ impl Blocks {
                 state
             })
             .reduce(&init, &merge)
+    }
+
+    /// Fails with the figure if any rule generates more than `max_pairs`.
+    pub fn check(&self, max_pairs: u64) -> Result<(), crate::Error> {
+        for (rule, pairs) in self.rules.iter().zip(self.pair_counts()) {
+            if pairs > max_pairs {
+                return Err(crate::Error::TooManyPairs { rule: rule.describe().to_string(), pairs, limit: max_pairs });
+            }
+        }
+        Ok(())
     }
 
     /// Pairs each rule generates before de-duplication against earlier rules.

@@ -86,6 +86,11 @@ pub struct TrainConfig {
     pub tolerance: f64,
     /// Blocking rules.
     pub rules: Vec<Rule>,
+    /// Pairs of each rule that its EM session looks at, at most (whole
+    /// blocks, sampled); EM needs far fewer than a large data set offers.
+    pub em_pairs_per_rule: u64,
+    /// Refuse a blocking rule that generates more pairs than this.
+    pub max_pairs: u64,
     /// Link threshold for the model.
     pub link_threshold: f64,
     /// Review threshold for the model.
@@ -100,6 +105,8 @@ impl Default for TrainConfig {
             max_iterations: 100,
             tolerance: 1e-6,
             rules: Rule::DEFAULT.to_vec(),
+            em_pairs_per_rule: 1_000_000,
+            max_pairs: 500_000_000,
             link_threshold: 0.9,
             review_threshold: 0.5,
         }
@@ -258,7 +265,7 @@ fn em(
 /// sessions that estimated it. The share of matches among all blocked pairs
 /// then sets the prior.
 pub fn train(p: &Prepared, config: &TrainConfig) -> Result<Model, Error> {
-    Ok(fit(p, config, false)?.0)
+    Ok(fit(p, config, None)?.0)
 }
 
 /// Trains and scores in one go: the pass over the blocked pairs that sets
@@ -270,10 +277,10 @@ pub fn train_and_predict(
     config: &TrainConfig,
     min_probability: f64,
 ) -> Result<(Model, Vec<ScoredPair>, u64), Error> {
-    let (model, pairs) = fit(p, config, true)?;
+    let (model, pairs) = fit(p, config, Some(min_probability))?;
     let prior_weight = (model.prior / (1.0 - model.prior)).log2();
     let min_weight = (min_probability / (1.0 - min_probability)).log2();
-    let scored = pairs.len() as u64;
+    let scored = model.training.em_pairs;
     let kept = pairs
         .into_iter()
         .filter_map(|(a, b, w)| {
@@ -287,12 +294,13 @@ pub fn train_and_predict(
 /// Weights without the prior, for every blocked pair, when asked for.
 type Likelihoods = Vec<(u32, u32, f32)>;
 
-fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, Likelihoods), Error> {
+fn fit(p: &Prepared, config: &TrainConfig, keep_above: Option<f64>) -> Result<(Model, Likelihoods), Error> {
     if p.n < 2 {
         return Err(Error::TooFewRecords(p.n));
     }
     let t = std::time::Instant::now();
     let blocks = Blocks::build(p, &config.rules);
+    blocks.check(config.max_pairs)?;
     tracing::debug!(secs = t.elapsed().as_secs_f64(), "blocks built");
     let t = std::time::Instant::now();
     let (u, u_pairs) = estimate_u(p, config.u_pairs, config.seed);
@@ -310,6 +318,7 @@ fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, L
             .fold_rule_pairs(
                 k,
                 p,
+                config.em_pairs_per_rule,
                 init,
                 |(c, cache), a, b| *c.entry(pack(&compare(p, a, b, cache))).or_default() += 1,
                 merge_counts,
@@ -383,16 +392,33 @@ fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, L
 
     // The prior: the share of matches among all distinct blocked pairs, with m
     // and u now fixed, scaled to all pairs. With a prior of one half the
-    // scorer gives each pair's weight without the prior, kept if asked for.
+    // scorer gives each pair's weight without the prior. When the caller
+    // wants the pairs too, only those that could reach its threshold are
+    // kept: the prior is at most (blocked pairs / all pairs), since at most
+    // every blocked pair matches, which bounds the weight a pair can reach.
     let scorer = Scorer::new(&model)?;
-    let (union, _, likelihoods) = blocks.fold_pairs(
+    let total_pairs = p.n as f64 * (p.n as f64 - 1.0) / 2.0;
+    let keep_from = keep_above.map(|min_p| {
+        let most: f64 = blocks.pair_counts().iter().sum::<u64>() as f64 / total_pairs;
+        let most = most.clamp(1e-300, 0.5);
+        (min_p / (1.0 - min_p)).log2() - (most / (1.0 - most)).log2()
+    });
+    let (union, _, chunks) = blocks.fold_pairs(
         p,
-        || (PatternCounts::default(), Cache::default(), Likelihoods::new()),
+        || (PatternCounts::default(), Cache::default(), Vec::<Likelihoods>::new()),
         |(c, cache, kept), a, b| {
             let pat = compare(p, a, b, cache);
             *c.entry(pack(&pat)).or_default() += 1;
-            if keep_pairs {
-                kept.push((a as u32, b as u32, scorer.weight(p, &pat, a, b) as f32));
+            if let Some(from) = keep_from {
+                let w = scorer.weight(p, &pat, a, b);
+                if w >= from {
+                    if kept.last().is_none_or(|v: &Likelihoods| v.len() >= 1 << 16) {
+                        kept.push(Vec::with_capacity(1 << 16));
+                    }
+                    if let Some(v) = kept.last_mut() {
+                        v.push((a as u32, b as u32, w as f32));
+                    }
+                }
             }
         },
         |(mut x, c, mut kx), (y, _, ky)| {
@@ -403,6 +429,7 @@ fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, L
             (x, c, kx)
         },
     );
+    let likelihoods: Likelihoods = chunks.into_iter().flatten().collect();
     let em_pairs: u64 = union.values().sum();
     if em_pairs == 0 {
         return Err(Error::NoBlockedPairs);
@@ -410,7 +437,6 @@ fn fit(p: &Prepared, config: &TrainConfig, keep_pairs: bool) -> Result<(Model, L
     let union = to_vec(union);
     let mut fixed_m = m.clone();
     let (lambda, _, _) = em(&union, &u, &mut fixed_m, &[true; 8], config, false);
-    let total_pairs = p.n as f64 * (p.n as f64 - 1.0) / 2.0;
     model.prior = (lambda * em_pairs as f64 / total_pairs).clamp(1e-12, 0.5);
     tracing::info!(blocked_pairs = em_pairs, blocked_match_share = lambda, prior = model.prior, "prior estimated");
     model.training = TrainingStats {

@@ -12,14 +12,9 @@ use crate::prepare::Prepared;
 
 /// Pairs per rule, checked against `max_pairs` per rule.
 pub fn rule_counts(p: &Prepared, rules: &[Rule], max_pairs: u64) -> Result<Vec<(Rule, u64)>, Error> {
-    let counts = Blocks::build(p, rules).pair_counts();
-    let out: Vec<(Rule, u64)> = rules.iter().copied().zip(counts).collect();
-    for &(rule, pairs) in &out {
-        if pairs > max_pairs {
-            return Err(Error::TooManyPairs { rule: rule.describe().to_string(), pairs, limit: max_pairs });
-        }
-    }
-    Ok(out)
+    let blocks = Blocks::build(p, rules);
+    blocks.check(max_pairs)?;
+    Ok(rules.iter().copied().zip(blocks.pair_counts()).collect())
 }
 
 /// The plan as text.

@@ -9,40 +9,77 @@ use cnis_core::Postcode;
 use cnis_core::records::{LinkRecord, Sex};
 use rustc_hash::FxHashMap;
 
-/// Interned strings; id 0 means "no value".
-#[derive(Debug, Default, Clone)]
+/// Interned strings; id 0 means "no value". All the text lives in one
+/// buffer and the table holds only ids, so interning a new value costs no
+/// allocation of its own (a million distinct addresses would otherwise be
+/// two million small allocations).
+#[derive(Debug, Clone)]
 pub struct Interner {
-    ids: FxHashMap<String, u32>,
-    strings: Vec<String>,
+    table: hashbrown::HashTable<u32>,
+    text: String,
+    /// End of each value in `text`; value `i` is `text[ends[i-1]..ends[i]]`.
+    ends: Vec<u32>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner::new()
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
 }
 
 impl Interner {
     fn new() -> Self {
-        Interner { ids: FxHashMap::default(), strings: vec![String::new()] }
+        Interner { table: hashbrown::HashTable::new(), text: String::new(), ends: vec![0] }
     }
+
     fn id(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        if let Some(&id) = self.ids.get(s) {
+        let hash = hash_str(s);
+        let (text, ends) = (&self.text, &self.ends);
+        let value = |id: u32| &text[ends[id as usize - 1] as usize..ends[id as usize] as usize];
+        if let Some(&id) = self.table.find(hash, |&id| value(id) == s) {
             return id;
         }
-        let id = self.strings.len() as u32;
-        self.strings.push(s.to_string());
-        self.ids.insert(s.to_string(), id);
+        let id = self.ends.len() as u32;
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u32);
+        let (text, ends) = (&self.text, &self.ends);
+        self.table
+            .insert_unique(hash, id, |&id| hash_str(&text[ends[id as usize - 1] as usize..ends[id as usize] as usize]));
         id
     }
+
     /// The string for an id.
     pub fn get(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", String::as_str)
+        match id as usize {
+            0 => "",
+            i if i < self.ends.len() => &self.text[self.ends[i - 1] as usize..self.ends[i] as usize],
+            _ => "",
+        }
     }
+
+    /// Every value, in id order (id 0, the empty value, first).
+    fn values(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len() as u32).map(|i| self.get(i))
+    }
+
     /// Number of distinct values (plus the empty one).
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
+
     /// Whether only the empty value is held.
     pub fn is_empty(&self) -> bool {
-        self.strings.len() <= 1
+        self.ends.len() <= 1
     }
 }
 
@@ -197,7 +234,8 @@ impl Prepared {
                         })
                     },
                     || {
-                        let truth = intern_column(&rs, &mut truths, |r, i, _| r.truth.as_deref().map_or(0, |t| i.id(t)));
+                        let truth =
+                            intern_column(&rs, &mut truths, |r, i, _| r.truth.as_deref().map_or(0, |t| i.id(t)));
                         let mut sources: Vec<String> = Vec::new();
                         let mut source_ids: FxHashMap<&str, u16> = FxHashMap::default();
                         let mut others = Vec::with_capacity(n);
@@ -397,5 +435,223 @@ impl From<LinkRecord> for Normalised {
             address: name(r.address),
             truth: r.truth,
         }
+    }
+}
+
+/// Records prepared on one thread, with interned values of its own; several
+/// are merged by [`Prepared::from_partials`]. Reading a large file on every
+/// core fills one per chunk, so no record is held as strings for long.
+#[derive(Default)]
+pub struct Partial {
+    names: Interner,
+    ids: Interner,
+    places: Interner,
+    truths: Interner,
+    sources: Vec<String>,
+    source: Vec<u16>,
+    record_id: Vec<String>,
+    upn: Vec<u32>,
+    former_upn: Vec<u32>,
+    nhs: Vec<u32>,
+    forename: Vec<u32>,
+    surname: Vec<u32>,
+    former_surname: Vec<u32>,
+    dob: Vec<i32>,
+    dob_ymd: Vec<(i32, u8, u8)>,
+    sex: Vec<u8>,
+    postcode: Vec<u32>,
+    sector: Vec<u32>,
+    district: Vec<u32>,
+    area: Vec<u32>,
+    address: Vec<u32>,
+    truth: Vec<u32>,
+    buf: String,
+}
+
+impl Partial {
+    /// An empty partial.
+    pub fn new() -> Partial {
+        Partial {
+            names: Interner::new(),
+            ids: Interner::new(),
+            places: Interner::new(),
+            truths: Interner::new(),
+            ..Partial::default()
+        }
+    }
+
+    fn name(&mut self, s: &Option<String>) -> u32 {
+        match s {
+            None => 0,
+            Some(s) => {
+                normalise_into(&mut self.buf, s);
+                self.names.id(&self.buf)
+            }
+        }
+    }
+
+    fn place(&mut self, prefix: &str, parts: &[&str]) -> u32 {
+        self.buf.clear();
+        self.buf.push_str(prefix);
+        for p in parts {
+            self.buf.push_str(p);
+        }
+        self.places.id(&self.buf)
+    }
+
+    /// Adds a record.
+    pub fn push(&mut self, r: LinkRecord) {
+        let sid = match self.sources.iter().position(|s| *s == r.source) {
+            Some(i) => i as u16,
+            None => {
+                self.sources.push(r.source);
+                (self.sources.len() - 1) as u16
+            }
+        };
+        self.source.push(sid);
+        let upn = r.upn.map_or(0, |u| self.ids.id(u.as_str()));
+        self.upn.push(upn);
+        let former = r.former_upn.map_or(0, |u| self.ids.id(u.as_str()));
+        self.former_upn.push(former);
+        let nhs = r.nhs_number.map_or(0, |x| self.ids.id(&x.digits()));
+        self.nhs.push(nhs);
+        let (f, s, fs) = (self.name(&r.forename), self.name(&r.surname), self.name(&r.former_surname));
+        self.forename.push(f);
+        self.surname.push(s);
+        self.former_surname.push(fs);
+        self.dob.push(r.dob.map_or(i32::MIN, |d| d.num_days_from_ce()));
+        self.dob_ymd.push(r.dob.map_or((0, 0, 0), |d| (d.year(), d.month() as u8, d.day() as u8)));
+        self.sex.push(match r.sex {
+            Some(Sex::Male) => 1,
+            Some(Sex::Female) => 2,
+            _ => 0,
+        });
+        let compact: String = match r.postcode.as_deref() {
+            Some(p) if p.bytes().any(|b| b.is_ascii_lowercase() || b == b' ') => {
+                p.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect()
+            }
+            Some(p) => p.to_string(),
+            None => String::new(),
+        };
+        let (full, sector, district, area) = if compact.is_empty() {
+            (0, 0, 0, 0)
+        } else if let Some((out, inw)) = Postcode::split_compact(&compact) {
+            let letters = out.bytes().take_while(u8::is_ascii_alphabetic).count();
+            (
+                self.place("", &[out, " ", inw]),
+                self.place("S:", &[out, " ", &inw[..1]]),
+                self.place("D:", &[out]),
+                self.place("A:", &[&out[..letters]]),
+            )
+        } else {
+            (self.place("", &[&compact]), 0, 0, 0)
+        };
+        self.postcode.push(full);
+        self.sector.push(sector);
+        self.district.push(district);
+        self.area.push(area);
+        let address = match r.address.as_deref() {
+            None => 0,
+            Some(a) => {
+                let mut norm = std::mem::take(&mut self.buf);
+                normalise_into(&mut norm, a);
+                let id = if norm.is_empty() { 0 } else { self.place("@", &[&norm]) };
+                self.buf = norm;
+                id
+            }
+        };
+        self.address.push(address);
+        let truth = r.truth.as_deref().map_or(0, |t| self.truths.id(t));
+        self.truth.push(truth);
+        self.record_id.push(r.record_id);
+    }
+}
+
+/// Maps a partial's local ids to global ones, interning as it goes.
+fn remap(global: &mut Interner, local: &Interner) -> Vec<u32> {
+    local.values().map(|v| global.id(v)).collect()
+}
+
+impl Prepared {
+    /// Merges partials (in order) into one prepared set, then orders it.
+    pub fn from_partials(parts: Vec<Partial>) -> Prepared {
+        let n: usize = parts.iter().map(|p| p.source.len()).sum();
+        let mut names = Interner::new();
+        let mut ids = Interner::new();
+        let mut places = Interner::new();
+        let mut truths = Interner::new();
+        let mut sources: Vec<String> = Vec::new();
+        let mut p = Prepared {
+            n,
+            source: Vec::with_capacity(n),
+            sources: Vec::new(),
+            record_id: Vec::with_capacity(n),
+            upn: Vec::with_capacity(n),
+            former_upn: Vec::with_capacity(n),
+            nhs: Vec::with_capacity(n),
+            forename: Vec::with_capacity(n),
+            surname: Vec::with_capacity(n),
+            former_surname: Vec::with_capacity(n),
+            dob: Vec::with_capacity(n),
+            dob_ymd: Vec::with_capacity(n),
+            sex: Vec::with_capacity(n),
+            postcode: Vec::with_capacity(n),
+            sector: Vec::with_capacity(n),
+            district: Vec::with_capacity(n),
+            area: Vec::with_capacity(n),
+            address: Vec::with_capacity(n),
+            truth: Vec::with_capacity(n),
+            ids: Arc::new(Interner::new()),
+            names: Arc::new(Interner::new()),
+            places: Arc::new(Interner::new()),
+            truths: Arc::new(Interner::new()),
+            name_tf: Arc::new(Vec::new()),
+            postcode_tf: Arc::new(Vec::new()),
+        };
+        for part in parts {
+            let source_map: Vec<u16> = part
+                .sources
+                .iter()
+                .map(|s| match sources.iter().position(|x| x == s) {
+                    Some(i) => i as u16,
+                    None => {
+                        sources.push(s.clone());
+                        (sources.len() - 1) as u16
+                    }
+                })
+                .collect();
+            let (nm, im, pm, tm) = (
+                remap(&mut names, &part.names),
+                remap(&mut ids, &part.ids),
+                remap(&mut places, &part.places),
+                remap(&mut truths, &part.truths),
+            );
+            let via = |map: &[u32], col: &[u32]| col.iter().map(|&v| map[v as usize]).collect::<Vec<u32>>();
+            p.source.extend(part.source.iter().map(|&s| source_map[usize::from(s)]));
+            p.upn.extend(via(&im, &part.upn));
+            p.former_upn.extend(via(&im, &part.former_upn));
+            p.nhs.extend(via(&im, &part.nhs));
+            p.forename.extend(via(&nm, &part.forename));
+            p.surname.extend(via(&nm, &part.surname));
+            p.former_surname.extend(via(&nm, &part.former_surname));
+            p.postcode.extend(via(&pm, &part.postcode));
+            p.sector.extend(via(&pm, &part.sector));
+            p.district.extend(via(&pm, &part.district));
+            p.area.extend(via(&pm, &part.area));
+            p.address.extend(via(&pm, &part.address));
+            p.truth.extend(via(&tm, &part.truth));
+            p.dob.extend(part.dob);
+            p.dob_ymd.extend(part.dob_ymd);
+            p.sex.extend(part.sex);
+            p.record_id.extend(part.record_id);
+        }
+        p.sources = sources;
+        p.name_tf = Arc::new(frequencies(names.len(), [&p.forename, &p.surname]));
+        p.postcode_tf = Arc::new(frequencies(places.len(), [&p.postcode]));
+        p.ids = Arc::new(ids);
+        p.names = Arc::new(names);
+        p.places = Arc::new(places);
+        p.truths = Arc::new(truths);
+        p.order()
     }
 }

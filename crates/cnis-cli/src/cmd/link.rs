@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::Context;
 use cnis_ingest::{ColumnMap, Quarantine};
 use cnis_link::model::probability;
+use cnis_link::prepare::Partial;
 use cnis_link::{Model, Prepared, TrainConfig, cluster, evaluate, plan, predict, train};
-
 
 use crate::cli::{Global, LinkCommand, LinkInput};
 use crate::progress::Spinner;
@@ -56,7 +56,6 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             let spin = Spinner::new(g, "scoring pairs");
             let t = Instant::now();
             let (m, pairs, scored) = if train_first {
-                plan::rule_counts(&p, &config.rules, training.max_pairs)?;
                 let low = config.review_threshold.min(threshold.unwrap_or(config.link_threshold));
                 let (m, pairs, scored) = cnis_link::train_and_predict(&p, &config, low)?;
                 write_model(&m, &model)?;
@@ -160,7 +159,7 @@ fn train_config(t: &crate::cli::TrainOpts) -> anyhow::Result<TrainConfig> {
         .iter()
         .map(|r| cnis_link::Rule::parse(r).with_context(|| format!("no blocking rule {r:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(TrainConfig { u_pairs: t.u_pairs, seed: t.seed, rules, ..TrainConfig::default() })
+    Ok(TrainConfig { u_pairs: t.u_pairs, seed: t.seed, rules, max_pairs: t.max_pairs, ..TrainConfig::default() })
 }
 
 fn write_model(m: &Model, path: &Path) -> anyhow::Result<()> {
@@ -181,16 +180,19 @@ fn find(p: &Prepared, key: &str) -> anyhow::Result<usize> {
 fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
     let maps = input.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
     let map = ColumnMap::merge(&maps);
-    let mut records = Vec::new();
+    let mut parts = Vec::new();
     let mut quarantined = 0;
     let spin = Spinner::new(g, "reading");
     for file in &input.files {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
         spin.set_message(format!("reading {}", file.display()));
-        let qpath = input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
+        let qpath =
+            input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
         let mut q = Quarantine::to_file(&qpath)?;
-        let (mut got, stats) = cnis_ingest::read_link_records_all(file, &stem, &map, &mut q)?;
-        records.append(&mut got);
+        // Each chunk of the file is read and interned on its own core.
+        let (got, stats) =
+            cnis_ingest::read_link_records_chunked(file, &stem, &map, &mut q, Partial::new, Partial::push)?;
+        parts.extend(got);
         quarantined += stats.quarantined;
         if !g.quiet && stats.quarantined > 0 {
             eprintln!("{}: {} rows quarantined, see {}", file.display(), stats.quarantined, qpath.display());
@@ -198,7 +200,7 @@ fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
     }
     spin.set_message("preparing records");
     let t = Instant::now();
-    let p = Prepared::from_records(records);
+    let p = Prepared::from_partials(parts);
     spin.finish();
     tracing::debug!(records = p.n, secs = t.elapsed().as_secs_f64(), "records prepared");
     Ok((p, quarantined))
