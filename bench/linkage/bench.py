@@ -99,7 +99,7 @@ def main(names):
         c, s = r["cnis"], r["splink"]
         print(f"{'':<12}{'':>9} {'ratio':<7}{s['seconds'] / c['seconds']:>7.1f}x"
               f"{s['peak_mib'] / c['peak_mib']:>9.1f}x{'':>12}{'':>10}{'':>8}"
-              f"{c['f1'] - s['f1']:>+8.4f}  (Splink/cnis time and memory; cnis-Splink F1)")
+              f"{c['f1'] - s['f1']:>+10.6f}  (Splink/cnis time and memory; cnis-Splink F1)")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,62 @@ fn demo_tracks_every_leaver_and_explains_every_miss() {
     assert!(new_upn_movers > 0 && unseen_destination > 0, "the cases UPN matching misses are present");
     eprintln!("{true_leavers} leavers; {new_upn_movers} new-UPN movers; {unseen_destination} destinations without UPN");
 }
+
+/// Linkage end to end on generated data: plan, train, predict, evaluate,
+/// explain, through the real binary.
+#[test]
+fn link_commands_work_end_to_end() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let ok = |o: &Output| assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&cnis(d, &["-q", "synth", "--pupils", "8000", "--seed", "5", "--linkage", "--out", "s"]));
+    let plan = cnis(d, &["link", "plan", "s/linkage.csv"]);
+    ok(&plan);
+    assert!(stdout(&plan).contains("l.dob = r.dob and l.surname = r.surname"), "{}", stdout(&plan));
+
+    ok(&cnis(d, &["-q", "link", "train", "s/linkage.csv", "--model", "m.json"]));
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("m.json")).expect("model")).expect("json");
+    assert!(model["prior"].as_f64().is_some_and(|p| p > 0.0 && p < 0.01));
+
+    let eval = cnis(d, &["link", "evaluate", "s/linkage.csv", "--model", "m.json", "--json"]);
+    ok(&eval);
+    let v: serde_json::Value = serde_json::from_str(stdout(&eval).trim()).expect("json");
+    let f1 = v["accuracy"]["f1"].as_f64().expect("f1");
+    assert!(f1 > 0.99, "F1 {f1}");
+
+    ok(&cnis(d, &["-q", "link", "predict", "s/linkage.csv", "--model", "m.json", "--out", "out"]));
+    for f in ["pairs.csv", "clusters.csv", "review.csv"] {
+        assert!(d.join("out").join(f).exists(), "{f}");
+    }
+    // Predicting with --train in one pass gives the same clusters as the
+    // two commands.
+    ok(&cnis(d, &["-q", "link", "predict", "--train", "s/linkage.csv", "--model", "m2.json", "--out", "out2"]));
+    let a = std::fs::read(d.join("out/clusters.csv")).expect("a");
+    let b = std::fs::read(d.join("out2/clusters.csv")).expect("b");
+    assert!(a == b, "train+predict in one pass differs from train then predict");
+
+    let pair = std::fs::read_to_string(d.join("out/pairs.csv")).expect("pairs");
+    let first: Vec<&str> = pair.lines().nth(1).expect("a pair").split(',').collect();
+    let (left, right) = (format!("{}:{}", first[0], first[1]), format!("{}:{}", first[2], first[3]));
+    let explain = cnis(
+        d,
+        &[
+            "link",
+            "explain",
+            "s/linkage.csv",
+            "--model",
+            "m.json",
+            "--left",
+            &left,
+            "--right",
+            &right,
+            "--svg",
+            "w.svg",
+        ],
+    );
+    ok(&explain);
+    assert!(stdout(&explain).contains("match probability"));
+    let svg = std::fs::read_to_string(d.join("w.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("prior"));
+}

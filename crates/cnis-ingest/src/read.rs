@@ -171,15 +171,58 @@ fn raw_text(rec: &csv::ByteRecord) -> String {
 }
 
 /// Counts bytes read, for the progress bar.
+/// Counts bytes read, for the progress bar, and notes where the line ends
+/// are, for line numbers: the CSV reader's own line count skips blank lines.
 struct Counting<R> {
     inner: R,
-    read: std::rc::Rc<std::cell::Cell<u64>>,
+    state: std::rc::Rc<std::cell::RefCell<Lines>>,
+}
+
+#[derive(Default)]
+struct Lines {
+    /// Bytes read so far.
+    read: u64,
+    /// Offsets of line ends read but not yet passed by a record, each with
+    /// whether a carriage return stands before it.
+    pending: std::collections::VecDeque<(u64, bool)>,
+    /// Whether the last byte read was a carriage return.
+    last_cr: bool,
+    /// Line ends passed so far.
+    passed: u64,
+}
+
+impl Lines {
+    /// The line (1-based) on which the record starting at `byte` starts.
+    fn line_at(&mut self, mut byte: u64) -> u64 {
+        loop {
+            match self.pending.front() {
+                Some(&(nl, _)) if nl < byte => {}
+                // The reader reports a record after blank lines as starting
+                // at the first blank one: step over them.
+                Some(&(nl, cr)) if nl == byte || (cr && nl == byte + 1) => byte = nl + 1,
+                _ => break,
+            }
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
+        let mut st = self.state.borrow_mut();
+        let start = st.read;
+        let mut prev_cr = st.last_cr;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' {
+                st.pending.push_back((start + i as u64, prev_cr));
+            }
+            prev_cr = b == b'\r';
+        }
+        st.last_cr = prev_cr;
+        st.read += n as u64;
         Ok(n)
     }
 }
@@ -347,8 +390,8 @@ fn read_file<T>(
     map.check(fields)?;
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io)?;
-    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let reader = Counting { inner: BufReader::with_capacity(1 << 20, file), read: counter.clone() };
+    let counter = std::rc::Rc::new(std::cell::RefCell::new(Lines::default()));
+    let reader = Counting { inner: BufReader::with_capacity(1 << 20, file), state: counter.clone() };
     let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(reader);
     let file_name = path.display().to_string();
 
@@ -368,7 +411,7 @@ fn read_file<T>(
             Ok(false) => break,
             Err(e) => return Err(csv_error(path, &e)),
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = counter.borrow_mut().line_at(rec.position().map_or(0, |p| p.byte()));
         // A blank line is not a row.
         if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
             continue;
@@ -400,10 +443,10 @@ fn read_file<T>(
             }
         }
         if stats.rows_in.is_multiple_of(16_384) {
-            progress(counter.get());
+            progress(counter.borrow().read);
         }
     }
-    progress(counter.get());
+    progress(counter.borrow().read);
     quarantine.finish()?;
     debug_assert_eq!(stats.rows_in, stats.accepted + stats.quarantined);
     tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, quarantined = stats.quarantined, "loaded");
