@@ -121,6 +121,10 @@ pub enum LinkCommand {
         /// Train first, in the same pass (writes the model to --model).
         #[arg(long)]
         train: bool,
+        /// Give every child a stable child id, kept from earlier runs in the
+        /// database (--db), and record merges and splits.
+        #[arg(long)]
+        assign_ids: bool,
         #[command(flatten)]
         training: TrainOpts,
     },

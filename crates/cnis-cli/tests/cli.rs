@@ -238,3 +238,46 @@ fn link_commands_work_end_to_end() {
     let svg = std::fs::read_to_string(d.join("w.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.contains("prior"));
 }
+
+fn clusters_by_record(path: &Path) -> HashMap<(String, String), String> {
+    read_csv(path).into_iter().map(|r| ((r["source"].clone(), r["record_id"].clone()), r["child_id"].clone())).collect()
+}
+
+/// Child ids are stable: the same run twice gives the same ids, and adding
+/// new sources keeps the id of every child already linked.
+#[test]
+fn child_ids_survive_reruns_and_new_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let ok = |o: &Output| assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&cnis(d, &["-q", "synth", "--pupils", "6000", "--seed", "9", "--linkage", "--out", "s"]));
+    // First the two censuses alone, then everything.
+    let all = std::fs::read_to_string(d.join("s/linkage.csv")).expect("linkage");
+    let censuses: String = all
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.starts_with("census-"))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("censuses.csv"), censuses).expect("write");
+    ok(&cnis(d, &["-q", "link", "train", "s/linkage.csv", "--model", "m.json"]));
+    let run = |input: &str, out: &str| {
+        ok(&cnis(
+            d,
+            &["-q", "--db", "ids.db", "link", "predict", input, "--model", "m.json", "--assign-ids", "--out", out],
+        ))
+    };
+    run("censuses.csv", "r1");
+    run("censuses.csv", "r2");
+    let (r1, r2) = (clusters_by_record(&d.join("r1/clusters.csv")), clusters_by_record(&d.join("r2/clusters.csv")));
+    assert_eq!(r1, r2, "re-running gives the same child ids");
+
+    run("s/linkage.csv", "r3");
+    let r3 = clusters_by_record(&d.join("r3/clusters.csv"));
+    assert!(r3.len() > r1.len());
+    let changed: Vec<_> = r1.iter().filter(|(k, v)| r3.get(*k) != Some(v)).collect();
+    assert!(changed.is_empty(), "{} records changed child id, e.g. {:?}", changed.len(), changed.first());
+    for id in r3.values() {
+        assert!(cnis_core::ChildId::parse(id).is_ok(), "{id} is not a valid child id");
+    }
+}

@@ -21,6 +21,7 @@ pub mod chart;
 pub mod cluster;
 pub mod compare;
 pub mod evaluate;
+pub mod ids;
 pub mod model;
 pub mod plan;
 pub mod prepare;

@@ -586,6 +586,107 @@ impl Store {
     }
 }
 
+/// What a linkage run did to one child id, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEvent {
+    /// `new`, `merged` or `split`.
+    pub kind: &'static str,
+    /// The id the event is about (new, kept, or split from).
+    pub child: ChildId,
+    /// The other id (absorbed, or split off).
+    pub other: Option<ChildId>,
+    /// Records involved, where known.
+    pub records: Option<u64>,
+}
+
+impl Store {
+    /// The child id each (source, record id) was given by earlier linkage runs.
+    pub fn linked_ids(&self) -> Result<HashMap<(String, String), ChildId>> {
+        let mut stmt = self.conn.prepare("SELECT source, record_id, child_id FROM link_records")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (s, id, c) = row?;
+            out.insert((s, id), ChildId::from_payload(c as u64));
+        }
+        Ok(out)
+    }
+
+    /// Every child id in use, by censuses or linkage, so new ones can avoid them.
+    pub fn child_ids_in_use(&self) -> Result<HashSet<ChildId>> {
+        let mut stmt = self.conn.prepare("SELECT child_id FROM children")?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            out.insert(ChildId::from_payload(row? as u64));
+        }
+        Ok(out)
+    }
+
+    /// Records a linkage run: each record's child id (replacing earlier
+    /// ones), the new children, and the events. Returns the run id.
+    pub fn save_link_run(&mut self, assigned: &[(&str, &str, ChildId)], events: &[LinkEvent]) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let children: HashSet<ChildId> = assigned.iter().map(|a| a.2).collect();
+        tx.execute(
+            "INSERT INTO link_runs (records, children) VALUES (?1, ?2)",
+            params![assigned.len() as i64, children.len() as i64],
+        )?;
+        let run = tx.last_insert_rowid();
+        {
+            let mut child = tx.prepare("INSERT OR IGNORE INTO children (child_id) VALUES (?1)")?;
+            let mut sorted: Vec<ChildId> = children.into_iter().collect();
+            sorted.sort_unstable();
+            for c in sorted {
+                child.execute([c.payload() as i64])?;
+            }
+            let mut rec = tx.prepare("INSERT OR REPLACE INTO link_records VALUES (?1, ?2, ?3, ?4)")?;
+            for (source, id, c) in assigned {
+                rec.execute(params![source, id, c.payload() as i64, run])?;
+            }
+            let mut ev = tx.prepare("INSERT INTO link_events VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for e in events {
+                ev.execute(params![
+                    run,
+                    e.kind,
+                    e.child.payload() as i64,
+                    e.other.map(|o| o.payload() as i64),
+                    e.records.map(|r| r as i64)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(run)
+    }
+
+    /// Events of a linkage run, in order.
+    pub fn link_events(&self, run: i64) -> Result<Vec<LinkEvent>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, child_id, other_child_id, records FROM link_events WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([run], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, c, o, n) = row?;
+            let kind = match kind.as_str() {
+                "new" => "new",
+                "merged" => "merged",
+                "split" => "split",
+                _ => return Err(Error::Corrupt { table: "link_events", what: "kind" }),
+            };
+            out.push(LinkEvent {
+                kind,
+                child: ChildId::from_payload(c as u64),
+                other: o.map(|o| ChildId::from_payload(o as u64)),
+                records: n.map(|n| n as u64),
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// A leaver as stored with its tracking run.
 #[derive(Debug, Clone)]
 pub struct StoredLeaver {

@@ -1,7 +1,8 @@
 //! Migrations, applied in order; `PRAGMA user_version` records how many ran.
 
 /// Each entry is one migration. Never edit a released one: add another.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE loads (
     id            INTEGER PRIMARY KEY,
     kind          TEXT NOT NULL,
@@ -109,4 +110,29 @@ CREATE TABLE leavers (
     more_deprived_half INTEGER,
     social_care   TEXT
 );
-"#];
+"#,
+    r#"
+-- Linkage: each linked record's child id, the runs that assigned them, and
+-- every merge, split and new child as an event.
+CREATE TABLE link_runs (
+    id            INTEGER PRIMARY KEY,
+    run_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    records       INTEGER NOT NULL,
+    children      INTEGER NOT NULL
+);
+CREATE TABLE link_records (
+    source        TEXT NOT NULL,
+    record_id     TEXT NOT NULL,
+    child_id      INTEGER NOT NULL REFERENCES children(child_id),
+    run_id        INTEGER NOT NULL REFERENCES link_runs(id),
+    PRIMARY KEY (source, record_id)
+) WITHOUT ROWID;
+CREATE TABLE link_events (
+    run_id        INTEGER NOT NULL REFERENCES link_runs(id),
+    kind          TEXT NOT NULL,
+    child_id      INTEGER NOT NULL,
+    other_child_id INTEGER,
+    records       INTEGER
+);
+"#,
+];

@@ -78,7 +78,7 @@ fn child_ids_are_stable_and_follow_former_upns() {
     assert_ne!(store.child_for_upn(&pupil(902, None).upn).expect("query").expect("id"), before[1]);
     assert_eq!(store.child_count().expect("count"), 52);
     assert_eq!(store.censuses().expect("censuses").len(), 2);
-    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.schema_version().expect("version"), 2);
 }
 
 #[test]

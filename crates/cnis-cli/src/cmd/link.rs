@@ -8,10 +8,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use cnis_core::ChildId;
 use cnis_ingest::{ColumnMap, Quarantine};
+use cnis_link::ids::IdEvent;
 use cnis_link::model::probability;
 use cnis_link::prepare::Partial;
 use cnis_link::{Model, Prepared, TrainConfig, cluster, evaluate, plan, predict, train};
+use cnis_store::LinkEvent;
 
 use crate::cli::{Global, LinkCommand, LinkInput};
 use crate::progress::Spinner;
@@ -50,7 +53,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LinkCommand::Predict { input, model, out, threshold, train: train_first, training } => {
+        LinkCommand::Predict { input, model, out, threshold, train: train_first, assign_ids, training } => {
             let config = train_config(&training)?;
             let (p, _) = load(&input, g)?;
             let spin = Spinner::new(g, "scoring pairs");
@@ -74,10 +77,11 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "clustered");
             spin.finish();
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let child_ids = if assign_ids { Some(stable_ids(&p, &c.cluster, g)?) } else { None };
             let t = Instant::now();
             let (written, review) = std::thread::scope(|s| {
                 let pairs_file = s.spawn(|| write_pairs(&p, &pairs, &out.join("pairs.csv")));
-                let clusters = write_clusters(&p, &c.cluster, &out.join("clusters.csv"));
+                let clusters = write_clusters(&p, &c.cluster, child_ids.as_deref(), &out.join("clusters.csv"));
                 let review = write_review(&p, &pairs, &c, m.review_threshold, threshold, &out.join("review.csv"));
                 let pairs_written = pairs_file.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (pairs_written.and(clusters), review)
@@ -151,6 +155,54 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Child ids that last across runs: each cluster keeps the id most of its
+/// records had in the database; merges, splits and new children are logged.
+fn stable_ids(p: &Prepared, cluster: &[u32], g: &Global) -> anyhow::Result<Vec<ChildId>> {
+    let mut store = crate::cmd::ingest::open_store(&g.db)?;
+    let known = store.linked_ids()?;
+    let mut in_use = store.child_ids_in_use()?;
+    let previous: Vec<Option<ChildId>> = (0..p.n)
+        .map(|i| known.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).copied())
+        .collect();
+    let mut rng = rand::rng();
+    let mint = || loop {
+        let id = ChildId::random(&mut rng);
+        if in_use.insert(id) {
+            break id;
+        }
+    };
+    let (ids, events) = cnis_link::ids::assign_ids(cluster, &previous, mint);
+    let events: Vec<LinkEvent> = events
+        .into_iter()
+        .flat_map(|e| match e {
+            IdEvent::New { child, records } => {
+                vec![LinkEvent { kind: "new", child, other: None, records: Some(records as u64) }]
+            }
+            IdEvent::Merged { kept, absorbed } => absorbed
+                .into_iter()
+                .map(|a| LinkEvent { kind: "merged", child: kept, other: Some(a), records: None })
+                .collect(),
+            IdEvent::Split { from, to, records } => {
+                vec![LinkEvent { kind: "split", child: from, other: Some(to), records: Some(records as u64) }]
+            }
+        })
+        .collect();
+    let assigned: Vec<(&str, &str, ChildId)> =
+        (0..p.n).map(|i| (p.sources[p.source[i] as usize].as_str(), p.record_id[i].as_str(), ids[i])).collect();
+    let run = store.save_link_run(&assigned, &events)?;
+    if !g.quiet {
+        let count = |k: &str| events.iter().filter(|e| e.kind == k).count();
+        eprintln!(
+            "linkage run {run}: {} new children, {} merges, {} splits recorded in {}",
+            count("new"),
+            count("merged"),
+            count("split"),
+            g.db.display()
+        );
+    }
+    Ok(ids)
 }
 
 fn train_config(t: &crate::cli::TrainOpts) -> anyhow::Result<TrainConfig> {
@@ -227,14 +279,26 @@ fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> an
     Ok(())
 }
 
-fn write_clusters(p: &Prepared, cluster: &[u32], path: &Path) -> anyhow::Result<()> {
+fn write_clusters(p: &Prepared, cluster: &[u32], child_ids: Option<&[ChildId]>, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    w.write_record(["source", "record_id", "cluster"])?;
-    let mut id = String::new();
+    if child_ids.is_some() {
+        w.write_record(["source", "record_id", "cluster", "child_id"])?;
+    } else {
+        w.write_record(["source", "record_id", "cluster"])?;
+    }
+    let (mut id, mut child) = (String::new(), String::new());
     for (i, c) in cluster.iter().enumerate() {
         id.clear();
         let _ = write!(id, "{c}");
-        w.write_record([p.sources[p.source[i] as usize].as_str(), &p.record_id[i], &id])?;
+        let source = p.sources[p.source[i] as usize].as_str();
+        match child_ids {
+            Some(ids) => {
+                child.clear();
+                let _ = write!(child, "{}", ids[i]);
+                w.write_record([source, &p.record_id[i], &id, &child])?;
+            }
+            None => w.write_record([source, &p.record_id[i], &id])?,
+        }
     }
     w.flush()?;
     Ok(())
