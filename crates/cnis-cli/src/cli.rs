@@ -64,6 +64,14 @@ pub struct LinkInput {
     pub quarantine_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DecisionArg {
+    /// The same child.
+    Same,
+    /// Not the same child.
+    Different,
+}
+
 /// How to train a linkage model.
 #[derive(Debug, Args, Clone)]
 pub struct TrainOpts {
@@ -141,6 +149,22 @@ pub enum LinkCommand {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Record a reviewer's decision on two records: the same child or not.
+    ///
+    /// Every later `predict` respects it until either record's data changes.
+    Decide {
+        #[command(flatten)]
+        input: LinkInput,
+        /// The first record, as SOURCE:RECORD_ID.
+        #[arg(long)]
+        left: String,
+        /// The second record, as SOURCE:RECORD_ID.
+        #[arg(long)]
+        right: String,
+        /// The decision.
+        #[arg(long, value_enum)]
+        decision: DecisionArg,
     },
     /// Show each field's contribution to the match weight of two records.
     Explain {

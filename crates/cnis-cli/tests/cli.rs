@@ -281,3 +281,100 @@ fn child_ids_survive_reruns_and_new_data() {
         assert!(cnis_core::ChildId::parse(id).is_ok(), "{id} is not a valid child id");
     }
 }
+
+/// A reviewer's "not the same child" keeps two records apart in every later
+/// run, until one of the records changes; "the same child" joins two.
+#[test]
+fn review_decisions_are_respected_until_the_data_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let ok = |o: &Output| assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&cnis(d, &["-q", "synth", "--pupils", "5000", "--seed", "3", "--linkage", "--out", "s"]));
+    ok(&cnis(d, &["-q", "link", "train", "s/linkage.csv", "--model", "m.json"]));
+    let predict = |input: &str, out: &str| {
+        ok(&cnis(d, &["-q", "--db", "r.db", "link", "predict", input, "--model", "m.json", "--out", out]));
+        read_csv(&d.join(out).join("clusters.csv"))
+            .into_iter()
+            .map(|r| ((r["source"].clone(), r["record_id"].clone()), r["cluster"].clone()))
+            .collect::<HashMap<_, _>>()
+    };
+    let before = predict("s/linkage.csv", "p0");
+    // Two census records of one child, linked.
+    let pairs = read_csv(&d.join("p0/pairs.csv"));
+    let p = pairs
+        .iter()
+        .find(|p| {
+            p["source_l"].starts_with("census-")
+                && p["source_r"].starts_with("census-")
+                && p["source_l"] != p["source_r"]
+        })
+        .expect("a census-to-census link");
+    let (l, r) = ((p["source_l"].clone(), p["record_id_l"].clone()), (p["source_r"].clone(), p["record_id_r"].clone()));
+    assert_eq!(before[&l], before[&r]);
+    let (left, right) = (format!("{}:{}", l.0, l.1), format!("{}:{}", r.0, r.1));
+    ok(&cnis(
+        d,
+        &[
+            "-q",
+            "--db",
+            "r.db",
+            "link",
+            "decide",
+            "s/linkage.csv",
+            "--left",
+            &left,
+            "--right",
+            &right,
+            "--decision",
+            "different",
+        ],
+    ));
+    let after = predict("s/linkage.csv", "p1");
+    assert_ne!(after[&l], after[&r], "a 'not the same child' decision was ignored");
+
+    // Change the right-hand record's surname: the decision no longer applies.
+    let text = std::fs::read_to_string(d.join("s/linkage.csv")).expect("read");
+    let changed: String = text
+        .lines()
+        .map(|line| {
+            let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+            if f[0] == r.0 && f[1] == r.1 {
+                f[7] = format!("{}X", f[7]);
+            }
+            f.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(d.join("changed.csv"), changed).expect("write");
+    let again = predict("changed.csv", "p2");
+    assert_eq!(again[&l], again[&r], "a decision outlived a change to the data");
+
+    // "The same child" joins two records that were apart.
+    let lone = before.iter().filter(|(k, _)| k.0 == "home-education").map(|(k, _)| k.clone()).find(|k| {
+        let c = &before[k];
+        before.values().filter(|v| *v == c).count() == 1
+    });
+    {
+        let lone = lone.expect("a home-education record linked to nobody");
+        let other = l.clone();
+        let (a, b) = (format!("{}:{}", lone.0, lone.1), format!("{}:{}", other.0, other.1));
+        ok(&cnis(
+            d,
+            &[
+                "-q",
+                "--db",
+                "r.db",
+                "link",
+                "decide",
+                "s/linkage.csv",
+                "--left",
+                &a,
+                "--right",
+                &b,
+                "--decision",
+                "same",
+            ],
+        ));
+        let joined = predict("s/linkage.csv", "p3");
+        assert_eq!(joined[&lone], joined[&other], "a 'same child' decision was ignored");
+    }
+}

@@ -48,10 +48,30 @@ impl Clusters {
 
 /// Clusters `pairs` (any order) at `threshold`.
 pub fn cluster(p: &Prepared, pairs: &[ScoredPair], threshold: f64) -> Clustering {
+    cluster_with(p, pairs, threshold, &Decisions::default())
+}
+
+/// Reviewers' decisions on pairs of records (indices, lower first).
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    /// "The same child": joined whatever their score (still never across
+    /// two UPNs of one source).
+    pub same: Vec<(u32, u32)>,
+    /// "Not the same child": never in one cluster.
+    pub different: rustc_hash::FxHashSet<(u32, u32)>,
+}
+
+/// Clusters `pairs` at `threshold`, respecting reviewers' decisions.
+pub fn cluster_with(p: &Prepared, pairs: &[ScoredPair], threshold: f64, decisions: &Decisions) -> Clustering {
     let n = p.n as u32;
     let mut c = Clusters { parent: (0..n).collect(), next: (0..n).collect() };
     let min_weight = (threshold / (1.0 - threshold)).log2();
-    let mut strong: Vec<ScoredPair> = pairs.iter().copied().filter(|x| f64::from(x.weight) >= min_weight).collect();
+    let mut strong: Vec<ScoredPair> = pairs
+        .iter()
+        .copied()
+        .filter(|x| f64::from(x.weight) >= min_weight && !decisions.different.contains(&(x.a, x.b)))
+        .collect();
+    strong.extend(decisions.same.iter().map(|&(a, b)| ScoredPair { a, b, weight: f32::INFINITY }));
     // Strongest first; ties broken by record so the result is deterministic.
     strong.sort_unstable_by(|x, y| y.weight.total_cmp(&x.weight).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
     let mut refused = Vec::new();
@@ -66,8 +86,13 @@ pub fn cluster(p: &Prepared, pairs: &[ScoredPair], threshold: f64) -> Clustering
                 && c.members(rb)
                     .any(|y| p.source[y as usize] == sx && p.upn[y as usize] != 0 && p.upn[y as usize] != ux)
         });
-        if conflict {
-            refused.push(pair);
+        let ruled_out = !decisions.different.is_empty()
+            && c.members(ra)
+                .any(|x| c.members(rb).any(|y| decisions.different.contains(&if x < y { (x, y) } else { (y, x) })));
+        if conflict || ruled_out {
+            if !ruled_out {
+                refused.push(pair);
+            }
             continue;
         }
         let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };

@@ -28,7 +28,7 @@ pub mod prepare;
 pub mod strings;
 
 pub use blocking::{Blocks, Rule};
-pub use cluster::{Clustering, cluster};
+pub use cluster::{Clustering, Decisions, cluster, cluster_with};
 pub use evaluate::{Accuracy, evaluate};
 pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, train, train_and_predict};
 pub use prepare::Prepared;

@@ -313,6 +313,27 @@ impl Prepared {
         self.gather(&order, ids)
     }
 
+    /// A hash of everything linkage compares about record `i`: a reviewer's
+    /// decision holds only while both records' fingerprints are unchanged.
+    pub fn fingerprint(&self, i: usize) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        for v in [
+            self.ids.get(self.upn[i]),
+            self.ids.get(self.former_upn[i]),
+            self.ids.get(self.nhs[i]),
+            self.names.get(self.forename[i]),
+            self.names.get(self.surname[i]),
+            self.names.get(self.former_surname[i]),
+            self.places.get(self.postcode[i]),
+            self.places.get(self.address[i]),
+        ] {
+            v.hash(&mut h);
+        }
+        (self.dob[i], self.sex[i]).hash(&mut h);
+        h.finish()
+    }
+
     /// The index of the record with this source and id.
     pub fn index_of(&self, source: &str, record_id: &str) -> Option<usize> {
         (0..self.n).find(|&i| self.sources[self.source[i] as usize] == source && self.record_id[i] == record_id)

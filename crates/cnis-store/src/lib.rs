@@ -586,6 +586,17 @@ impl Store {
     }
 }
 
+/// A reviewer's decision: each record as (source, record id, fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// One record.
+    pub left: (String, String, u64),
+    /// The other.
+    pub right: (String, String, u64),
+    /// "The same child" (true) or "not the same child".
+    pub same: bool,
+}
+
 /// What a linkage run did to one child id, for the event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {
@@ -657,6 +668,33 @@ impl Store {
         }
         tx.commit()?;
         Ok(run)
+    }
+
+    /// Records a reviewer's decision on a pair (replacing an earlier one).
+    pub fn save_decision(&mut self, d: &Decision) -> Result<()> {
+        let (l, r) =
+            if (&d.left.0, &d.left.1) <= (&d.right.0, &d.right.1) { (&d.left, &d.right) } else { (&d.right, &d.left) };
+        self.conn.execute(
+            "INSERT OR REPLACE INTO link_decisions (source_l, record_id_l, source_r, record_id_r, decision, fingerprint_l, fingerprint_r)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![l.0, l.1, r.0, r.1, if d.same { "same" } else { "different" }, l.2 as i64, r.2 as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Every reviewer's decision.
+    pub fn decisions(&self) -> Result<Vec<Decision>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT source_l, record_id_l, fingerprint_l, source_r, record_id_r, fingerprint_r, decision FROM link_decisions",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Decision {
+                left: (r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64),
+                right: (r.get(3)?, r.get(4)?, r.get::<_, i64>(5)? as u64),
+                same: r.get::<_, String>(6)? == "same",
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Events of a linkage run, in order.

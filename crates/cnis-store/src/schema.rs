@@ -127,6 +127,19 @@ CREATE TABLE link_records (
     run_id        INTEGER NOT NULL REFERENCES link_runs(id),
     PRIMARY KEY (source, record_id)
 ) WITHOUT ROWID;
+-- Reviewers' decisions on pairs, with each record's fingerprint when
+-- decided: a decision stops applying once either record changes.
+CREATE TABLE link_decisions (
+    source_l      TEXT NOT NULL,
+    record_id_l   TEXT NOT NULL,
+    source_r      TEXT NOT NULL,
+    record_id_r   TEXT NOT NULL,
+    decision      TEXT NOT NULL CHECK (decision IN ('same', 'different')),
+    fingerprint_l INTEGER NOT NULL,
+    fingerprint_r INTEGER NOT NULL,
+    decided_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (source_l, record_id_l, source_r, record_id_r)
+) WITHOUT ROWID;
 CREATE TABLE link_events (
     run_id        INTEGER NOT NULL REFERENCES link_runs(id),
     kind          TEXT NOT NULL,

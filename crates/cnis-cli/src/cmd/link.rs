@@ -73,7 +73,8 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "scored");
             spin.set_message("clustering");
             let t = Instant::now();
-            let c = cluster(&p, &pairs, threshold);
+            let decisions = reviewed(&p, g)?;
+            let c = cnis_link::cluster_with(&p, &pairs, threshold, &decisions);
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "clustered");
             spin.finish();
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -125,6 +126,21 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        LinkCommand::Decide { input, left, right, decision } => {
+            let (p, _) = load(&input, g)?;
+            let (a, b) = (find(&p, &left)?, find(&p, &right)?);
+            let key = |i: usize| (p.sources[p.source[i] as usize].clone(), p.record_id[i].clone(), p.fingerprint(i));
+            let same = matches!(decision, crate::cli::DecisionArg::Same);
+            let mut store = crate::cmd::ingest::open_store(&g.db)?;
+            store.save_decision(&cnis_store::Decision { left: key(a), right: key(b), same })?;
+            if !g.quiet {
+                let what = if same { "the same child" } else { "not the same child" };
+                eprintln!(
+                    "recorded: {left} and {right} are {what}; later runs respect it while both records are unchanged"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         LinkCommand::Explain { input, model, left, right, svg } => {
             let (p, _) = load(&input, g)?;
             let m = read_model(&model)?;
@@ -155,6 +171,46 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reviewers' decisions from the database (if there is one) that still
+/// apply: both records present and unchanged since the decision.
+fn reviewed(p: &Prepared, g: &Global) -> anyhow::Result<cnis_link::Decisions> {
+    let mut out = cnis_link::Decisions::default();
+    if !g.db.exists() {
+        return Ok(out);
+    }
+    let store = crate::cmd::ingest::open_store(&g.db)?;
+    let all = store.decisions()?;
+    if all.is_empty() {
+        return Ok(out);
+    }
+    let index: std::collections::HashMap<(&str, &str), usize> =
+        (0..p.n).map(|i| ((p.sources[p.source[i] as usize].as_str(), p.record_id[i].as_str()), i)).collect();
+    let mut stale = 0;
+    for d in &all {
+        let at = |k: &(String, String, u64)| {
+            index.get(&(k.0.as_str(), k.1.as_str())).copied().filter(|&i| p.fingerprint(i) == k.2)
+        };
+        match (at(&d.left), at(&d.right)) {
+            (Some(a), Some(b)) => {
+                let pair = if a < b { (a as u32, b as u32) } else { (b as u32, a as u32) };
+                if d.same {
+                    out.same.push(pair);
+                } else {
+                    out.different.insert(pair);
+                }
+            }
+            _ => stale += 1,
+        }
+    }
+    if !g.quiet {
+        eprintln!(
+            "{} reviewers' decisions applied; {stale} not (a record is missing or has changed since)",
+            all.len() - stale
+        );
+    }
+    Ok(out)
 }
 
 /// Child ids that last across runs: each cluster keeps the id most of its
