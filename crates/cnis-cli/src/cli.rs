@@ -244,6 +244,11 @@ pub struct TrackArgs {
     /// Folder for leavers.csv and summary.csv.
     #[arg(long, short, default_value = "cnis-track")]
     pub out: PathBuf,
+    /// Also match by probabilistic linkage (names, date of birth, postcode),
+    /// not only by UPN: finds children given a new UPN and list entries
+    /// without one.
+    #[arg(long)]
+    pub link: bool,
 }
 
 #[derive(Debug, Args)]

@@ -378,3 +378,45 @@ fn review_decisions_are_respected_until_the_data_changes() {
         assert_eq!(joined[&lone], joined[&other], "a 'same child' decision was ignored");
     }
 }
+
+/// Tracking with linkage, child by child against the truth: every leaver
+/// whose destination some source records (with or without a UPN) gets that
+/// destination, bar a handful of false links; leavers no source records are
+/// unknown; most children given a new UPN by mistake are found on the next
+/// census.
+#[test]
+fn tracking_with_linkage_finds_what_upns_cannot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = cnis(dir.path(), &["-q", "demo", "--pupils", "40000", "--seed", "11", "--out", "d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let truth = read_csv(&dir.path().join("d/data/truth.csv"));
+    let leavers = read_csv(&dir.path().join("d/results/linked/leavers.csv"));
+    let found: HashMap<&str, &str> = leavers.iter().map(|l| (l["upn"].as_str(), l["destination"].as_str())).collect();
+    let leaver_fates: HashSet<&str> =
+        ["home_education", "independent_school", "abroad", "outside_england", "died", "cme", "unknown"].into();
+    let (mut recorded, mut right, mut unrecorded, mut unrecorded_unknown, mut movers, mut movers_found) =
+        (0, 0, 0, 0, 0, 0);
+    for t in truth.iter().filter(|t| t["InCohort"] == "Y") {
+        let fate = t["Fate"].as_str();
+        let got = found.get(t["UPN1"].as_str()).copied();
+        if leaver_fates.contains(fate) {
+            let got = got.unwrap_or_else(|| panic!("true leaver ({fate}) not listed"));
+            if fate != "unknown" && t["Evidence"] == "Y" {
+                recorded += 1;
+                right += usize::from(got == fate);
+            } else {
+                unrecorded += 1;
+                unrecorded_unknown += usize::from(got == "unknown");
+            }
+        } else if t["NewUpn"] == "mistake" {
+            movers += 1;
+            movers_found += usize::from(got.is_none());
+        }
+    }
+    eprintln!(
+        "recorded {right}/{recorded}; unrecorded unknown {unrecorded_unknown}/{unrecorded}; new-UPN movers found {movers_found}/{movers}"
+    );
+    assert!(recorded > 200 && right as f64 >= 0.99 * recorded as f64, "{right} of {recorded}");
+    assert!(unrecorded_unknown as f64 >= 0.99 * unrecorded as f64, "{unrecorded_unknown} of {unrecorded}");
+    assert!(movers > 0 && movers_found * 2 >= movers, "only {movers_found} of {movers} new-UPN movers found");
+}

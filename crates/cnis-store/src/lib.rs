@@ -451,6 +451,90 @@ impl Store {
         Ok(out)
     }
 
+    /// A census's pupils as linkage records: source `census-<date>`, the UPN
+    /// as record id (unique within a census).
+    pub fn census_link_records(&self, census: i64) -> Result<Vec<cnis_core::records::LinkRecord>> {
+        let (first, last) = self.rows_of(census)?;
+        let date: String =
+            self.conn.query_row("SELECT census_date FROM censuses WHERE id = ?1", [census], |r| r.get(0))?;
+        let source = format!("census-{date}");
+        let mut stmt = self.conn.prepare(
+            "SELECT upn, former_upn, forename, middle_names, surname, former_surname, dob, sex, postcode, address_line1
+             FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2",
+        )?;
+        let mut rows = stmt.query([first, last])?;
+        let mut out = Vec::new();
+        const T: &str = "census_pupils";
+        while let Some(r) = rows.next()? {
+            let upn: String = r.get(0)?;
+            out.push(cnis_core::records::LinkRecord {
+                source: source.clone(),
+                upn: Some(parse_upn(&upn, T)?),
+                former_upn: r.get::<_, Option<String>>(1)?.map(|f| parse_upn(&f, T)).transpose()?,
+                forename: r.get(2)?,
+                middle_names: r.get(3)?,
+                surname: r.get(4)?,
+                former_surname: r.get(5)?,
+                dob: Some(parse_date(&r.get::<_, String>(6)?, T)?),
+                sex: Sex::parse(&r.get::<_, String>(7)?),
+                postcode: r.get::<_, Option<String>>(8)?.map(|p| p.replace(' ', "")),
+                address: r.get(9)?,
+                record_id: upn,
+                ..Default::default()
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every destination-source record, as a linkage record (source = the
+    /// kind, record id = its row) beside the record itself.
+    pub fn source_link_records(&self) -> Result<Vec<(cnis_core::records::LinkRecord, SourceRecord)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT rowid, kind, la, laestab, local_id, upn, surname, forename, dob, sex, postcode, date,
+                    deletion_ground, destination, status FROM source_records",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        const T: &str = "source_records";
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(1)?;
+            let kind = SourceKind::from_name(&kind).ok_or(Error::Corrupt { table: T, what: "kind" })?;
+            let upn = r.get::<_, Option<String>>(5)?.map(|u| parse_upn(&u, T)).transpose()?;
+            let dob = r.get::<_, Option<String>>(8)?.map(|d| parse_date(&d, T)).transpose()?;
+            let sex = r.get::<_, Option<String>>(9)?.and_then(|s| Sex::parse(&s));
+            let postcode: Option<String> = r.get(10)?;
+            let rec = SourceRecord {
+                kind,
+                la: r.get::<_, Option<u16>>(2)?.and_then(|n| LaCode::from_number(n).ok()),
+                laestab: r.get::<_, Option<i64>>(3)?.map(laestab_from),
+                local_id: r.get(4)?,
+                upn,
+                surname: r.get(6)?,
+                forename: r.get(7)?,
+                dob,
+                sex,
+                postcode: postcode.as_deref().and_then(|p| Postcode::parse(p).ok()),
+                date: r.get::<_, Option<String>>(11)?.map(|d| parse_date(&d, T)).transpose()?,
+                deletion_ground: r.get::<_, Option<String>>(12)?.and_then(|g| DeletionGround::parse(&g)),
+                destination: r.get::<_, Option<String>>(13)?.and_then(|d| DestinationCode::parse(&d).ok()),
+                status: r.get(14)?,
+            };
+            let link = cnis_core::records::LinkRecord {
+                source: kind.name().to_string(),
+                record_id: r.get::<_, i64>(0)?.to_string(),
+                upn,
+                forename: rec.forename.clone(),
+                surname: rec.surname.clone(),
+                dob,
+                sex,
+                postcode: postcode.map(|p| p.replace(' ', "")),
+                ..Default::default()
+            };
+            out.push((link, rec));
+        }
+        Ok(out)
+    }
+
     /// Every UPN on a census, and every former UPN it records.
     pub fn roll_upns(&self, census: i64) -> Result<HashSet<Upn>> {
         let mut stmt = self.conn.prepare("SELECT upn, former_upn FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;

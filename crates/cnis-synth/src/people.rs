@@ -150,6 +150,8 @@ pub struct Child {
     pub in_cohort: bool,
     /// A source row carrying the first-census UPN says where the child went.
     pub upn_evidence: bool,
+    /// Some source row (with or without the UPN) says where the child went.
+    pub evidence: bool,
     /// Home for children on neither census.
     pub home: Option<Home>,
     /// UPN of a child on neither census, from an earlier school.
@@ -507,6 +509,7 @@ fn new_child(ctx: &Ctx, la_idx: usize, y: i8, year: i32, rng: &mut ChaCha8Rng, u
         new_upn: NewUpn::No,
         in_cohort: false,
         upn_evidence: false,
+        evidence: false,
         home: None,
         known_upn: None,
     }
@@ -548,6 +551,7 @@ fn step(
         let mut evidence = false;
         match dest {
             Destination::HomeEducation => {
+                children[i].evidence = true;
                 let with_upn = rng.random_bool(0.90);
                 rows.push(row(K::HomeEducation, with_upn, date, None, None, None, None));
                 evidence |= with_upn;
@@ -557,6 +561,7 @@ fn step(
                 }
             }
             Destination::Cme => {
+                children[i].evidence = true;
                 let with_upn = rng.random_bool(0.85);
                 let status = if rng.random_bool(0.7) { "known" } else { "suspected" };
                 rows.push(row(K::Cme, with_upn, date, None, None, None, Some(status)));
@@ -580,6 +585,7 @@ fn step(
                 let school = la.independents[rng.random_range(0..la.independents.len())];
                 let laestab = ctx.england.schools[school as usize].laestab;
                 let with_upn = rng.random_bool(0.80);
+                children[i].evidence = true;
                 rows.push(row(K::IndependentRoll, with_upn, date, None, None, Some(laestab), None));
                 evidence |= with_upn;
                 if rng.random_bool(0.6) {
@@ -610,6 +616,7 @@ fn step(
             Destination::AnotherSchool => {}
         }
         children[i].upn_evidence = evidence;
+        children[i].evidence |= evidence;
         return;
     }
 
@@ -677,6 +684,7 @@ fn step(
                 b.upn = upns.issue(rng, year_b, Some(d.estab()));
                 children[i].new_upn = NewUpn::Mistake;
                 children[i].upn_evidence = notice;
+                children[i].evidence = notice;
             }
         }
     } else {

@@ -17,6 +17,8 @@ pub struct TruthRow {
     pub new_upn: String,
     /// A source carrying the first-census UPN says where the child went.
     pub upn_evidence: bool,
+    /// Some source row, with or without the UPN, says where the child went.
+    pub evidence: bool,
     /// LA number.
     pub la: String,
     /// UPN on the first census (or known from earlier, for children on neither).
@@ -39,9 +41,10 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, Error> {
             in_cohort: get(2) == "Y",
             new_upn: get(3),
             upn_evidence: get(4) == "Y",
-            la: get(5),
-            upn1: get(6),
-            upn2: get(7),
+            evidence: get(5) == "Y",
+            la: get(6),
+            upn1: get(7),
+            upn2: get(8),
         });
     }
     Ok(out)

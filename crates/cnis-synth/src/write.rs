@@ -333,6 +333,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
             }
             .to_string(),
             yn(c.upn_evidence).to_string(),
+            yn(c.evidence).to_string(),
             pop.england.las[usize::from(la)].code.to_string(),
             c.a.as_ref().map(|e| e.upn.to_string()).or(c.known_upn.map(|u| u.to_string())).unwrap_or_default(),
             c.b.as_ref().map(|e| e.upn.to_string()).unwrap_or_default(),
@@ -367,4 +368,5 @@ fn yn(b: bool) -> &'static str {
 }
 
 /// Columns of the truth file.
-pub const TRUTH_COLUMNS: &[&str] = &["TruthId", "Fate", "InCohort", "NewUpn", "UpnEvidence", "LA", "UPN1", "UPN2"];
+pub const TRUTH_COLUMNS: &[&str] =
+    &["TruthId", "Fate", "InCohort", "NewUpn", "UpnEvidence", "Evidence", "LA", "UPN1", "UPN2"];

@@ -61,8 +61,11 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     steps.push(("ingest", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
-    let report = track::track_and_write(&mut store, date_a, date_b, &results, g)?;
-    steps.push(("track", t.elapsed().as_secs_f64()));
+    let report = track::track_and_write(&mut store, date_a, date_b, false, &results, g)?;
+    steps.push(("track by UPN", t.elapsed().as_secs_f64()));
+    let t = Instant::now();
+    let linked = track::track_and_write(&mut store, date_a, date_b, true, &results.join("linked"), g)?;
+    steps.push(("track with linkage", t.elapsed().as_secs_f64()));
 
     let truth = read_truth(&data.join(&manifest.truth))?;
     let expected = Expected::from_truth(&truth);
@@ -117,10 +120,25 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
             println!("NOT reconciled: {}", mismatches.join("; "));
         }
         println!();
+        println!("With probabilistic linkage as well (names, date of birth, postcode), the truth column");
+        println!("counts the leavers some source records, with or without a UPN:");
+        let knowable = |g: Group| match g {
+            Group::Destination(Destination::Unknown) => Some(expected.truth_unknown_or_unrecorded),
+            Group::Destination(d) => Some(expected.knowable.get(&d).copied().unwrap_or(0)),
+            _ => expected.truth.get(&g).copied(),
+        };
+        println!("{}", linked.summary.national_table(Some(&knowable)));
+        let still = linked.summary.national(Group::Destination(Destination::AnotherSchool)).children;
+        println!(
+            "  Of the {} children given a new UPN by mistake, {still} are still listed as 'another state school':",
+            expected.new_upn_total()
+        );
+        println!("  a different UPN outweighs matching names and date of birth, so they are left for clerical review.");
+        println!();
         let timing: Vec<String> = steps.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
         println!("Time: {}", timing.join(", "));
         println!(
-            "Outputs in {}: data/ (generated files), cnis.db, results/leavers.csv, results/summary.csv, quarantine/",
+            "Outputs in {}: data/ (generated files), cnis.db, results/ (by UPN), results/linked/ (with linkage), quarantine/",
             out.display()
         );
     }
@@ -140,6 +158,10 @@ struct Expected {
     truth: HashMap<Group, u64>,
     by_destination_traceable: HashMap<Destination, u64>,
     untraceable: u64,
+    /// Leavers some source records (with or without UPN), by destination.
+    knowable: HashMap<Destination, u64>,
+    /// True unknowns plus leavers no source records at all.
+    truth_unknown_or_unrecorded: u64,
     new_upn_with_notice: u64,
     new_upn_without_notice: u64,
 }
@@ -150,6 +172,8 @@ impl Expected {
             truth: HashMap::new(),
             by_destination_traceable: HashMap::new(),
             untraceable: 0,
+            knowable: HashMap::new(),
+            truth_unknown_or_unrecorded: 0,
             new_upn_with_notice: 0,
             new_upn_without_notice: 0,
         };
@@ -157,6 +181,11 @@ impl Expected {
             if let Some(d) = Destination::from_name(&r.fate) {
                 *e.truth.entry(Group::Destination(d)).or_default() += 1;
                 *e.truth.entry(Group::AllLeavers).or_default() += 1;
+                if d == Destination::Unknown || !r.evidence {
+                    e.truth_unknown_or_unrecorded += 1;
+                } else {
+                    *e.knowable.entry(d).or_default() += 1;
+                }
                 if d == Destination::Unknown || r.upn_evidence {
                     *e.by_destination_traceable.entry(d).or_default() += 1;
                 } else {

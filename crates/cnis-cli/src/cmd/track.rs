@@ -7,8 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use cnis_core::records::AbsenceBand;
+use std::collections::{HashMap, HashSet};
+
+use cnis_core::Upn;
+use cnis_core::records::{AbsenceBand, SourceRecord};
 use cnis_core::school_age::SchoolAgeRules;
+use cnis_link::{Prepared, TrainConfig};
 use cnis_store::{Store, StoredLeaver};
 use cnis_track::{Summary, SummaryRow, TrackInput, Tracked, dob_window, track};
 
@@ -18,7 +22,7 @@ use crate::progress::Spinner;
 
 pub fn run(args: TrackArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut store = open_store(&g.db)?;
-    let report = track_and_write(&mut store, args.from, args.to, &args.out, g)?;
+    let report = track_and_write(&mut store, args.from, args.to, args.link, &args.out, g)?;
     if !g.quiet {
         println!("{}", report.summary.national_table(None));
         eprintln!("leaver list: {}", report.leavers_file.display());
@@ -37,6 +41,7 @@ pub fn track_and_write(
     store: &mut Store,
     from: NaiveDate,
     to: NaiveDate,
+    link: bool,
     out: &Path,
     g: &Global,
 ) -> anyhow::Result<Report> {
@@ -46,9 +51,20 @@ pub fn track_and_write(
     let b = store.census(to)?;
     let (dob_from, dob_to) = dob_window(from, to);
     let first_roll = store.cohort(a.id, dob_from, dob_to)?;
-    let second_roll = store.roll_upns(b.id)?;
-    let sources = store.sources_with_upn()?;
+    let mut second_roll = store.roll_upns(b.id)?;
+    let mut sources = store.sources_with_upn()?;
     let sectors = store.school_sectors()?;
+    if link {
+        spin.set_message("linking records");
+        let found = linked(store, a.id, b.id)?;
+        tracing::info!(
+            on_second_roll = found.on_second.len(),
+            source_links = found.sources.len(),
+            "linkage added matches UPNs could not make"
+        );
+        second_roll.extend(found.on_second);
+        sources.extend(found.sources);
+    }
     spin.set_message("matching");
     let tracked = track(TrackInput {
         census_a: from,
@@ -88,6 +104,65 @@ pub fn track_and_write(
     write_summary(&summary, from, &summary_file)?;
     spin.finish();
     Ok(Report { summary, leavers_file, summary_file })
+}
+
+/// What linkage adds to matching on UPN.
+struct Linked {
+    /// First-census UPNs whose child is on the second census under another UPN.
+    on_second: Vec<Upn>,
+    /// Source records linked to a first-census pupil, carrying that pupil's UPN.
+    sources: Vec<SourceRecord>,
+}
+
+/// Links both censuses and every source record, and reads off, for each
+/// first-census pupil, whether their child is on the second census and which
+/// source records are theirs.
+fn linked(store: &Store, a: i64, b: i64) -> anyhow::Result<Linked> {
+    let first = store.census_link_records(a)?;
+    let first_source = first.first().map(|r| r.source.clone()).unwrap_or_default();
+    let mut records = first;
+    let second = store.census_link_records(b)?;
+    let second_source = second.first().map(|r| r.source.clone()).unwrap_or_default();
+    records.extend(second);
+    let sources = store.source_link_records()?;
+    let by_row: HashMap<String, usize> =
+        sources.iter().enumerate().map(|(i, (l, _))| (l.record_id.clone(), i)).collect();
+    records.extend(sources.iter().map(|(l, _)| l.clone()));
+    let p = Prepared::from_records(records);
+    let config = TrainConfig::default();
+    let (_, pairs, _) = cnis_link::train_and_predict(&p, &config, config.link_threshold)?;
+    let clusters = cnis_link::cluster(&p, &pairs, config.link_threshold);
+    // Per cluster: the first-census UPN (one at most: a cluster never holds two
+    // UPNs of one source), whether a second-census record is in it, and its
+    // source records.
+    let mut upn_of: HashMap<u32, Upn> = HashMap::new();
+    let mut has_second: HashSet<u32> = HashSet::new();
+    let mut members: HashMap<u32, Vec<usize>> = HashMap::new();
+    for i in 0..p.n {
+        let c = clusters.cluster[i];
+        let source = p.sources[p.source[i] as usize].as_str();
+        if source == first_source {
+            if let Ok(u) = Upn::parse(&p.record_id[i]) {
+                upn_of.insert(c, u);
+            }
+        } else if source == second_source {
+            has_second.insert(c);
+        } else if let Some(&row) = by_row.get(&p.record_id[i]) {
+            members.entry(c).or_default().push(row);
+        }
+    }
+    let on_second = upn_of.iter().filter(|(c, _)| has_second.contains(c)).map(|(_, &u)| u).collect();
+    let mut linked_sources = Vec::new();
+    for (c, rows) in &members {
+        let Some(&upn) = upn_of.get(c) else { continue };
+        for &row in rows {
+            let rec = &sources[row].1;
+            if rec.upn != Some(upn) {
+                linked_sources.push(SourceRecord { upn: Some(upn), ..rec.clone() });
+            }
+        }
+    }
+    Ok(Linked { on_second, sources: linked_sources })
 }
 
 fn absence_name(b: AbsenceBand) -> &'static str {
