@@ -614,6 +614,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Pupils on a census at any of `schools`: (school, surname, forename, date of birth).
+    pub fn pupils_at_schools(
+        &self,
+        census: i64,
+        schools: &HashSet<Laestab>,
+    ) -> Result<Vec<(Laestab, String, String, NaiveDate)>> {
+        let (first, last) = self.rows_of(census)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT laestab, surname, forename, dob FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
+        let mut rows = stmt.query([first, last])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let school = laestab_from(r.get(0)?);
+            if schools.contains(&school) {
+                let dob: String = r.get(3)?;
+                out.push((school, r.get(1)?, r.get(2)?, parse_date(&dob, "census_pupils")?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Records a tracking run and its leavers; returns the run id.
     pub fn save_tracking_run(&mut self, census_a: i64, census_b: i64, leavers: &[StoredLeaver]) -> Result<i64> {
         let tx = self.conn.transaction()?;

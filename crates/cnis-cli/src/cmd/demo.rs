@@ -130,10 +130,11 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
         println!("{}", linked.summary.national_table(Some(&knowable)));
         let still = linked.summary.national(Group::Destination(Destination::AnotherSchool)).children;
         println!(
-            "  Of the {} children given a new UPN by mistake, {still} are still listed as 'another state school':",
+            "  Children given a new UPN by mistake: {}. Linkage, and the school each deletion notice names, find",
             expected.new_upn_total()
         );
-        println!("  a different UPN outweighs matching names and date of birth, so they are left for clerical review.");
+        println!("  them on the next census; {still} are still listed as 'another state school', and those with no");
+        println!("  deletion notice whom linkage cannot join (a different UPN outweighs matching names) stay unknown.");
         println!();
         let timing: Vec<String> = steps.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
         println!("Time: {}", timing.join(", "));

@@ -66,7 +66,7 @@ pub fn track_and_write(
         sources.extend(found.sources);
     }
     spin.set_message("matching");
-    let tracked = track(TrackInput {
+    let mut tracked = track(TrackInput {
         census_a: from,
         census_b: to,
         first_roll,
@@ -76,6 +76,13 @@ pub fn track_and_write(
         rules: SchoolAgeRules::default(),
     });
     drop(second_roll);
+    if link {
+        spin.set_message("looking at the schools deletion notices name");
+        let found = on_roll_at_named_school(store, a.id, b.id, &mut tracked, &sources)?;
+        if found > 0 {
+            tracing::info!(found, "leavers found on roll at the school their deletion notice names");
+        }
+    }
     let summary = Summary::of(&tracked);
     spin.set_message("writing the leaver list");
     let stored: Vec<StoredLeaver> = tracked
@@ -104,6 +111,52 @@ pub fn track_and_write(
     write_summary(&summary, from, &summary_file)?;
     spin.finish();
     Ok(Report { summary, leavers_file, summary_file })
+}
+
+/// The check an officer makes by hand: a leaver whose deletion notice names
+/// a state school, and who is on that school's next census roll under the
+/// same names and date of birth, moved school (under a new UPN) and did not
+/// leave. Such leavers are taken off the list; returns how many.
+fn on_roll_at_named_school(
+    store: &Store,
+    census_a: i64,
+    census_b: i64,
+    tracked: &mut Tracked,
+    sources: &[SourceRecord],
+) -> anyhow::Result<usize> {
+    use cnis_core::records::{Destination, DestinationCode, SourceKind};
+    use cnis_link::prepare::normalise_name;
+    let mut named: HashMap<Upn, Vec<cnis_core::records::Laestab>> = HashMap::new();
+    for r in sources {
+        if let (SourceKind::Deletion, Some(u), Some(DestinationCode::School(l))) = (r.kind, r.upn, r.destination) {
+            named.entry(u).or_default().push(l);
+        }
+    }
+    let candidates: Vec<Upn> = tracked
+        .leavers
+        .iter()
+        .filter(|l| l.destination == Destination::AnotherSchool && named.contains_key(&l.pupil.upn))
+        .map(|l| l.pupil.upn)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let names = store.names_on_census(census_a, &candidates)?;
+    let schools: HashSet<cnis_core::records::Laestab> =
+        candidates.iter().flat_map(|u| named[u].iter().copied()).collect();
+    let on_roll: HashSet<(cnis_core::records::Laestab, String, String, chrono::NaiveDate)> = store
+        .pupils_at_schools(census_b, &schools)?
+        .into_iter()
+        .map(|(l, surname, forename, dob)| (l, normalise_name(&surname), normalise_name(&forename), dob))
+        .collect();
+    let before = tracked.leavers.len();
+    tracked.leavers.retain(|l| {
+        let Some((surname, forename)) = names.get(&l.pupil.upn) else { return true };
+        let key = |school| (school, normalise_name(surname), normalise_name(forename), l.pupil.dob);
+        !(l.destination == Destination::AnotherSchool
+            && named.get(&l.pupil.upn).is_some_and(|ls| ls.iter().any(|&s| on_roll.contains(&key(s)))))
+    });
+    Ok(before - tracked.leavers.len())
 }
 
 /// What linkage adds to matching on UPN.
