@@ -133,6 +133,11 @@ pub enum LinkCommand {
         /// database (--db), and record merges and splits.
         #[arg(long)]
         assign_ids: bool,
+        /// New records to link to the existing population (the positional
+        /// files, already linked with --assign-ids): only pairs with a new
+        /// record are scored, and existing children stay as they were.
+        #[arg(long = "new", value_name = "FILE")]
+        new_files: Vec<PathBuf>,
         #[command(flatten)]
         training: TrainOpts,
     },

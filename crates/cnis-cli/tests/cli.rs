@@ -420,3 +420,62 @@ fn tracking_with_linkage_finds_what_upns_cannot() {
     assert!(unrecorded_unknown as f64 >= 0.99 * unrecorded as f64, "{unrecorded_unknown} of {unrecorded}");
     assert!(movers > 0 && movers_found * 2 >= movers, "only {movers_found} of {movers} new-UPN movers found");
 }
+
+/// Linking a new file against the existing population scores only pairs
+/// with a new record, keeps every existing child's id, and groups records
+/// as a full run would.
+#[test]
+fn incremental_linking_matches_a_full_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let ok = |o: &Output| {
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    ok(&cnis(d, &["-q", "synth", "--pupils", "6000", "--seed", "21", "--linkage", "--out", "s"]));
+    let all = std::fs::read_to_string(d.join("s/linkage.csv")).expect("linkage");
+    let (head, rest) = all.split_once('\n').expect("header");
+    let pick = |census: bool| -> String {
+        let rows: String =
+            rest.lines().filter(|l| l.starts_with("census-") == census).map(|l| format!("{l}\n")).collect();
+        format!("{head}\n{rows}")
+    };
+    std::fs::write(d.join("census.csv"), pick(true)).expect("write");
+    std::fs::write(d.join("lists.csv"), pick(false)).expect("write");
+    ok(&cnis(d, &["-q", "link", "train", "s/linkage.csv", "--model", "m.json"]));
+    let scored = |stderr: &str| -> u64 {
+        stderr
+            .split(" pairs scored")
+            .next()
+            .and_then(|s| s.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .expect("pairs scored")
+    };
+    ok(&cnis(
+        d,
+        &["-q", "--db", "i.db", "link", "predict", "census.csv", "--model", "m.json", "--assign-ids", "--out", "a"],
+    ));
+    let inc = ok(&cnis(
+        d,
+        &["--db", "i.db", "link", "predict", "census.csv", "--new", "lists.csv", "--model", "m.json", "--out", "b"],
+    ));
+    let full = ok(&cnis(
+        d,
+        &["--db", "f.db", "link", "predict", "s/linkage.csv", "--model", "m.json", "--assign-ids", "--out", "f"],
+    ));
+    assert!(scored(&inc) < scored(&full) / 2, "incremental scored {} pairs, full {}", scored(&inc), scored(&full));
+
+    let (a, b) = (clusters_by_record(&d.join("a/clusters.csv")), clusters_by_record(&d.join("b/clusters.csv")));
+    for (k, v) in &a {
+        assert_eq!(b.get(k), Some(v), "an existing child's id changed");
+    }
+    // Same grouping as a full run: two records share a child in one run
+    // exactly when they do in the other.
+    let f = clusters_by_record(&d.join("f/clusters.csv"));
+    let mut pairing: HashMap<&String, &String> = HashMap::new();
+    for (k, vb) in &b {
+        let vf = &f[k];
+        assert_eq!(*pairing.entry(vb).or_insert(vf), vf, "incremental and full runs group {k:?} differently");
+    }
+    assert_eq!(pairing.len(), f.values().collect::<HashSet<_>>().len());
+}

@@ -30,7 +30,7 @@ pub mod strings;
 pub use blocking::{Blocks, Rule};
 pub use cluster::{Clustering, Decisions, cluster, cluster_with};
 pub use evaluate::{Accuracy, evaluate};
-pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, train, train_and_predict};
+pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, predict_new, train, train_and_predict};
 pub use prepare::Prepared;
 
 /// Why linkage could not run.

@@ -575,6 +575,27 @@ impl ScoredPair {
 /// Scores every blocked pair and keeps those at or above `min_probability`.
 /// Returns them with the number of pairs scored.
 pub fn predict(p: &Prepared, model: &Model, min_probability: f64) -> Result<(Vec<ScoredPair>, u64), Error> {
+    predict_among(p, model, min_probability, None)
+}
+
+/// Scores only the pairs with at least one record marked in `new`: linking
+/// new records to an existing population without scoring the old pairs
+/// again.
+pub fn predict_new(
+    p: &Prepared,
+    model: &Model,
+    min_probability: f64,
+    new: &[bool],
+) -> Result<(Vec<ScoredPair>, u64), Error> {
+    predict_among(p, model, min_probability, Some(new))
+}
+
+fn predict_among(
+    p: &Prepared,
+    model: &Model,
+    min_probability: f64,
+    new: Option<&[bool]>,
+) -> Result<(Vec<ScoredPair>, u64), Error> {
     let scorer = Scorer::new(model)?;
     let blocks = Blocks::build(p, &model.blocking_rules);
     let min_weight = (min_probability / (1.0 - min_probability)).log2();
@@ -582,6 +603,9 @@ pub fn predict(p: &Prepared, model: &Model, min_probability: f64) -> Result<(Vec
         p,
         || (Vec::new(), 0u64, Cache::default()),
         |(out, n, cache), a, b| {
+            if new.is_some_and(|new| !new[a] && !new[b]) {
+                return;
+            }
             *n += 1;
             let pat = compare(p, a, b, cache);
             let w = scorer.weight(p, &pat, a, b);

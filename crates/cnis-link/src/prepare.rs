@@ -490,6 +490,11 @@ pub struct Partial {
 }
 
 impl Partial {
+    /// The (source, record id) of every record added so far.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.source.iter().zip(&self.record_id).map(|(&s, id)| (self.sources[usize::from(s)].as_str(), id.as_str()))
+    }
+
     /// An empty partial.
     pub fn new() -> Partial {
         Partial {

@@ -53,15 +53,28 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LinkCommand::Predict { input, model, out, threshold, train: train_first, assign_ids, training } => {
+        LinkCommand::Predict { input, model, out, threshold, train: train_first, assign_ids, new_files, training } => {
             let config = train_config(&training)?;
-            let (p, _) = load(&input, g)?;
+            anyhow::ensure!(!(train_first && !new_files.is_empty()), "--new links to an existing model: drop --train");
+            let incremental = !new_files.is_empty();
+            let assign_ids = assign_ids || incremental;
+            let mut all = input.clone();
+            all.files.extend(new_files.iter().cloned());
+            let (p, new_keys) = load_marking(&all, &new_files, g)?;
             let spin = Spinner::new(g, "scoring pairs");
             let t = Instant::now();
             let (m, pairs, scored) = if train_first {
                 let low = config.review_threshold.min(threshold.unwrap_or(config.link_threshold));
                 let (m, pairs, scored) = cnis_link::train_and_predict(&p, &config, low)?;
                 write_model(&m, &model)?;
+                (m, pairs, scored)
+            } else if incremental {
+                let m = read_model(&model)?;
+                let low = m.review_threshold.min(threshold.unwrap_or(m.link_threshold));
+                let is_new: Vec<bool> = (0..p.n)
+                    .map(|i| new_keys.contains(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())))
+                    .collect();
+                let (pairs, scored) = cnis_link::predict_new(&p, &m, low, &is_new)?;
                 (m, pairs, scored)
             } else {
                 let m = read_model(&model)?;
@@ -73,7 +86,10 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "scored");
             spin.set_message("clustering");
             let t = Instant::now();
-            let decisions = reviewed(&p, g)?;
+            let mut decisions = reviewed(&p, g)?;
+            if incremental {
+                decisions.same.extend(existing_children(&p, g)?);
+            }
             let c = cnis_link::cluster_with(&p, &pairs, threshold, &decisions);
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "clustered");
             spin.finish();
@@ -284,12 +300,44 @@ fn find(p: &Prepared, key: &str) -> anyhow::Result<usize> {
     p.index_of(source, id).with_context(|| format!("no record {key}"))
 }
 
+/// Existing children as must-link pairs: records that earlier runs gave
+/// one child id stay together.
+fn existing_children(p: &Prepared, g: &Global) -> anyhow::Result<Vec<(u32, u32)>> {
+    let store = crate::cmd::ingest::open_store(&g.db)?;
+    let known = store.linked_ids()?;
+    let mut first: std::collections::HashMap<ChildId, u32> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for i in 0..p.n {
+        let key = (p.sources[p.source[i] as usize].clone(), p.record_id[i].clone());
+        if let Some(&id) = known.get(&key) {
+            match first.get(&id) {
+                Some(&j) => out.push((j.min(i as u32), j.max(i as u32))),
+                None => {
+                    first.insert(id, i as u32);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Loads every input file and prepares the records.
 fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
+    let (p, _) = load_marking(input, &[], g)?;
+    Ok((p, 0))
+}
+
+/// [`load`], also returning the (source, record id) of every record read
+/// from one of `marked`.
+fn load_marking(
+    input: &LinkInput,
+    marked: &[PathBuf],
+    g: &Global,
+) -> anyhow::Result<(Prepared, std::collections::HashSet<(String, String)>)> {
     let maps = input.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
     let map = ColumnMap::merge(&maps);
     let mut parts = Vec::new();
-    let mut quarantined = 0;
+    let mut keys = std::collections::HashSet::new();
     let spin = Spinner::new(g, "reading");
     for file in &input.files {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
@@ -300,8 +348,10 @@ fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
         // Each chunk of the file is read and interned on its own core.
         let (got, stats) =
             cnis_ingest::read_link_records_chunked(file, &stem, &map, &mut q, Partial::new, Partial::push)?;
+        if marked.contains(file) {
+            keys.extend(got.iter().flat_map(|part| part.keys().map(|(s, id)| (s.to_string(), id.to_string()))));
+        }
         parts.extend(got);
-        quarantined += stats.quarantined;
         if !g.quiet && stats.quarantined > 0 {
             eprintln!("{}: {} rows quarantined, see {}", file.display(), stats.quarantined, qpath.display());
         }
@@ -311,7 +361,7 @@ fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
     let p = Prepared::from_partials(parts);
     spin.finish();
     tracing::debug!(records = p.n, secs = t.elapsed().as_secs_f64(), "records prepared");
-    Ok((p, quarantined))
+    Ok((p, keys))
 }
 
 fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> anyhow::Result<()> {
