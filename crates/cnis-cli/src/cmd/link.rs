@@ -55,7 +55,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
         }
         LinkCommand::Predict { input, model, out, threshold, train: train_first, assign_ids, new_files, training } => {
             let config = train_config(&training)?;
-            anyhow::ensure!(!(train_first && !new_files.is_empty()), "--new links to an existing model: drop --train");
+            anyhow::ensure!(!train_first || new_files.is_empty(), "--new links to an existing model: drop --train");
             let incremental = !new_files.is_empty();
             let assign_ids = assign_ids || incremental;
             let mut all = input.clone();
