@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::Datelike;
 use cnis_core::Postcode;
 use cnis_core::records::{LinkRecord, Sex};
-use rustc_hash::FxHashMap;
 
 /// Interned strings; id 0 means "no value". All the text lives in one
 /// buffer and the table holds only ids, so interning a new value costs no
@@ -176,124 +175,15 @@ pub struct Prepared {
     pub postcode_tf: Arc<Vec<f64>>,
 }
 
-/// Day/month/year of a stored date of birth.
-pub fn ymd(days: i32) -> Option<(i32, u32, u32)> {
-    chrono::NaiveDate::from_num_days_from_ce_opt(days).map(|d| (d.year(), d.month(), d.day()))
-}
-
 impl Prepared {
-    /// Normalises the records on every core, then interns each group of
-    /// columns on its own core, then orders the records (see [`Prepared::order`]).
+    /// Normalises and interns the records (one thread; files are read on
+    /// every core by filling one [`Partial`] per chunk).
     pub fn from_records(records: Vec<LinkRecord>) -> Prepared {
-        use rayon::prelude::*;
-        let rs: Vec<Normalised> = records.into_par_iter().map(Normalised::from).collect();
-        let n = rs.len();
-        let (mut names, mut ids, mut places, mut truths) =
-            (Interner::new(), Interner::new(), Interner::new(), Interner::new());
-        let ((people, idents), (postcodes, (truth, others))) = rayon::join(
-            || {
-                rayon::join(
-                    || {
-                        let name = |s: &Option<String>, i: &mut Interner| s.as_deref().map_or(0, |s| i.id(s));
-                        intern_column(&rs, &mut names, |r, i, _| {
-                            (name(&r.forename, i), name(&r.surname, i), name(&r.former_surname, i))
-                        })
-                    },
-                    || {
-                        intern_column(&rs, &mut ids, |r, i, _| {
-                            (
-                                r.upn.map_or(0, |u| i.id(u.as_str())),
-                                r.former_upn.map_or(0, |u| i.id(u.as_str())),
-                                r.nhs_number.map_or(0, |x| i.id(&x.digits())),
-                            )
-                        })
-                    },
-                )
-            },
-            || {
-                rayon::join(
-                    || {
-                        intern_column(&rs, &mut places, |r, i, buf| {
-                            let (full, sector, district, area) = match (&r.postcode, r.postcode_is_uk) {
-                                (None, _) => (0, 0, 0, 0),
-                                (Some(pc), false) => (i.id(pc), 0, 0, 0),
-                                (Some(pc), true) => {
-                                    // "OUT IN": sector "OUT I", district "OUT", area the leading letters.
-                                    let district = pc.split(' ').next().unwrap_or("");
-                                    let letters = pc.bytes().take_while(u8::is_ascii_alphabetic).count();
-                                    (
-                                        i.id(pc),
-                                        prefixed(i, buf, "S:", &pc[..pc.len().saturating_sub(2)]),
-                                        prefixed(i, buf, "D:", district),
-                                        prefixed(i, buf, "A:", &pc[..letters]),
-                                    )
-                                }
-                            };
-                            let address = r.address.as_deref().map_or(0, |a| prefixed(i, buf, "@", a));
-                            (full, sector, district, area, address)
-                        })
-                    },
-                    || {
-                        let truth =
-                            intern_column(&rs, &mut truths, |r, i, _| r.truth.as_deref().map_or(0, |t| i.id(t)));
-                        let mut sources: Vec<String> = Vec::new();
-                        let mut source_ids: FxHashMap<&str, u16> = FxHashMap::default();
-                        let mut others = Vec::with_capacity(n);
-                        for r in &rs {
-                            let next = source_ids.len() as u16;
-                            let sid = *source_ids.entry(r.source.as_str()).or_insert_with(|| {
-                                sources.push(r.source.clone());
-                                next
-                            });
-                            let sex = match r.sex {
-                                Some(Sex::Male) => 1u8,
-                                Some(Sex::Female) => 2,
-                                _ => 0,
-                            };
-                            let dob = r.dob.map_or(i32::MIN, |d| d.num_days_from_ce());
-                            let ymd = r.dob.map_or((0, 0, 0), |d| (d.year(), d.month() as u8, d.day() as u8));
-                            others.push((sid, sex, dob, ymd));
-                        }
-                        (truth, (sources, others))
-                    },
-                )
-            },
-        );
-        let (sources, others) = others;
-        let mut p = Prepared {
-            n,
-            source: others.iter().map(|o| o.0).collect(),
-            sources,
-            record_id: rs.into_iter().map(|r| r.record_id).collect(),
-            upn: idents.iter().map(|x| x.0).collect(),
-            former_upn: idents.iter().map(|x| x.1).collect(),
-            nhs: idents.iter().map(|x| x.2).collect(),
-            forename: people.iter().map(|x| x.0).collect(),
-            surname: people.iter().map(|x| x.1).collect(),
-            former_surname: people.iter().map(|x| x.2).collect(),
-            dob: others.iter().map(|o| o.2).collect(),
-            dob_ymd: others.iter().map(|o| o.3).collect(),
-            sex: others.iter().map(|o| o.1).collect(),
-            postcode: postcodes.iter().map(|x| x.0).collect(),
-            sector: postcodes.iter().map(|x| x.1).collect(),
-            district: postcodes.iter().map(|x| x.2).collect(),
-            area: postcodes.iter().map(|x| x.3).collect(),
-            address: postcodes.iter().map(|x| x.4).collect(),
-            truth,
-            ids: Arc::new(Interner::new()),
-            names: Arc::new(Interner::new()),
-            places: Arc::new(Interner::new()),
-            truths: Arc::new(Interner::new()),
-            name_tf: Arc::new(Vec::new()),
-            postcode_tf: Arc::new(Vec::new()),
-        };
-        p.name_tf = Arc::new(frequencies(names.len(), [&p.forename, &p.surname]));
-        p.postcode_tf = Arc::new(frequencies(places.len(), [&p.postcode]));
-        p.ids = Arc::new(ids);
-        p.names = Arc::new(names);
-        p.places = Arc::new(places);
-        p.truths = Arc::new(truths);
-        p.order()
+        let mut part = Partial::new();
+        for r in records {
+            part.push(r);
+        }
+        Prepared::from_partials(vec![part])
     }
 
     /// Normalises and interns the records.
@@ -390,73 +280,6 @@ fn frequencies<const K: usize>(size: usize, columns: [&Vec<u32>; K]) -> Vec<f64>
         }
     }
     counts.into_iter().map(|c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect()
-}
-
-/// Interns one group of columns over all records.
-fn intern_column<T>(
-    records: &[Normalised],
-    interner: &mut Interner,
-    mut f: impl FnMut(&Normalised, &mut Interner, &mut String) -> T,
-) -> Vec<T> {
-    let mut buf = String::new();
-    records.iter().map(|r| f(r, interner, &mut buf)).collect()
-}
-
-fn prefixed(interner: &mut Interner, buf: &mut String, prefix: &str, s: &str) -> u32 {
-    buf.clear();
-    buf.push_str(prefix);
-    buf.push_str(s);
-    interner.id(buf)
-}
-
-/// A record with its text normalised, ready to intern: names in upper-case
-/// letters, the postcode in its standard form. Made from a [`LinkRecord`] on
-/// whichever thread reads the file, so the builder only interns.
-#[derive(Debug, Clone, Default)]
-pub struct Normalised {
-    source: String,
-    record_id: String,
-    upn: Option<cnis_core::Upn>,
-    former_upn: Option<cnis_core::Upn>,
-    nhs_number: Option<cnis_core::NhsNumber>,
-    forename: Option<String>,
-    surname: Option<String>,
-    former_surname: Option<String>,
-    dob: Option<chrono::NaiveDate>,
-    sex: Option<Sex>,
-    postcode: Option<String>,
-    postcode_is_uk: bool,
-    address: Option<String>,
-    truth: Option<String>,
-}
-
-impl From<LinkRecord> for Normalised {
-    fn from(r: LinkRecord) -> Self {
-        let name = |s: Option<String>| s.map(|s| normalise_name(&s)).filter(|s| !s.is_empty());
-        let (postcode, postcode_is_uk) = match r.postcode.filter(|p| !p.is_empty()) {
-            None => (None, false),
-            Some(raw) => match Postcode::parse(&raw) {
-                Ok(pc) => (Some(pc.as_str().to_string()), true),
-                Err(_) => (Some(raw), false),
-            },
-        };
-        Normalised {
-            source: r.source,
-            record_id: r.record_id,
-            upn: r.upn,
-            former_upn: r.former_upn,
-            nhs_number: r.nhs_number,
-            forename: name(r.forename),
-            surname: name(r.surname),
-            former_surname: name(r.former_surname),
-            dob: r.dob,
-            sex: r.sex,
-            postcode,
-            postcode_is_uk,
-            address: name(r.address),
-            truth: r.truth,
-        }
-    }
 }
 
 /// Records prepared on one thread, with interned values of its own; several
