@@ -65,6 +65,13 @@ fn every_command_has_help() {
         &["ingest", "postcodes"],
         &["track"],
         &["demo"],
+        &["link"],
+        &["link", "plan"],
+        &["link", "train"],
+        &["link", "predict"],
+        &["link", "evaluate"],
+        &["link", "decide"],
+        &["link", "explain"],
     ];
     for c in commands {
         let mut args = c.to_vec();
