@@ -107,3 +107,56 @@ proptest! {
         prop_assert!((0.0..=1.0).contains(&prob));
     }
 }
+
+/// Blocking unions its rules without scoring a pair twice, and scores
+/// exactly the pairs some rule puts together (checked against every pair).
+#[test]
+fn blocking_scores_each_candidate_pair_exactly_once() {
+    use cnis_link::{Blocks, Rule};
+    let p = Prepared::new(&records(150));
+    let blocks = Blocks::build(&p, &Rule::ALL);
+    let mut got: Vec<(usize, usize)> = blocks.fold_pairs(
+        &p,
+        Vec::new,
+        |v, a, b| v.push((a, b)),
+        |mut x, y| {
+            x.extend(y);
+            x
+        },
+    );
+    let n = got.len();
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), n, "a pair was scored twice");
+    let mut want = Vec::new();
+    for a in 0..p.n {
+        for b in a + 1..p.n {
+            if Rule::ALL.iter().any(|r| r.agrees(&p, a, b)) {
+                want.push((a, b));
+            }
+        }
+    }
+    assert_eq!(got, want);
+    assert!(!want.is_empty());
+}
+
+/// The plan names every rule with its pair count, every comparison level,
+/// and the thresholds; a rule past the limit is refused with its figure.
+#[test]
+fn the_plan_shows_rules_comparisons_and_thresholds() {
+    use cnis_link::{Rule, plan};
+    let p = Prepared::new(&records(200));
+    let counts = plan::rule_counts(&p, &Rule::DEFAULT, 1_000_000).expect("within the limit");
+    let model = train(&p, &TrainConfig { u_pairs: 100_000, ..TrainConfig::default() }).expect("model");
+    let text = plan::render(p.n, &counts, Some(&model));
+    for rule in Rule::DEFAULT {
+        assert!(text.contains(rule.describe()), "{text}");
+    }
+    for needle in
+        ["forename and surname swapped", "day and month swapped", "same sector", "prior:", "thresholds: link at"]
+    {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    let err = plan::rule_counts(&p, &[Rule::DobSurname, Rule::Names], 10).expect_err("refused");
+    assert!(err.to_string().contains("would compare"), "{err}");
+}
