@@ -452,8 +452,13 @@ impl Store {
     }
 
     /// A census's pupils as linkage records: source `census-<date>`, the UPN
-    /// as record id (unique within a census).
-    pub fn census_link_records(&self, census: i64) -> Result<Vec<cnis_core::records::LinkRecord>> {
+    /// as record id (unique within a census). Only pupils for which `keep`
+    /// (given the UPN and former UPN) says yes are built.
+    pub fn census_link_records(
+        &self,
+        census: i64,
+        keep: &dyn Fn(&Upn, Option<&Upn>) -> bool,
+    ) -> Result<Vec<cnis_core::records::LinkRecord>> {
         let (first, last) = self.rows_of(census)?;
         let date: String =
             self.conn.query_row("SELECT census_date FROM censuses WHERE id = ?1", [census], |r| r.get(0))?;
@@ -467,10 +472,15 @@ impl Store {
         const T: &str = "census_pupils";
         while let Some(r) = rows.next()? {
             let upn: String = r.get(0)?;
+            let parsed = parse_upn(&upn, T)?;
+            let former = r.get::<_, Option<String>>(1)?.map(|f| parse_upn(&f, T)).transpose()?;
+            if !keep(&parsed, former.as_ref()) {
+                continue;
+            }
             out.push(cnis_core::records::LinkRecord {
                 source: source.clone(),
-                upn: Some(parse_upn(&upn, T)?),
-                former_upn: r.get::<_, Option<String>>(1)?.map(|f| parse_upn(&f, T)).transpose()?,
+                upn: Some(parsed),
+                former_upn: former,
                 forename: r.get(2)?,
                 middle_names: r.get(3)?,
                 surname: r.get(4)?,

@@ -56,7 +56,7 @@ pub fn track_and_write(
     let sectors = store.school_sectors()?;
     if link {
         spin.set_message("linking records");
-        let found = linked(store, a.id, b.id)?;
+        let found = linked(store, a.id, b.id, &second_roll)?;
         tracing::info!(
             on_second_roll = found.on_second.len(),
             source_links = found.sources.len(),
@@ -167,24 +167,35 @@ struct Linked {
     sources: Vec<SourceRecord>,
 }
 
-/// Links both censuses and every source record, and reads off, for each
-/// first-census pupil, whether their child is on the second census and which
-/// source records are theirs.
-fn linked(store: &Store, a: i64, b: i64) -> anyhow::Result<Linked> {
-    let first = store.census_link_records(a)?;
-    let first_source = first.first().map(|r| r.source.clone()).unwrap_or_default();
+/// Links what UPNs left unmatched, and reads off, for each first-census
+/// pupil, whether their child is on the second census and which source
+/// records are theirs. Only records UPNs could not place take part: pupils
+/// of the first census whose UPN is not on the second, pupils of the second
+/// whose UPN (and former UPN) is not on the first, and source records with
+/// no UPN or one not on the first census. Everything else is already matched,
+/// and leaving it out keeps a national run small.
+fn linked(store: &Store, a: i64, b: i64, second_roll: &HashSet<Upn>) -> anyhow::Result<Linked> {
+    let first_roll = store.roll_upns(a)?;
+    let first = store.census_link_records(a, &|u, _| !second_roll.contains(u))?;
+    let first_source = format!("census-{}", store_date(store, a)?);
     let mut records = first;
-    let second = store.census_link_records(b)?;
-    let second_source = second.first().map(|r| r.source.clone()).unwrap_or_default();
+    let second =
+        store.census_link_records(b, &|u, f| !first_roll.contains(u) && !f.is_some_and(|f| first_roll.contains(f)))?;
+    let second_source = format!("census-{}", store_date(store, b)?);
     records.extend(second);
-    let sources = store.source_link_records()?;
+    let sources: Vec<_> = store
+        .source_link_records()?
+        .into_iter()
+        .filter(|(_, r)| r.upn.is_none_or(|u| !first_roll.contains(&u)))
+        .collect();
     let by_row: HashMap<String, usize> =
         sources.iter().enumerate().map(|(i, (l, _))| (l.record_id.clone(), i)).collect();
     records.extend(sources.iter().map(|(l, _)| l.clone()));
     let p = Prepared::from_records(records);
     let config = TrainConfig::default();
-    let (_, pairs, _) = cnis_link::train_and_predict(&p, &config, config.link_threshold)?;
-    let clusters = cnis_link::cluster(&p, &pairs, config.link_threshold);
+    let model = cnis_link::train(&training_sample(store, a, b, first_roll.len())?, &config)?;
+    let (pairs, _) = cnis_link::predict(&p, &model, model.link_threshold)?;
+    let clusters = cnis_link::cluster(&p, &pairs, model.link_threshold);
     // Per cluster: the first-census UPN (one at most: a cluster never holds two
     // UPNs of one source), whether a second-census record is in it, and its
     // source records.
@@ -216,6 +227,39 @@ fn linked(store: &Store, a: i64, b: i64) -> anyhow::Result<Linked> {
         }
     }
     Ok(Linked { on_second, sources: linked_sources })
+}
+
+/// The model is trained on a sample of whole children, not on the records
+/// left over by UPN matching: those are mostly non-matches, which would bias
+/// the prior. Children are sampled by a hash of their first UPN, so a
+/// child's census records and listed records are kept or dropped together;
+/// about 100,000 first-census pupils are enough.
+fn training_sample(store: &Store, a: i64, b: i64, first_pupils: usize) -> anyhow::Result<Prepared> {
+    use std::hash::{Hash, Hasher};
+    let every = (first_pupils / 100_000).max(1) as u64;
+    let keep = |u: &Upn| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        u.hash(&mut h);
+        h.finish() % every == 0
+    };
+    let mut records = store.census_link_records(a, &|u, _| keep(u))?;
+    records.extend(store.census_link_records(b, &|u, f| keep(u) || f.is_some_and(keep))?);
+    records.extend(
+        store
+            .source_link_records()?
+            .into_iter()
+            .filter(|(l, r)| match r.upn {
+                Some(u) => keep(&u),
+                None => l.record_id.parse::<u64>().is_ok_and(|row| row % every == 0),
+            })
+            .map(|(l, _)| l),
+    );
+    Ok(Prepared::from_records(records))
+}
+
+fn store_date(store: &Store, census: i64) -> anyhow::Result<String> {
+    let c = store.censuses()?.into_iter().find(|c| c.id == census).context("census vanished from the database")?;
+    Ok(c.date.to_string())
 }
 
 fn absence_name(b: AbsenceBand) -> &'static str {
