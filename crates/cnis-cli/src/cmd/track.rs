@@ -240,7 +240,7 @@ fn training_sample(store: &Store, a: i64, b: i64, first_pupils: usize) -> anyhow
     let keep = |u: &Upn| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         u.hash(&mut h);
-        h.finish() % every == 0
+        h.finish().is_multiple_of(every)
     };
     let mut records = store.census_link_records(a, &|u, _| keep(u))?;
     records.extend(store.census_link_records(b, &|u, f| keep(u) || f.is_some_and(keep))?);
@@ -250,7 +250,7 @@ fn training_sample(store: &Store, a: i64, b: i64, first_pupils: usize) -> anyhow
             .into_iter()
             .filter(|(l, r)| match r.upn {
                 Some(u) => keep(&u),
-                None => l.record_id.parse::<u64>().is_ok_and(|row| row % every == 0),
+                None => l.record_id.parse::<u64>().is_ok_and(|row| row.is_multiple_of(every)),
             })
             .map(|(l, _)| l),
     );
