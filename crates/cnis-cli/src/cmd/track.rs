@@ -238,7 +238,7 @@ fn training_sample(store: &Store, a: i64, b: i64, first_pupils: usize) -> anyhow
     use std::hash::{Hash, Hasher};
     let every = (first_pupils / 100_000).max(1) as u64;
     let keep = |u: &Upn| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = rustc_hash::FxHasher::default();
         u.hash(&mut h);
         h.finish().is_multiple_of(every)
     };
