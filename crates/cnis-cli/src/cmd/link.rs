@@ -22,7 +22,7 @@ use crate::progress::Spinner;
 pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
     match cmd {
         LinkCommand::Plan { input, model, max_pairs } => {
-            let (p, _) = load(&input, g)?;
+            let p = load(&input, g)?;
             let model = model.map(|m| read_model(&m)).transpose()?;
             let rules = model.as_ref().map_or_else(|| cnis_link::Rule::DEFAULT.to_vec(), |m| m.blocking_rules.clone());
             let counts = plan::rule_counts(&p, &rules, max_pairs)?;
@@ -31,7 +31,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
         }
         LinkCommand::Train { input, model, training } => {
             let config = train_config(&training)?;
-            let (p, _) = load(&input, g)?;
+            let p = load(&input, g)?;
             let counts = plan::rule_counts(&p, &config.rules, training.max_pairs)?;
             let spin = Spinner::new(g, "training: u from random pairs, m by EM");
             let t = Instant::now();
@@ -119,7 +119,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LinkCommand::Evaluate { input, model, threshold, json } => {
-            let (p, _) = load(&input, g)?;
+            let p = load(&input, g)?;
             anyhow::ensure!(p.truth.iter().any(|&t| t != 0), "no record has a value in the `truth` column");
             let m = read_model(&model)?;
             let threshold = threshold.unwrap_or(m.link_threshold);
@@ -143,7 +143,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LinkCommand::Decide { input, left, right, decision } => {
-            let (p, _) = load(&input, g)?;
+            let p = load(&input, g)?;
             let (a, b) = (find(&p, &left)?, find(&p, &right)?);
             let key = |i: usize| (p.sources[p.source[i] as usize].clone(), p.record_id[i].clone(), p.fingerprint(i));
             let same = matches!(decision, crate::cli::DecisionArg::Same);
@@ -158,7 +158,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LinkCommand::Explain { input, model, left, right, svg } => {
-            let (p, _) = load(&input, g)?;
+            let p = load(&input, g)?;
             let m = read_model(&model)?;
             let a = find(&p, &left)?;
             let b = find(&p, &right)?;
@@ -322,9 +322,8 @@ fn existing_children(p: &Prepared, g: &Global) -> anyhow::Result<Vec<(u32, u32)>
 }
 
 /// Loads every input file and prepares the records.
-fn load(input: &LinkInput, g: &Global) -> anyhow::Result<(Prepared, u64)> {
-    let (p, _) = load_marking(input, &[], g)?;
-    Ok((p, 0))
+fn load(input: &LinkInput, g: &Global) -> anyhow::Result<Prepared> {
+    Ok(load_marking(input, &[], g)?.0)
 }
 
 /// [`load`], also returning the (source, record id) of every record read
