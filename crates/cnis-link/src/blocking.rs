@@ -205,7 +205,7 @@ impl Blocks {
                 .map(|(_, g)| g)
                 .take_while(|&(s, e)| {
                     let more = taken < at_most;
-                    taken += u64::from(e - s) * u64::from(e - s - 1) / 2;
+                    taken += block_pairs(s, e);
                     more
                 })
                 .collect()
@@ -213,15 +213,11 @@ impl Blocks {
         groups
             .par_iter()
             .fold(&init, |mut state, &(s, e)| {
-                let block = &order[s as usize..e as usize];
-                for (x, &i) in block.iter().enumerate() {
-                    for &j in &block[x + 1..] {
-                        let (a, b) = if i < j { (i as usize, j as usize) } else { (j as usize, i as usize) };
-                        if rule.agrees(p, a, b) {
-                            f(&mut state, a, b);
-                        }
+                each_pair(&order[s as usize..e as usize], |a, b| {
+                    if rule.agrees(p, a, b) {
+                        f(&mut state, a, b);
                     }
-                }
+                });
                 state
             })
             .reduce(&init, &merge)
@@ -239,7 +235,7 @@ impl Blocks {
 
     /// Pairs each rule generates before de-duplication against earlier rules.
     pub fn pair_counts(&self) -> Vec<u64> {
-        self.groups.iter().map(|g| g.iter().map(|&(s, e)| u64::from(e - s) * u64::from(e - s - 1) / 2).sum()).collect()
+        self.groups.iter().map(|g| g.iter().map(|&(s, e)| block_pairs(s, e)).sum()).collect()
     }
 
     /// Calls `f` once for every distinct pair any rule generates, in
@@ -259,22 +255,31 @@ impl Blocks {
             let state = rule_groups
                 .par_iter()
                 .fold(&init, |mut state, &(s, e)| {
-                    let block = &order[s as usize..e as usize];
-                    for (x, &i) in block.iter().enumerate() {
-                        for &j in &block[x + 1..] {
-                            let (a, b) = if i < j { (i as usize, j as usize) } else { (j as usize, i as usize) };
-                            // Hash collisions can put unequal records in one block.
-                            if !self.rules[k].agrees(p, a, b) || earlier.iter().any(|r| r.agrees(p, a, b)) {
-                                continue;
-                            }
+                    each_pair(&order[s as usize..e as usize], |a, b| {
+                        // Hash collisions can put unequal records in one block.
+                        if self.rules[k].agrees(p, a, b) && !earlier.iter().any(|r| r.agrees(p, a, b)) {
                             f(&mut state, a, b);
                         }
-                    }
+                    });
                     state
                 })
                 .reduce(&init, &merge);
             total = merge(total, state);
         }
         total
+    }
+}
+
+/// Pairs within the block `order[s..e]`.
+fn block_pairs(s: u32, e: u32) -> u64 {
+    u64::from(e - s) * u64::from(e - s - 1) / 2
+}
+
+/// Calls `f(a, b)` with a < b for every pair of records in a block.
+fn each_pair(block: &[u32], mut f: impl FnMut(usize, usize)) {
+    for (x, &i) in block.iter().enumerate() {
+        for &j in &block[x + 1..] {
+            if i < j { f(i as usize, j as usize) } else { f(j as usize, i as usize) }
+        }
     }
 }

@@ -47,6 +47,9 @@ pub enum Error {
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// What a bulk load hands its caller: stores one record, or says why not.
+pub type Insert<'a, T> = dyn FnMut(&T) -> std::result::Result<(), String> + 'a;
+
 /// A loaded census.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CensusInfo {
@@ -142,9 +145,7 @@ impl Store {
         &mut self,
         date: NaiveDate,
         file: &str,
-        fill: impl FnOnce(
-            &mut dyn FnMut(&CensusPupil) -> std::result::Result<(), String>,
-        ) -> std::result::Result<(u64, u64, u64), E>,
+        fill: impl FnOnce(&mut Insert<'_, CensusPupil>) -> std::result::Result<(u64, u64, u64), E>,
     ) -> Result<std::result::Result<(CensusInfo, u64), E>> {
         // Foreign keys are checked by construction during a bulk load; the
         // pragma cannot change inside a transaction, so it is set around it.
@@ -156,14 +157,11 @@ impl Store {
         outcome
     }
 
-    #[allow(clippy::type_complexity)]
     fn load_census_inner<E>(
         &mut self,
         date: NaiveDate,
         file: &str,
-        fill: impl FnOnce(
-            &mut dyn FnMut(&CensusPupil) -> std::result::Result<(), String>,
-        ) -> std::result::Result<(u64, u64, u64), E>,
+        fill: impl FnOnce(&mut Insert<'_, CensusPupil>) -> std::result::Result<(u64, u64, u64), E>,
     ) -> Result<std::result::Result<(CensusInfo, u64), E>> {
         let day = date_text(date);
         if let Some(old) = self
@@ -335,9 +333,7 @@ impl Store {
         &mut self,
         kind: SourceKind,
         file: &str,
-        fill: impl FnOnce(
-            &mut dyn FnMut(&SourceRecord) -> std::result::Result<(), String>,
-        ) -> std::result::Result<(u64, u64, u64), E>,
+        fill: impl FnOnce(&mut Insert<'_, SourceRecord>) -> std::result::Result<(u64, u64, u64), E>,
     ) -> Result<std::result::Result<u64, E>> {
         let tx = self.conn.transaction()?;
         tx.execute("INSERT INTO loads (kind, file) VALUES (?1, ?2)", params![kind.name(), file])?;
