@@ -561,6 +561,11 @@ pub struct LinkRecord {
     pub upn: Option<Upn>,
     /// Former UPN.
     pub former_upn: Option<Upn>,
+    /// A UPN as written where it failed its check (a wrong check letter, a
+    /// character missing): never matched exactly, since two children can
+    /// share a mistyped value, but close enough to compare character by
+    /// character with another record's UPN.
+    pub upn_text: Option<String>,
     /// NHS number.
     pub nhs_number: Option<crate::NhsNumber>,
     /// Forename.

@@ -646,6 +646,7 @@ fn parse_link(r: &Row, default_source: &str) -> Result<LinkRecord, FieldError> {
         record_id: r.req(1, parse::text)?,
         upn: r.opt(2, parse::upn)?,
         former_upn: r.opt(3, parse::upn)?,
+        upn_text: None,
         nhs_number: r.opt(4, parse::nhs)?,
         forename: r.opt(5, parse::text)?,
         middle_names: r.opt(6, parse::text)?,
