@@ -10,6 +10,7 @@
 //! This crate does no I/O beyond reading the LA table compiled into it.
 
 mod child_id;
+mod deletion;
 mod deprivation;
 mod error;
 mod ident;
@@ -17,6 +18,7 @@ mod la;
 mod nhs;
 mod postcode;
 pub mod records;
+pub mod schema;
 pub mod school_age;
 mod uln;
 mod upn;

@@ -9,6 +9,8 @@ use chrono::NaiveDate;
 
 use crate::{IdError, ImdDecile, LaCode, Postcode, Upn};
 
+pub use crate::deletion::{Confidence, DeletionGround, GroundMeaning, GroundText, Regulations};
+
 /// Sex as recorded in the school census (`M`, `F`; `U` where a source allows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sex {
@@ -147,53 +149,66 @@ impl fmt::Display for DestinationCode {
     }
 }
 
-/// A ground for deleting a pupil of compulsory school age from the admission
-/// register: School Attendance (Pupil Registration) (England) Regulations
-/// 2024, reg. 9(1)(a) to (o). Stored as the letter.
+/// Enrolment status on a census (`EnrolStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DeletionGround(u8);
-
-impl DeletionGround {
-    /// Registered at another school.
-    pub const OTHER_SCHOOL: DeletionGround = DeletionGround(b'a');
-    /// Parent has said in writing the child will be educated at home.
-    pub const HOME_EDUCATION: DeletionGround = DeletionGround(b'f');
-    /// No longer lives within reasonable distance.
-    pub const MOVED_AWAY: DeletionGround = DeletionGround(b'g');
-    /// Continuously absent for 20 school days, whereabouts unknown.
-    pub const CONTINUOUS_ABSENCE: DeletionGround = DeletionGround(b'i');
-    /// Died.
-    pub const DIED: DeletionGround = DeletionGround(b'k');
-    /// Permanently excluded.
-    pub const PERMANENTLY_EXCLUDED: DeletionGround = DeletionGround(b'o');
-
-    /// Parses `9(1)(f)`, `9(1)f`, `(f)` or `f`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        let t = t.strip_prefix("9(1)").unwrap_or(&t);
-        let t = t.trim_start_matches('(').trim_end_matches(')');
-        match t.as_bytes() {
-            [c @ b'a'..=b'o'] => Some(DeletionGround(*c)),
-            _ => None,
-        }
-    }
-    /// The ground's letter.
-    pub fn letter(self) -> char {
-        self.0 as char
-    }
+pub enum EnrolStatus {
+    /// `C`: current, single registration.
+    Single,
+    /// `M`: current main, dual registration: the school and attendance that count.
+    Main,
+    /// `S`: current subsidiary, dual registration (e.g. a PRU or hospital school).
+    Subsidiary,
+    /// `G`: guest, not registered here.
+    Guest,
+    /// `F`: subsidiary provision at an FE college.
+    FurtherEducation,
+    /// `O`: other provider.
+    Other,
+    /// `P`: previous (historic) enrolment.
+    Previous,
 }
 
-impl fmt::Display for DeletionGround {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "9(1)({})", self.0 as char)
+impl EnrolStatus {
+    /// Parses the census code.
+    pub fn parse(s: &str) -> Option<EnrolStatus> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "C" => EnrolStatus::Single,
+            "M" => EnrolStatus::Main,
+            "S" => EnrolStatus::Subsidiary,
+            "G" => EnrolStatus::Guest,
+            "F" => EnrolStatus::FurtherEducation,
+            "O" => EnrolStatus::Other,
+            "P" => EnrolStatus::Previous,
+            _ => return None,
+        })
+    }
+    /// The census code.
+    pub fn code(self) -> &'static str {
+        match self {
+            EnrolStatus::Single => "C",
+            EnrolStatus::Main => "M",
+            EnrolStatus::Subsidiary => "S",
+            EnrolStatus::Guest => "G",
+            EnrolStatus::FurtherEducation => "F",
+            EnrolStatus::Other => "O",
+            EnrolStatus::Previous => "P",
+        }
+    }
+    /// Whether the row is a registration that puts the child on this school's
+    /// roll as their main school: `C` or `M` (a missing status counts as `C`).
+    pub fn is_main(status: Option<EnrolStatus>) -> bool {
+        matches!(status, None | Some(EnrolStatus::Single | EnrolStatus::Main))
     }
 }
 
 /// One pupil row of a spring school census.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CensusPupil {
-    /// `UPN`
-    pub upn: Upn,
+    /// `UPN`, where it passes its check.
+    pub upn: Option<Upn>,
+    /// The UPN as written where it failed its check: kept, never matched
+    /// exactly, compared character by character in linkage.
+    pub upn_text: Option<String>,
     /// `FormerUPN`
     pub former_upn: Option<Upn>,
     /// `Surname`
@@ -212,8 +227,8 @@ pub struct CensusPupil {
     pub ethnicity: Option<String>,
     /// `LAESTAB` of the school making the return.
     pub laestab: Laestab,
-    /// `EnrolStatus` (`C`, `M`, `S`, ...)
-    pub enrol_status: Option<char>,
+    /// `EnrolStatus`
+    pub enrol_status: Option<EnrolStatus>,
     /// `EntryDate`
     pub entry_date: Option<NaiveDate>,
     /// `NCyearActual` (0 = Reception)
@@ -222,8 +237,10 @@ pub struct CensusPupil {
     pub address_line1: Option<String>,
     /// `Town`
     pub town: Option<String>,
-    /// `HomePostcode`
+    /// `HomePostcode`, where it is a valid postcode.
     pub postcode: Option<Postcode>,
+    /// The postcode as written where it is not a valid one (kept for linkage).
+    pub postcode_text: Option<String>,
     /// `FSMEligible`
     pub fsm_eligible: bool,
     /// `SENprovision`
@@ -282,9 +299,10 @@ impl CensusPupil {
 }
 
 /// Which destination source a row came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum SourceKind {
     /// The LA's elective home education register.
+    #[default]
     HomeEducation,
     /// The LA's list of children known or suspected to be missing education.
     Cme,
@@ -292,18 +310,21 @@ pub enum SourceKind {
     Deletion,
     /// Pupils on the roll of independent schools.
     IndependentRoll,
-    /// Children known to social care (CIN, CPP, CLA).
+    /// Children known to social care (CIN, s.47, CPP, CLA).
     SocialCare,
+    /// Placements in alternative provision outside school (school- or LA-arranged).
+    AlternativeProvision,
 }
 
 impl SourceKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SourceKind; 5] = [
+    pub const ALL: [SourceKind; 6] = [
         SourceKind::HomeEducation,
         SourceKind::Cme,
         SourceKind::Deletion,
         SourceKind::IndependentRoll,
         SourceKind::SocialCare,
+        SourceKind::AlternativeProvision,
     ];
     /// The name used on the command line and in the database.
     pub fn name(self) -> &'static str {
@@ -313,6 +334,7 @@ impl SourceKind {
             SourceKind::Deletion => "deletions",
             SourceKind::IndependentRoll => "independent-roll",
             SourceKind::SocialCare => "social-care",
+            SourceKind::AlternativeProvision => "alternative-provision",
         }
     }
     /// The inverse of [`SourceKind::name`].
@@ -321,38 +343,119 @@ impl SourceKind {
     }
 }
 
-/// One row of a destination source. Which fields are required depends on the
-/// kind (see `cnis-ingest`); the UPN is optional everywhere but in deletions.
-#[derive(Debug, Clone, PartialEq)]
+/// A CME list's status for a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CmeStatus {
+    /// Known to be missing education.
+    Known,
+    /// Suspected.
+    Suspected,
+}
+
+impl CmeStatus {
+    /// Parses `known`/`suspected` (and `K`/`S`).
+    pub fn parse(s: &str) -> Option<CmeStatus> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "known" | "k" | "confirmed" => Some(CmeStatus::Known),
+            "suspected" | "s" => Some(CmeStatus::Suspected),
+            _ => None,
+        }
+    }
+    /// The word used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CmeStatus::Known => "known",
+            CmeStatus::Suspected => "suspected",
+        }
+    }
+}
+
+/// A child's involvement with children's social care, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SocialCareStatus {
+    /// Child in need (Children Act 1989 s.17).
+    ChildInNeed,
+    /// Child-protection enquiry under s.47 of the Children Act 1989.
+    ProtectionEnquiry,
+    /// Child-protection plan.
+    ProtectionPlan,
+    /// Looked after by the council.
+    LookedAfter,
+}
+
+impl SocialCareStatus {
+    /// Parses `CIN`, `S47`, `CPP`, `CLA` (and `LAC`, `CP`, and the words).
+    pub fn parse(s: &str) -> Option<SocialCareStatus> {
+        let t: String = s.trim().to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        Some(match t.as_str() {
+            "cin" | "childinneed" => SocialCareStatus::ChildInNeed,
+            "s47" | "section47" | "cpenquiry" | "childprotectionenquiry" => SocialCareStatus::ProtectionEnquiry,
+            "cpp" | "cp" | "cpplan" | "childprotectionplan" => SocialCareStatus::ProtectionPlan,
+            "cla" | "lac" | "lookedafter" | "lookedafterchild" | "childlookedafter" => SocialCareStatus::LookedAfter,
+            _ => return None,
+        })
+    }
+    /// The code used in files.
+    pub fn code(self) -> &'static str {
+        match self {
+            SocialCareStatus::ChildInNeed => "CIN",
+            SocialCareStatus::ProtectionEnquiry => "S47",
+            SocialCareStatus::ProtectionPlan => "CPP",
+            SocialCareStatus::LookedAfter => "CLA",
+        }
+    }
+}
+
+/// One row of a destination source. Which fields a kind uses is in
+/// `docs/formats.md`; every field is optional, because a row is kept as long
+/// as it can identify a child (a UPN, the council's own id, or two of
+/// forename, surname and date of birth).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SourceRecord {
     /// Which source.
     pub kind: SourceKind,
     /// The LA holding the record.
     pub la: Option<LaCode>,
-    /// The school (deletions, independent roll).
+    /// The school (deletions: the school deleting; independent roll: the school).
     pub laestab: Option<Laestab>,
+    /// The school's URN (independent roll, where no LAESTAB is given).
+    pub urn: Option<u32>,
     /// The LA's own reference for the child (e.g. `LAchildID`).
     pub local_id: Option<String>,
-    /// UPN where the source holds one.
+    /// UPN where the source holds one that passes its check.
     pub upn: Option<Upn>,
+    /// A UPN as written where it failed its check.
+    pub upn_text: Option<String>,
     /// Surname.
     pub surname: Option<String>,
     /// Forename.
     pub forename: Option<String>,
+    /// Middle names.
+    pub middle_names: Option<String>,
     /// Date of birth.
     pub dob: Option<NaiveDate>,
     /// Sex.
     pub sex: Option<Sex>,
     /// Home postcode.
     pub postcode: Option<Postcode>,
-    /// Start date (EHE, CME), deletion date, or entry date.
+    /// A postcode as written where it is not a valid one.
+    pub postcode_text: Option<String>,
+    /// Deletion date, register entry, placement or episode start.
     pub date: Option<NaiveDate>,
-    /// Deletion ground (deletions only).
+    /// Placement or episode end.
+    pub end_date: Option<NaiveDate>,
+    /// Deletion ground, read under the regulations that applied.
     pub deletion_ground: Option<DeletionGround>,
     /// Destination (deletions only).
     pub destination: Option<DestinationCode>,
-    /// CME `known`/`suspected`; social care `CIN`/`CPP`/`CLA`.
-    pub status: Option<String>,
+    /// CME list status.
+    pub cme_status: Option<CmeStatus>,
+    /// Social-care status.
+    pub social_care: Option<SocialCareStatus>,
+    /// Alternative-provision provider.
+    pub provider: Option<String>,
+    /// Hours a week (alternative provision).
+    pub hours: Option<f32>,
 }
 
 /// Whether a school is state-funded or independent.
@@ -391,53 +494,8 @@ pub struct PostcodeDeprivation {
     pub imd_decile: ImdDecile,
 }
 
-/// Column names of each file format cnis reads and the generator writes.
+/// Column names of the linkage layout (the other formats are in [`crate::schema`]).
 pub mod columns {
-    /// Pupil-level spring census (DfE census field names).
-    pub const CENSUS: &[&str] = &[
-        "UPN",
-        "FormerUPN",
-        "Surname",
-        "Forename",
-        "MiddleNames",
-        "FormerSurname",
-        "DOB",
-        "Sex",
-        "Ethnicity",
-        "LAESTAB",
-        "EnrolStatus",
-        "EntryDate",
-        "NCyearActual",
-        "AddressLine1",
-        "Town",
-        "HomePostcode",
-        "FSMEligible",
-        "SENprovision",
-        "SENneed",
-        "SessionsPossible",
-        "SessionsAuthorised",
-        "SessionsUnauthorised",
-    ];
-    /// Destination sources: one layout, the columns a kind does not use left empty.
-    pub const SOURCE: &[&str] = &[
-        "LA",
-        "LAESTAB",
-        "LAchildID",
-        "UPN",
-        "Surname",
-        "Forename",
-        "DOB",
-        "Sex",
-        "HomePostcode",
-        "Date",
-        "DeletionGround",
-        "Destination",
-        "Status",
-    ];
-    /// Schools list.
-    pub const SCHOOLS: &[&str] = &["URN", "LAESTAB", "EstablishmentName", "Phase", "Sector"];
-    /// Postcode to neighbourhood deprivation lookup.
-    pub const POSTCODE_DEPRIVATION: &[&str] = &["Postcode", "LSOA", "IMDDecile"];
     /// Linkage input: one layout for every source.
     pub const LINK: &[&str] = &[
         "source",
@@ -475,18 +533,24 @@ pub enum Destination {
     Died,
     /// Known or suspected to be missing education.
     Cme,
+    /// In an alternative-provision placement outside school.
+    AlternativeProvision,
+    /// Detained under a sentence of detention.
+    Custody,
     /// No source says where the child went.
     Unknown,
 }
 
 impl Destination {
     /// Every destination, in report order.
-    pub const ALL: [Destination; 8] = [
+    pub const ALL: [Destination; 10] = [
         Destination::HomeEducation,
         Destination::IndependentSchool,
+        Destination::AlternativeProvision,
         Destination::Abroad,
         Destination::OutsideEngland,
         Destination::AnotherSchool,
+        Destination::Custody,
         Destination::Died,
         Destination::Cme,
         Destination::Unknown,
@@ -501,6 +565,8 @@ impl Destination {
             Destination::OutsideEngland => "outside_england",
             Destination::Died => "died",
             Destination::Cme => "cme",
+            Destination::AlternativeProvision => "alternative_provision",
+            Destination::Custody => "custody",
             Destination::Unknown => "unknown",
         }
     }
@@ -518,6 +584,8 @@ impl Destination {
             Destination::OutsideEngland => "Wales, Scotland or Northern Ireland",
             Destination::Died => "Died",
             Destination::Cme => "Missing education (known or suspected)",
+            Destination::AlternativeProvision => "Alternative provision outside school",
+            Destination::Custody => "Detained (youth custody)",
             Destination::Unknown => "Unknown",
         }
     }

@@ -179,6 +179,8 @@ impl Profile {
             Destination::OutsideEngland => p([0.75, 0.23, 0.02], [0.84, 0.13, 0.03], 0.50, 0.45),
             Destination::Died => p([0.70, 0.25, 0.05], [0.70, 0.15, 0.15], 0.55, 0.45),
             Destination::AnotherSchool => p([0.80, 0.18, 0.02], [0.83, 0.13, 0.04], 0.50, 0.50),
+            Destination::AlternativeProvision => p([0.30, 0.50, 0.20], [0.55, 0.30, 0.15], 0.68, 0.80),
+            Destination::Custody => p([0.20, 0.50, 0.30], [0.60, 0.30, 0.10], 0.70, 1.00),
         }
     }
 

@@ -613,7 +613,7 @@ fn step(
                 rows.push(row(K::Deletion, true, date, Some(DeletionGround::DIED), None, deleting, None));
                 evidence = true;
             }
-            Destination::AnotherSchool => {}
+            Destination::AnotherSchool | Destination::AlternativeProvision | Destination::Custody => {}
         }
         children[i].upn_evidence = evidence;
         children[i].evidence |= evidence;

@@ -5,6 +5,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use cnis_core::records::{SourceKind, columns};
+use cnis_core::schema::{self, SourceField};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -149,8 +150,9 @@ fn census_row(pop: &Population, c: &Child, e: &Enrol, file: u64, scale: f64, sec
     ]
 }
 
-/// One source row as written; `no` is the source's place in [`SourceKind::ALL`].
-fn source_row(pop: &Population, r: &crate::SourceRow, no: usize) -> Option<[String; 13]> {
+/// One source row as written, in [`schema::SOURCE`] order; `no` is the
+/// source's place in [`SourceKind::ALL`].
+fn source_row(pop: &Population, r: &crate::SourceRow, no: usize) -> Option<Vec<String>> {
     let kind = r.kind;
     let c = &pop.children[r.child as usize];
     let (home, upn, surname) = match (&c.a, &c.home) {
@@ -159,21 +161,24 @@ fn source_row(pop: &Population, r: &crate::SourceRow, no: usize) -> Option<[Stri
         (None, None) => return None,
     };
     let s = shown(pop, c, &home, surname, 2 + no as u64, 1.0);
-    Some([
-        r.la.to_string(),
-        r.laestab.map(|l| l.to_string()).unwrap_or_default(),
-        if kind == SourceKind::SocialCare { local_id(c.truth_id) } else { String::new() },
-        upn.filter(|_| r.with_upn).map(|u| u.to_string()).unwrap_or_default(),
-        s.surname,
-        s.forename,
-        s.dob,
-        c.sex.code().to_string(),
-        s.postcode,
-        r.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
-        r.ground.map(|g| g.to_string()).unwrap_or_default(),
-        r.destination.map(|d| d.to_string()).unwrap_or_default(),
-        r.status.unwrap_or_default().to_string(),
-    ])
+    let mut row = vec![String::new(); schema::SOURCE.columns.len()];
+    let mut set = |f: SourceField, v: String| row[f.index()] = v;
+    set(SourceField::La, r.la.to_string());
+    set(SourceField::Laestab, r.laestab.map(|l| l.to_string()).unwrap_or_default());
+    if kind == SourceKind::SocialCare {
+        set(SourceField::LocalId, local_id(c.truth_id));
+    }
+    set(SourceField::Upn, upn.filter(|_| r.with_upn).map(|u| u.to_string()).unwrap_or_default());
+    set(SourceField::Surname, s.surname);
+    set(SourceField::Forename, s.forename);
+    set(SourceField::Dob, s.dob);
+    set(SourceField::Sex, c.sex.code().to_string());
+    set(SourceField::Postcode, s.postcode);
+    set(SourceField::Date, r.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+    set(SourceField::DeletionGround, r.ground.map(|g| g.to_string()).unwrap_or_default());
+    set(SourceField::Destination, r.destination.map(|d| d.to_string()).unwrap_or_default());
+    set(SourceField::Status, r.status.unwrap_or_default().to_string());
+    Some(row)
 }
 
 /// Name of the linkage file.
@@ -216,20 +221,20 @@ fn write_linkage(pop: &Population, dir: &Path, year_a: &str, year_b: &str) -> Re
         for r in pop.rows.iter().filter(|r| r.kind == kind) {
             let Some(row) = source_row(pop, r, no) else { continue };
             line += 1;
-            // Source columns: 3 UPN, 4 Surname, 5 Forename, 6 DOB, 7 Sex, 8 HomePostcode.
+            let at = |f: SourceField| row[f.index()].as_str();
             out.row([
                 kind.name(),
                 &line.to_string(),
-                &row[3],
+                at(SourceField::Upn),
                 "",
                 "",
-                &row[5],
+                at(SourceField::Forename),
                 "",
-                &row[4],
+                at(SourceField::Surname),
                 "",
-                &row[6],
-                &row[7],
-                &row[8],
+                at(SourceField::Dob),
+                at(SourceField::Sex),
+                at(SourceField::Postcode),
                 "",
                 &pop.children[r.child as usize].truth_id.to_string(),
             ])?;
@@ -255,7 +260,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
 
     let (a, b) = rayon::join(
         || -> Result<(String, u64), Error> {
-            let mut out = Out::create(dir, &name_a, columns::CENSUS)?;
+            let mut out = Out::create(dir, &name_a, &schema::CENSUS.headers())?;
             for c in &pop.children {
                 if let Some(e) = &c.a {
                     out.row(census_row(pop, c, e, 0, 0.4, false))?;
@@ -264,7 +269,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
             out.finish()
         },
         || -> Result<(String, u64), Error> {
-            let mut out = Out::create(dir, &name_b, columns::CENSUS)?;
+            let mut out = Out::create(dir, &name_b, &schema::CENSUS.headers())?;
             for c in &pop.children {
                 if let Some(e) = &c.b {
                     out.row(census_row(pop, c, e, 1, 1.0, true))?;
@@ -276,7 +281,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
     rows.push(a?);
     rows.push(b?);
 
-    let mut schools = Out::create(dir, "schools.csv", columns::SCHOOLS)?;
+    let mut schools = Out::create(dir, "schools.csv", &schema::SCHOOLS.headers())?;
     for s in &pop.england.schools {
         let sector = if s.phase == crate::Phase::Independent { "independent" } else { "state-funded" };
         schools.row([
@@ -289,7 +294,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
     }
     rows.push(schools.finish()?);
 
-    let mut pd = Out::create(dir, "postcode-deprivation.csv", columns::POSTCODE_DEPRIVATION)?;
+    let mut pd = Out::create(dir, "postcode-deprivation.csv", &schema::POSTCODE_DEPRIVATION.headers())?;
     for la in &pop.england.las {
         for n in &la.neighbourhoods {
             for p in &n.postcodes {
@@ -302,7 +307,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
     let mut sources = Vec::new();
     for (no, kind) in SourceKind::ALL.into_iter().enumerate() {
         let name = format!("{}.csv", kind.name());
-        let mut out = Out::create(dir, &name, columns::SOURCE)?;
+        let mut out = Out::create(dir, &name, &schema::SOURCE.headers())?;
         for r in pop.rows.iter().filter(|r| r.kind == kind) {
             if let Some(row) = source_row(pop, r, no) {
                 out.row(row)?;
