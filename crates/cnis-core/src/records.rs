@@ -212,21 +212,21 @@ pub struct CensusPupil {
     /// `FormerUPN`
     pub former_upn: Option<Upn>,
     /// `Surname`
-    pub surname: String,
+    pub surname: Option<String>,
     /// `Forename`
-    pub forename: String,
+    pub forename: Option<String>,
     /// `MiddleNames`
     pub middle_names: Option<String>,
     /// `FormerSurname`
     pub former_surname: Option<String>,
-    /// `DOB`
-    pub dob: NaiveDate,
+    /// `DOB`, where it is a real date that makes the child 2 to 20 on the census day.
+    pub dob: Option<NaiveDate>,
     /// `Sex`
     pub sex: Sex,
     /// `Ethnicity` (code as received)
     pub ethnicity: Option<String>,
     /// `LAESTAB` of the school making the return.
-    pub laestab: Laestab,
+    pub laestab: Option<Laestab>,
     /// `EnrolStatus`
     pub enrol_status: Option<EnrolStatus>,
     /// `EntryDate`

@@ -1,25 +1,42 @@
-//! Reading council and DfE files into domain records.
+//! Reading council and DfE files into domain records, and writing the files
+//! cnis hands back.
 //!
 //! Every reader streams: it hands each good record to a sink as it goes and
-//! never holds the file in memory. A bad row never stops a load. It goes to
-//! the [`Quarantine`] with its file, line, field and reason, and its raw text,
-//! so nothing is lost; the [`LoadStats`] at the end always satisfy
-//! `rows_in == accepted + quarantined`.
+//! never holds the file in memory. A bad field never loses a row: an
+//! optional value that fails its check (a UPN with a wrong check letter, a
+//! malformed postcode, an impossible date) is kept as written where it can
+//! still help, left out where it cannot, and reported as a *field fault*;
+//! the row loads. Only a row that cannot identify a child at all is
+//! *rejected*. Both go to the [`Quarantine`] with file, line, field and
+//! reason and the raw row, so nothing is lost, and the [`LoadStats`] always
+//! satisfy `rows_in == accepted + rejected`.
 //!
-//! Column names default to the DfE/CBDS names the generator writes
-//! (`cnis_core::records::columns`); a [`ColumnMap`] lets a council's own
-//! export load without editing (`upn=PupilUPN,dob=DateOfBirth`).
+//! A file that cannot be read as a table is an [`Error`], never a silent
+//! partial load: a header naming a column twice, a `--map` naming a column
+//! the file lacks, or a quote left open across many lines (which would
+//! otherwise swallow every row after it into one field).
+//!
+//! Column names default to the DfE/CBDS names of [`cnis_core::schema`]; a
+//! [`ColumnMap`] lets a council's own export load without editing
+//! (`upn=PupilUPN,dob=DateOfBirth`). Every load reports which of our fields
+//! came from which column and which are absent ([`Layout`]).
+//!
+//! [`CsvOut`] writes every CSV cnis produces: cells a spreadsheet would run
+//! as a formula are neutralised, the file is readable by its owner only, and
+//! it appears under its name only once complete.
 
 mod map;
+mod out;
 mod parse;
 mod quarantine;
 mod read;
 
 pub use map::ColumnMap;
-pub use quarantine::{Diagnostic, Quarantine};
+pub use out::{CsvOut, neutralise, private_file, write_private};
+pub use quarantine::{Diagnostic, Outcome, QUARANTINE_COLUMNS, Quarantine};
 pub use read::{
-    FileKind, LoadStats, read_census, read_link_records, read_link_records_chunked, read_postcode_deprivation,
-    read_schools, read_sources,
+    FileKind, Layout, LoadStats, ReadOptions, read_census, read_link_records, read_link_records_chunked,
+    read_postcode_deprivation, read_schools, read_sources,
 };
 
 use std::path::PathBuf;
@@ -46,6 +63,30 @@ pub enum Error {
         /// The column looked for.
         column: String,
     },
+    /// A `--map` entry names a column the file does not have.
+    #[error("{path}: line 1: --map {field}={column}: the file has no column {column:?}; its columns are {columns}")]
+    MappedColumnMissing {
+        /// The file.
+        path: PathBuf,
+        /// Our field name.
+        field: String,
+        /// The column the map names.
+        column: String,
+        /// The columns the file has.
+        columns: String,
+    },
+    /// Two header cells name the same column.
+    #[error("{path}: line 1: column {column:?} appears twice (columns {first} and {second}); rename one")]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column name.
+        column: String,
+        /// Its first position (1-based).
+        first: usize,
+        /// Its second position.
+        second: usize,
+    },
     /// The file has no header row.
     #[error("{path}: the file is empty (no header row)")]
     Empty {
@@ -55,6 +96,19 @@ pub enum Error {
     /// A `--map` entry names a field cnis does not have.
     #[error("--map: {0}")]
     Map(String),
+    /// A quoted field runs on over many lines: its closing quote is missing.
+    #[error(
+        "{path}: line {line}: a quoted field opened here is not closed before line {through}; \
+         every row after it would be read as part of that field (check the quote marks on line {line})"
+    )]
+    UnclosedQuote {
+        /// The file.
+        path: PathBuf,
+        /// Line where the record (and the open quote) starts.
+        line: u64,
+        /// Line the runaway field reaches.
+        through: u64,
+    },
     /// The CSV could not be parsed past some point.
     #[error("{path}: line {line}: {message}")]
     Csv {
@@ -75,10 +129,10 @@ pub enum Error {
         /// What the sink said.
         message: String,
     },
-    /// Writing the quarantine file failed.
-    #[error("writing quarantine file {path}: {source}")]
-    Quarantine {
-        /// The quarantine file.
+    /// Writing an output file (or the quarantine) failed.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,

@@ -21,23 +21,29 @@ impl ColumnMap {
             if ours.is_empty() || theirs.is_empty() {
                 return Err(Error::Map(format!("{part:?} has an empty side")));
             }
-            m.insert(ours.to_ascii_lowercase(), theirs.to_string());
+            if m.insert(ours.to_ascii_lowercase(), theirs.to_string()).is_some() {
+                return Err(Error::Map(format!("field `{ours}` is mapped twice")));
+            }
         }
         Ok(ColumnMap(m))
     }
 
-    /// Merges several `--map` values.
-    pub fn merge(maps: &[ColumnMap]) -> ColumnMap {
+    /// Merges several `--map` values; a field mapped twice is an error.
+    pub fn merge(maps: &[ColumnMap]) -> Result<ColumnMap, Error> {
         let mut m = HashMap::new();
         for x in maps {
-            m.extend(x.0.clone());
+            for (k, v) in &x.0 {
+                if m.insert(k.clone(), v.clone()).is_some_and(|old| old != *v) {
+                    return Err(Error::Map(format!("field `{k}` is mapped twice")));
+                }
+            }
         }
-        ColumnMap(m)
+        Ok(ColumnMap(m))
     }
 
-    /// The column for `field`, or `default`.
-    pub(crate) fn column<'a>(&'a self, field: &str, default: &'a str) -> &'a str {
-        self.0.get(field).map_or(default, String::as_str)
+    /// The column the user named for `field`, if they named one.
+    pub(crate) fn mapped(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
     }
 
     /// Fails if the map names a field not in `fields`.
