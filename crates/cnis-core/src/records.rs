@@ -12,13 +12,14 @@ use crate::{IdError, ImdDecile, LaCode, Postcode, Upn};
 pub use crate::deletion::{Confidence, DeletionGround, GroundMeaning, GroundText, Regulations};
 
 /// Sex as recorded in the school census (`M`, `F`; `U` where a source allows it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Sex {
     /// `M`
     Male,
     /// `F`
     Female,
     /// `U`, or CIN `0`/`9`.
+    #[default]
     Unknown,
 }
 
@@ -591,20 +592,61 @@ impl Destination {
     }
 }
 
-/// What tracking needs of a pupil on the first census: identifiers and the
-/// risk factors, without names or address (those are fetched for leavers only).
+/// A loaded census, by its database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CensusId(pub i64);
+
+/// One load of a file into the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LoadId(pub i64);
+
+/// One pupil row of a loaded census.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PupilKey {
+    /// The census.
+    pub census: CensusId,
+    /// The row's number in the database.
+    pub row: i64,
+}
+
+/// One row of a loaded destination source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceKey(pub i64);
+
+/// Any record cnis holds: a census row or a source row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKey {
+    /// A census row.
+    Pupil(PupilKey),
+    /// A destination-source row.
+    Source(SourceKey),
+}
+
+/// What tracking needs of a pupil on a census: identifiers, school and the
+/// risk factors, without names or address (those are fetched for leavers
+/// only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CohortPupil {
-    /// UPN on the first census.
-    pub upn: Upn,
+    /// The row.
+    pub key: PupilKey,
+    /// UPN, where it passes its check.
+    pub upn: Option<Upn>,
+    /// The UPN as written where it failed its check.
+    pub upn_text: Option<String>,
+    /// A former UPN the census records.
+    pub former_upn: Option<Upn>,
     /// The child's cnis id, where one has been given.
     pub child_id: Option<crate::ChildId>,
     /// Date of birth.
     pub dob: NaiveDate,
     /// Sex.
     pub sex: Sex,
-    /// School on the first census.
-    pub laestab: Laestab,
+    /// School.
+    pub laestab: Option<Laestab>,
+    /// Enrolment status (main or subsidiary registration).
+    pub enrol_status: Option<EnrolStatus>,
+    /// Date the pupil joined the school.
+    pub entry_date: Option<NaiveDate>,
     /// NC year actual.
     pub nc_year: Option<i8>,
     /// SEN provision.

@@ -35,7 +35,7 @@ pub use map::ColumnMap;
 pub use out::{CsvOut, neutralise, private_file, write_private};
 pub use quarantine::{Diagnostic, Outcome, QUARANTINE_COLUMNS, Quarantine};
 pub use read::{
-    FileKind, Layout, LoadStats, ReadOptions, read_census, read_link_records, read_link_records_chunked,
+    FileKind, FileReport, Layout, LoadStats, ReadOptions, read_census, read_link_records, read_link_records_chunked,
     read_postcode_deprivation, read_schools, read_sources,
 };
 

@@ -30,6 +30,21 @@ pub struct LoadStats {
     pub faults: u64,
 }
 
+/// What reading a file found: the counts, where each field came from, and
+/// the file's fingerprint (its size and BLAKE3 hash, taken as it was read,
+/// so a file loaded twice can be recognised).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// Rows in, accepted, rejected, faults.
+    pub stats: LoadStats,
+    /// Which of our fields came from which column.
+    pub layout: Layout,
+    /// Bytes read.
+    pub bytes: u64,
+    /// BLAKE3 hash of the file's bytes, in hex.
+    pub content_hash: String,
+}
+
 /// Which of our fields came from which column of a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layout {
@@ -258,6 +273,8 @@ struct Counting<R> {
 struct Lines {
     /// Bytes read so far.
     read: u64,
+    /// Hash of the bytes read so far.
+    hash: blake3::Hasher,
     /// Line terminators read but not yet passed by a record: (first byte, last byte).
     pending: std::collections::VecDeque<(u64, u64)>,
     /// Offset of a `\r` whose next byte has not been seen yet.
@@ -300,6 +317,7 @@ impl<R: Read> Read for Counting<R> {
             return Ok(0);
         }
         let start = st.read;
+        st.hash.update(&buf[..n]);
         for (i, &b) in buf[..n].iter().enumerate() {
             let at = start + i as u64;
             match (b, st.cr.take()) {
@@ -401,7 +419,7 @@ fn read_file<T>(
     progress: &mut dyn FnMut(u64),
     parse_row: impl Fn(&Row, &mut Faults) -> Result<T, FieldError>,
     mut sink: impl FnMut(T, u64) -> Result<Verdict, String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     let fields = kind.fields();
     map.check(&fields)?;
     let io = |source| Error::Io { path: path.to_path_buf(), source };
@@ -485,11 +503,18 @@ fn read_file<T>(
             progress(counter.borrow().read);
         }
     }
-    progress(counter.borrow().read);
+    // Read to the end so the hash covers the whole file.
+    let mut rest = rdr.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let (bytes, content_hash) = {
+        let c = counter.borrow();
+        (c.read, c.hash.finalize().to_hex().to_string())
+    };
+    progress(bytes);
     quarantine.finish()?;
     debug_assert_eq!(stats.rows_in, stats.accepted + stats.rejected);
     tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, rejected = stats.rejected, faults = stats.faults, "loaded");
-    Ok((stats, report))
+    Ok(FileReport { stats, layout: report, bytes, content_hash })
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> Error {
@@ -516,7 +541,7 @@ pub fn read_census(
     quarantine: &mut Quarantine,
     progress: &mut dyn FnMut(u64),
     mut sink: impl FnMut(CensusPupil) -> Result<(), String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     // UPN -> (line of its main registration, if seen yet; whether a
     // subsidiary row has been seen).
     let mut seen: HashMap<Upn, (u64, bool)> = HashMap::new();
@@ -653,7 +678,7 @@ pub fn read_sources(
     quarantine: &mut Quarantine,
     progress: &mut dyn FnMut(u64),
     mut sink: impl FnMut(SourceRecord) -> Result<(), String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     let stated = opts.regulations;
     let parse_row = |r: &Row, f: &mut Faults| parse_source(r, f, kind, stated);
     read_file(path, FileKind::Source(kind), opts.map(), quarantine, progress, parse_row, |rec, _| {
@@ -762,7 +787,7 @@ pub fn read_schools(
     map: &ColumnMap,
     quarantine: &mut Quarantine,
     mut sink: impl FnMut(School) -> Result<(), String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     use cnis_core::schema::SchoolField as F;
     let parse_row = |r: &Row, f: &mut Faults| -> Result<School, FieldError> {
         let sector = r.req(F::Sector.index(), |s| match s.to_ascii_lowercase().as_str() {
@@ -787,7 +812,7 @@ pub fn read_postcode_deprivation(
     map: &ColumnMap,
     quarantine: &mut Quarantine,
     mut sink: impl FnMut(PostcodeDeprivation) -> Result<(), String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     use cnis_core::schema::PostcodeField as F;
     let parse_row = |r: &Row, f: &mut Faults| -> Result<PostcodeDeprivation, FieldError> {
         Ok(PostcodeDeprivation {
@@ -812,7 +837,7 @@ pub fn read_link_records(
     quarantine: &mut Quarantine,
     progress: &mut dyn FnMut(u64),
     mut sink: impl FnMut(LinkRecord) -> Result<(), String>,
-) -> Result<(LoadStats, Layout), Error> {
+) -> Result<FileReport, Error> {
     let parse_row = |r: &Row, f: &mut Faults| parse_link(r, f, default_source);
     read_file(path, FileKind::Link, map, quarantine, progress, parse_row, |rec, _| sink(rec).map(|()| Verdict::Accept))
 }
@@ -827,7 +852,7 @@ pub fn read_link_records_chunked<S: Send>(
     quarantine: &mut Quarantine,
     make_sink: impl Fn() -> S + Sync,
     push: impl Fn(&mut S, LinkRecord) + Sync,
-) -> Result<(Vec<S>, LoadStats, Layout), Error> {
+) -> Result<(Vec<S>, FileReport), Error> {
     read_file_parallel(path, FileKind::Link, map, quarantine, |r, f| parse_link(r, f, default_source), make_sink, push)
 }
 
@@ -866,18 +891,18 @@ fn read_file_parallel<T, S: Send>(
     parse_row: impl Fn(&Row, &mut Faults) -> Result<T, FieldError> + Sync,
     make_sink: impl Fn() -> S + Sync,
     push: impl Fn(&mut S, T) + Sync,
-) -> Result<(Vec<S>, LoadStats, Layout), Error> {
+) -> Result<(Vec<S>, FileReport), Error> {
     let fields = kind.fields();
     map.check(&fields)?;
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let lone_cr = bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
     if bytes.contains(&b'"') || lone_cr {
         let mut sink = make_sink();
-        let (stats, layout) = read_file(path, kind, map, quarantine, &mut |_| {}, parse_row, |v, _| {
+        let report = read_file(path, kind, map, quarantine, &mut |_| {}, parse_row, |v, _| {
             push(&mut sink, v);
             Ok(Verdict::Accept)
         })?;
-        return Ok((vec![sink], stats, layout));
+        return Ok((vec![sink], report));
     }
     let split_line = |line: &[u8], rec: &mut csv::ByteRecord| {
         rec.clear();
@@ -980,5 +1005,6 @@ fn read_file_parallel<T, S: Send>(
     }
     quarantine.finish()?;
     tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, rejected = stats.rejected, faults = stats.faults, "loaded");
-    Ok((out, stats, layout))
+    let content_hash = blake3::hash(&bytes).to_hex().to_string();
+    Ok((out, FileReport { stats, layout, bytes: bytes.len() as u64, content_hash }))
 }

@@ -50,7 +50,7 @@ fn load(path: &Path) -> (LoadStats, Quarantine, usize) {
         })
     }
     .expect("file loads")
-    .0;
+    .stats;
     (stats, q, good)
 }
 
@@ -104,7 +104,7 @@ fn read_census_text(text: &[u8], map: &ColumnMap) -> Result<(LoadStats, cnis_ing
     std::fs::write(&path, text).expect("write");
     let mut q = Quarantine::in_memory();
     let opts = ReadOptions { map: Some(map), census_date: Some(census_date()), regulations: None };
-    read_census(&path, &opts, &mut q, &mut |_| {}, |_| Ok(())).map(|(s, l)| (s, l, q))
+    read_census(&path, &opts, &mut q, &mut |_| {}, |_| Ok(())).map(|r| (r.stats, r.layout, q))
 }
 
 fn census_row(i: usize) -> String {
@@ -290,14 +290,16 @@ fn chunked_reading_matches_streaming_reading() {
         std::fs::write(&path, body).expect("write");
         let mut q1 = Quarantine::in_memory();
         let mut streamed = Vec::new();
-        let (s1, _) = read_link_records(&path, "x", &map, &mut q1, &mut |_| {}, |r| {
+        let r1 = read_link_records(&path, "x", &map, &mut q1, &mut |_| {}, |r| {
             streamed.push(r);
             Ok(())
         })
         .expect("streaming");
+        let s1 = r1.stats;
         let mut q2 = Quarantine::in_memory();
-        let (chunks, s2, _) =
-            read_link_records_chunked(&path, "x", &map, &mut q2, Vec::new, Vec::push).expect("chunked");
+        let (chunks, r2) = read_link_records_chunked(&path, "x", &map, &mut q2, Vec::new, Vec::push).expect("chunked");
+        let s2 = r2.stats;
+        assert_eq!((r1.bytes, &r1.content_hash), (r2.bytes, &r2.content_hash), "{name}");
         let chunked: Vec<_> = chunks.into_iter().flatten().collect();
         assert_eq!(s1, s2, "{name}");
         assert_eq!(streamed, chunked, "{name}");

@@ -148,4 +148,108 @@ CREATE TABLE link_events (
     records       INTEGER
 );
 "#,
+    r#"
+-- Issue 6: keep every row, account for every load.
+--
+-- A census row whose UPN fails its check is kept (upn NULL, upn_text as
+-- written), and so is one with a bad date of birth, name or school: the
+-- table is rebuilt with those columns nullable, rowids kept so each
+-- census's pupils stay in one range.
+CREATE TABLE census_pupils_v3 (
+    census_id     INTEGER NOT NULL REFERENCES censuses(id),
+    upn           TEXT,
+    former_upn    TEXT,
+    surname       TEXT,
+    forename      TEXT,
+    middle_names  TEXT,
+    former_surname TEXT,
+    dob           TEXT,
+    sex           TEXT NOT NULL,
+    ethnicity     TEXT,
+    laestab       INTEGER,
+    enrol_status  TEXT,
+    entry_date    TEXT,
+    nc_year       INTEGER,
+    address_line1 TEXT,
+    town          TEXT,
+    postcode      TEXT,
+    fsm           INTEGER NOT NULL,
+    sen           TEXT NOT NULL,
+    sen_need      TEXT,
+    sessions_possible     INTEGER,
+    sessions_authorised   INTEGER,
+    sessions_unauthorised INTEGER,
+    upn_text      TEXT,
+    postcode_text TEXT
+);
+INSERT INTO census_pupils_v3 (rowid, census_id, upn, former_upn, surname, forename, middle_names, former_surname,
+    dob, sex, ethnicity, laestab, enrol_status, entry_date, nc_year, address_line1, town, postcode, fsm, sen,
+    sen_need, sessions_possible, sessions_authorised, sessions_unauthorised)
+SELECT rowid, census_id, upn, former_upn, surname, forename, middle_names, former_surname,
+    dob, sex, ethnicity, laestab, enrol_status, entry_date, nc_year, address_line1, town, postcode, fsm, sen,
+    sen_need, sessions_possible, sessions_authorised, sessions_unauthorised FROM census_pupils;
+DROP TABLE census_pupils;
+ALTER TABLE census_pupils_v3 RENAME TO census_pupils;
+
+ALTER TABLE source_records ADD COLUMN urn INTEGER;
+ALTER TABLE source_records ADD COLUMN upn_text TEXT;
+ALTER TABLE source_records ADD COLUMN middle_names TEXT;
+ALTER TABLE source_records ADD COLUMN postcode_text TEXT;
+ALTER TABLE source_records ADD COLUMN end_date TEXT;
+ALTER TABLE source_records ADD COLUMN provider TEXT;
+ALTER TABLE source_records ADD COLUMN hours REAL;
+CREATE INDEX source_records_load ON source_records(load_id);
+
+-- What each load was: the file's size and BLAKE3 hash (a file loaded twice is
+-- refused), rows rejected and fields at fault, the regulations stated.
+ALTER TABLE loads ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE loads ADD COLUMN faults INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE loads ADD COLUMN bytes INTEGER;
+ALTER TABLE loads ADD COLUMN content_hash TEXT;
+ALTER TABLE loads ADD COLUMN regulations INTEGER;
+ALTER TABLE loads ADD COLUMN census_date TEXT;
+-- A load stops counting when a later one replaces it or it is unloaded; its
+-- row stays, so the history of what was loaded is kept.
+ALTER TABLE loads ADD COLUMN replaced_by INTEGER REFERENCES loads(id);
+ALTER TABLE loads ADD COLUMN unloaded_at TEXT;
+UPDATE loads SET rejected = quarantined;
+UPDATE loads SET census_date = (SELECT census_date FROM censuses WHERE censuses.load_id = loads.id);
+CREATE INDEX loads_content_hash ON loads(content_hash);
+
+-- A UPN's date of birth and names when first seen: a former UPN joins a
+-- new UPN to its child only when they agree.
+ALTER TABLE child_upns ADD COLUMN dob TEXT;
+ALTER TABLE child_upns ADD COLUMN forename TEXT;
+ALTER TABLE child_upns ADD COLUMN surname TEXT;
+
+-- Leavers: a leaver's UPN may have failed its check; how the destination
+-- was found, with what probability, and any conflicting evidence.
+CREATE TABLE leavers_v3 (
+    run_id        INTEGER NOT NULL REFERENCES tracking_runs(id),
+    child_id      INTEGER,
+    upn           TEXT,
+    la            INTEGER,
+    laestab       INTEGER,
+    nc_year       INTEGER,
+    destination   TEXT NOT NULL,
+    evidence      TEXT NOT NULL,
+    absence       TEXT,
+    sen           TEXT NOT NULL,
+    fsm           INTEGER NOT NULL,
+    more_deprived_half INTEGER,
+    social_care   TEXT,
+    matched_by    TEXT,
+    match_probability REAL,
+    conflict      TEXT
+);
+INSERT INTO leavers_v3 (run_id, child_id, upn, la, laestab, nc_year, destination, evidence, absence, sen, fsm,
+    more_deprived_half, social_care)
+SELECT run_id, child_id, upn, la, laestab, nc_year, destination, evidence, absence, sen, fsm,
+    more_deprived_half, social_care FROM leavers;
+DROP TABLE leavers;
+ALTER TABLE leavers_v3 RENAME TO leavers;
+CREATE INDEX leavers_run ON leavers(run_id);
+ALTER TABLE tracking_runs ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
+
