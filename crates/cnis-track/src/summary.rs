@@ -99,9 +99,9 @@ impl Summary {
     /// Builds the table from a tracking run.
     pub fn of(t: &Tracked) -> Summary {
         let mut rows: BTreeMap<(Option<LaCode>, Group), SummaryRow> = BTreeMap::new();
-        let la_of = |p: &CohortPupil| LaCode::from_number(p.laestab.la_number()).ok();
+        let la_of = |p: &CohortPupil| p.laestab.and_then(|l| LaCode::from_number(l.la_number()).ok());
         for p in &t.cohort {
-            let sc = t.social_care.contains_key(&p.upn);
+            let sc = t.social_care.contains_key(&p.key);
             for la in [None, la_of(p)] {
                 rows.entry((la, Group::Cohort)).or_default().add(p, sc);
             }
