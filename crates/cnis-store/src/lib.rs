@@ -325,6 +325,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The rows of a census carrying any of `upns`, with their details (one
+    /// pass over the census: for a handful of UPNs without an index).
+    pub fn pupils_with_upns(&self, census: CensusId, upns: &HashSet<Upn>) -> Result<Vec<(PupilKey, PupilDetails)>> {
+        if upns.is_empty() {
+            return Ok(vec![]);
+        }
+        let (first, last) = self.rows_of(census)?;
+        let mut stmt = self.conn.prepare("SELECT rowid, upn FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
+        let mut rows = stmt.query([first, last])?;
+        let mut keys = Vec::new();
+        while let Some(r) = rows.next()? {
+            let Some(u) = r.get_ref(1)?.as_str_or_null().ok().flatten() else { continue };
+            if Upn::parse(u).is_ok_and(|u| upns.contains(&u)) {
+                keys.push(PupilKey { census, row: r.get(0)? });
+            }
+        }
+        let details = self.pupil_details(&keys)?;
+        Ok(keys.into_iter().filter_map(|k| details.get(&k).map(|d| (k, d.clone()))).collect())
+    }
+
     /// Pupils on a census at any of `schools`, with names and date of birth.
     pub fn pupils_at_schools(
         &self,

@@ -1,0 +1,717 @@
+//! Matching, for tracking: which first-census pupils are on the second
+//! census, and which source rows are whose.
+//!
+//! In order, each step seeing only what the steps before left unmatched:
+//!
+//! 1. **UPN.** A pupil whose UPN is on the second census is still on roll.
+//!    A dual registration (a main and a subsidiary row) is one child, at
+//!    the school of the main registration.
+//! 2. **Former UPN.** A second-census pupil whose former UPN is a first-
+//!    census pupil's UPN is that child only if their date of birth is the
+//!    same and a name agrees; otherwise the two are listed as a conflict
+//!    and not joined (an unrelated child carrying a leaver's UPN must not
+//!    hide the leaver).
+//! 3. **Mistyped UPN.** A UPN that fails its check is one character (or
+//!    one swap) from the right one more often than not; with the same date
+//!    of birth and a name in common, it is the same child.
+//! 4. **Linkage** (when asked): names, date of birth, sex, postcode and the
+//!    rest, Fellegi-Sunter, on the pupils and rows still unmatched.
+//!    Pairs between the review and link thresholds go to a review list.
+//! 5. **The school a deletion names.** A leaver whose deletion notice names
+//!    a state school, on that school's next roll with the same date of birth
+//!    and a name in common, moved school under a new UPN.
+//!
+//! Source rows are matched by UPN (or the child's former UPN), then by a
+//! mistyped UPN, then by linkage. What the matches mean is decided by
+//! `cnis-track`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use cnis_core::Upn;
+use cnis_core::records::{
+    CohortPupil, DestinationCode, EnrolStatus, Laestab, LinkRecord, PupilKey, RecordKey, Sector, SourceKey,
+    SourceKind, SourceRecord,
+};
+use cnis_core::school_age::SchoolAgeRules;
+use cnis_link::prepare::normalise_name;
+use cnis_link::{Model, Prepared, TrainConfig};
+use cnis_store::{CensusInfo, PupilDetails, Store};
+use cnis_track::{Evidence, MatchedBy, dob_window};
+
+use crate::{Progress, Result};
+
+/// How a first-census pupil was found on the second census.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FoundBy {
+    /// Same UPN.
+    Upn,
+    /// A former UPN, with date of birth and a name agreeing.
+    FormerUpn,
+    /// A mistyped UPN, with date of birth and a name agreeing.
+    NearUpn,
+    /// Linkage.
+    Linkage,
+    /// On the roll of the school their deletion notice names.
+    NamedSchool,
+}
+
+impl FoundBy {
+    /// The word used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FoundBy::Upn => "upn",
+            FoundBy::FormerUpn => "former_upn",
+            FoundBy::NearUpn => "near_upn",
+            FoundBy::Linkage => "linkage",
+            FoundBy::NamedSchool => "named_school",
+        }
+    }
+}
+
+/// A pair linkage scored between the review and link thresholds, or a
+/// join clustering refused: for a caseworker to look at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewPair {
+    /// The first-census pupil.
+    pub pupil: PupilKey,
+    /// The other record.
+    pub other: RecordKey,
+    /// Match probability.
+    pub probability: f64,
+    /// Why it is here.
+    pub why: &'static str,
+    /// The two records as `cnis link explain` names them (source:record id).
+    pub explain: (String, String),
+}
+
+/// What linkage used, kept so its pairs can be explained afterwards.
+pub struct LinkageUsed {
+    /// Every record linked, in the linkage layout.
+    pub records: Vec<LinkRecord>,
+    /// The model.
+    pub model: Model,
+}
+
+/// The outcome of matching.
+pub struct Reconciled {
+    /// First-census pupils in the date-of-birth window, one per child.
+    pub first_roll: Vec<CohortPupil>,
+    /// Those found on the second census, and how.
+    pub on_second: HashMap<PupilKey, FoundBy>,
+    /// Source rows tied to each pupil.
+    pub evidence: HashMap<PupilKey, Vec<Evidence>>,
+    /// Matching conflicts by pupil.
+    pub conflicts: HashMap<PupilKey, Vec<String>>,
+    /// Pairs for clerical review.
+    pub review: Vec<ReviewPair>,
+    /// Schools' sectors.
+    pub sectors: HashMap<Laestab, Sector>,
+    /// What linkage used, if it ran.
+    pub linkage: Option<LinkageUsed>,
+}
+
+/// Linkage settings for tracking.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Training settings.
+    pub train: TrainConfig,
+    /// First-census pupils sampled (whole children) to train on.
+    pub training_pupils: usize,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions { train: TrainConfig::default(), training_pupils: 100_000 }
+    }
+}
+
+/// One row a child: a dual registration's rows become the main one (with
+/// its school and attendance); rows without a valid UPN stand alone.
+pub fn collapse_dual_registration(rows: Vec<CohortPupil>) -> Vec<CohortPupil> {
+    let mut at: HashMap<Upn, usize> = HashMap::with_capacity(rows.len());
+    let mut out: Vec<CohortPupil> = Vec::with_capacity(rows.len());
+    for p in rows {
+        let Some(u) = p.upn else {
+            out.push(p);
+            continue;
+        };
+        match at.get(&u) {
+            None => {
+                at.insert(u, out.len());
+                out.push(p);
+            }
+            Some(&i) => {
+                if !EnrolStatus::is_main(out[i].enrol_status) && EnrolStatus::is_main(p.enrol_status) {
+                    out[i] = p;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Letters only, upper case.
+fn norm(s: &Option<String>) -> String {
+    s.as_deref().map(normalise_name).unwrap_or_default()
+}
+
+/// Whether two records' names have one in common: forename, surname, or
+/// the two swapped; or a forename that is the other's middle name.
+pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
+    let (af, as_, bf, bs) = (norm(&a.forename), norm(&a.surname), norm(&b.forename), norm(&b.surname));
+    let some = |x: &str, y: &str| !x.is_empty() && x == y;
+    let middle = |m: &Option<String>, f: &str| {
+        !f.is_empty() && m.as_deref().is_some_and(|m| normalise_name(m).split(' ').any(|w| w == f))
+    };
+    some(&af, &bf)
+        || some(&as_, &bs)
+        || (some(&af, &bs) && some(&as_, &bf))
+        || middle(&a.middle_names, &bf)
+        || middle(&b.middle_names, &af)
+}
+
+/// Every string one substitution or one swap of neighbours away from a
+/// UPN as written, that is a valid UPN.
+fn near_upns(text: &str) -> Vec<Upn> {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUVWXYZ";
+    let b: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+    let mut out = Vec::new();
+    let mut try_one = |v: &[u8]| {
+        if let Ok(s) = std::str::from_utf8(v)
+            && let Ok(u) = Upn::parse(s)
+        {
+            out.push(u);
+        }
+    };
+    if b.len() == 13 {
+        let mut v = b.clone();
+        for i in 0..13 {
+            let orig = v[i];
+            for &c in ALPHABET {
+                if c != orig {
+                    v[i] = c;
+                    try_one(&v);
+                }
+            }
+            v[i] = orig;
+        }
+        for i in 0..12 {
+            v.swap(i, i + 1);
+            try_one(&v);
+            v.swap(i, i + 1);
+        }
+    } else if b.len() == 12 {
+        // A character dropped: put each one back.
+        for i in 0..=12 {
+            for &c in ALPHABET {
+                let mut v = b.clone();
+                v.insert(i, c);
+                try_one(&v);
+            }
+        }
+    } else if b.len() == 14 {
+        // A character doubled or added: take each one out.
+        for i in 0..14 {
+            let mut v = b.clone();
+            v.remove(i);
+            try_one(&v);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Matches a census with the next and with the sources; see the module
+/// documentation for the steps.
+pub fn reconcile(
+    store: &Store,
+    a: &CensusInfo,
+    b: &CensusInfo,
+    link: Option<&LinkOptions>,
+    progress: &dyn Progress,
+) -> Result<Reconciled> {
+    progress.step("reading the censuses", None);
+    let (dob_from, dob_to) = dob_window(a.date, b.date);
+    let first_roll = collapse_dual_registration(store.cohort(a.id, dob_from, dob_to)?);
+    let roll = store.roll(b.id)?;
+    let by_upn: HashMap<Upn, usize> =
+        first_roll.iter().enumerate().filter_map(|(i, p)| p.upn.map(|u| (u, i))).collect();
+    let by_former: HashMap<Upn, usize> =
+        first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
+    let mut on_second: HashMap<PupilKey, FoundBy> = HashMap::new();
+    for p in &first_roll {
+        if p.upn.is_some_and(|u| roll.upns.contains(&u)) {
+            on_second.insert(p.key, FoundBy::Upn);
+        }
+    }
+    let mut conflicts: HashMap<PupilKey, Vec<String>> = HashMap::new();
+    // Second-census rows accounted for other than by their own UPN.
+    let mut matched_b: HashSet<PupilKey> = HashSet::new();
+    // Step 2: former UPNs.
+    let claims: Vec<(PupilKey, usize)> = roll
+        .with_former_upn
+        .iter()
+        .filter_map(|&(kb, former, _)| by_upn.get(&former).map(|&i| (kb, i)))
+        .filter(|&(_, i)| !on_second.contains_key(&first_roll[i].key))
+        .collect();
+    if !claims.is_empty() {
+        let keys: Vec<PupilKey> = claims.iter().flat_map(|&(kb, i)| [kb, first_roll[i].key]).collect();
+        let details = store.pupil_details(&keys)?;
+        for (kb, i) in claims {
+            let ka = first_roll[i].key;
+            let (Some(da), Some(db)) = (details.get(&ka), details.get(&kb)) else { continue };
+            if da.dob.is_some() && da.dob == db.dob && a_name_agrees(da, db) {
+                on_second.insert(ka, FoundBy::FormerUpn);
+                matched_b.insert(kb);
+            } else {
+                conflicts.entry(ka).or_default().push(
+                    "a pupil on the next census gives this child's UPN as their former UPN, but their date of birth \
+                     or names differ; not joined"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    // Step 3: mistyped UPNs on the second census, against pupils still unmatched.
+    if !roll.faulty_upn.is_empty() {
+        let details_b = store.pupil_details(&roll.faulty_upn)?;
+        let mut wanted: Vec<(PupilKey, usize)> = Vec::new();
+        for (kb, db) in &details_b {
+            let Some(text) = &db.upn_text else { continue };
+            for u in near_upns(text) {
+                if let Some(&i) = by_upn.get(&u)
+                    && !on_second.contains_key(&first_roll[i].key)
+                    && Some(first_roll[i].dob) == db.dob
+                {
+                    wanted.push((*kb, i));
+                }
+            }
+        }
+        let details_a = store.pupil_details(&wanted.iter().map(|&(_, i)| first_roll[i].key).collect::<Vec<_>>())?;
+        for (kb, i) in wanted {
+            if let (Some(da), Some(db)) = (details_a.get(&first_roll[i].key), details_b.get(&kb))
+                && a_name_agrees(da, db)
+            {
+                on_second.insert(first_roll[i].key, FoundBy::NearUpn);
+                matched_b.insert(kb);
+            }
+        }
+    }
+    // ...and mistyped UPNs on the first census, against the second's UPNs.
+    let faulty_a: Vec<usize> = (0..first_roll.len()).filter(|&i| first_roll[i].upn.is_none()).collect();
+    if !faulty_a.is_empty() {
+        let mut candidates: HashMap<Upn, Vec<usize>> = HashMap::new();
+        for &i in &faulty_a {
+            for u in first_roll[i].upn_text.as_deref().map(near_upns).unwrap_or_default() {
+                if roll.upns.contains(&u) {
+                    candidates.entry(u).or_default().push(i);
+                }
+            }
+        }
+        let wanted: HashSet<Upn> = candidates.keys().copied().collect();
+        let on_b = store.pupils_with_upns(b.id, &wanted)?;
+        let details_a = store.pupil_details(&faulty_a.iter().map(|&i| first_roll[i].key).collect::<Vec<_>>())?;
+        for (kb, db) in on_b {
+            let Some(u) = db.upn else { continue };
+            for &i in candidates.get(&u).map(Vec::as_slice).unwrap_or_default() {
+                if let Some(da) = details_a.get(&first_roll[i].key)
+                    && da.dob == db.dob
+                    && a_name_agrees(da, &db)
+                {
+                    on_second.insert(first_roll[i].key, FoundBy::NearUpn);
+                    matched_b.insert(kb);
+                }
+            }
+        }
+    }
+    tracing::info!(on_second = on_second.len(), "matched to the second census by UPN");
+
+    // Source rows by UPN, by the child's former UPN, or by a mistyped UPN.
+    progress.step("matching source rows", None);
+    let by_urn = store.schools_by_urn()?;
+    let sectors = store.school_sectors()?;
+    let mut sources = store.source_records()?;
+    for (_, r) in sources.iter_mut() {
+        if r.laestab.is_none()
+            && let Some(l) = r.urn.and_then(|u| by_urn.get(&u))
+        {
+            r.laestab = Some(*l);
+        }
+    }
+    let mut evidence: HashMap<PupilKey, Vec<Evidence>> = HashMap::new();
+    let mut unmatched: Vec<usize> = Vec::new();
+    let mut near: Vec<(usize, usize)> = Vec::new();
+    for (s, (key, r)) in sources.iter().enumerate() {
+        let hit = r.upn.and_then(|u| by_upn.get(&u).or_else(|| by_former.get(&u)).copied());
+        if let Some(i) = hit {
+            evidence.entry(first_roll[i].key).or_default().push(Evidence {
+                key: *key,
+                record: r.clone(),
+                matched_by: MatchedBy::Upn,
+                probability: None,
+            });
+            continue;
+        }
+        let found: Vec<usize> = r
+            .upn_text
+            .as_deref()
+            .map(near_upns)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|u| by_upn.get(&u).copied())
+            .filter(|&i| r.dob.is_some_and(|d| d == first_roll[i].dob))
+            .collect();
+        if found.is_empty() {
+            unmatched.push(s);
+        } else {
+            near.extend(found.into_iter().map(|i| (s, i)));
+        }
+    }
+    if !near.is_empty() {
+        let details = store.pupil_details(&near.iter().map(|&(_, i)| first_roll[i].key).collect::<Vec<_>>())?;
+        let mut matched = HashSet::new();
+        for &(s, i) in &near {
+            let r = &sources[s].1;
+            let as_details = PupilDetails {
+                forename: r.forename.clone(),
+                surname: r.surname.clone(),
+                middle_names: r.middle_names.clone(),
+                ..PupilDetails::default()
+            };
+            if details.get(&first_roll[i].key).is_some_and(|d| a_name_agrees(d, &as_details)) && matched.insert(s) {
+                evidence.entry(first_roll[i].key).or_default().push(Evidence {
+                    key: sources[s].0,
+                    record: r.clone(),
+                    matched_by: MatchedBy::NearUpn,
+                    probability: None,
+                });
+            }
+        }
+        // A near UPN that no name confirms is left for linkage.
+        unmatched.extend(near.iter().map(|&(s, _)| s).filter(|s| !matched.contains(s)));
+        unmatched.sort_unstable();
+        unmatched.dedup();
+    }
+
+    let mut review = Vec::new();
+    let mut linkage = None;
+    if let Some(options) = link {
+        progress.step("linking what UPNs left unmatched", None);
+        let rules = SchoolAgeRules::default();
+        let leftover_a: HashSet<PupilKey> = first_roll
+            .iter()
+            .filter(|p| !on_second.contains_key(&p.key) && rules.is_csa(p.dob, a.date) && rules.is_csa(p.dob, b.date))
+            .map(|p| p.key)
+            .collect();
+        let cohort_upns: HashSet<Upn> = by_upn.keys().copied().collect();
+        let linked = link_leftovers(
+            store,
+            a,
+            b,
+            (dob_from, dob_to),
+            &leftover_a,
+            &cohort_upns,
+            &matched_b,
+            &sources,
+            &unmatched,
+            options,
+        )?;
+        for (ka, _) in linked.on_second {
+            on_second.entry(ka).or_insert(FoundBy::Linkage);
+        }
+        for (ka, s, p) in linked.sources {
+            evidence.entry(ka).or_default().push(Evidence {
+                key: sources[s].0,
+                record: sources[s].1.clone(),
+                matched_by: MatchedBy::Linkage,
+                probability: Some(p),
+            });
+        }
+        review = linked.review;
+        linkage = Some(linked.used);
+    }
+
+    // Step 5: the school a deletion notice names.
+    progress.step("looking at the schools deletion notices name", None);
+    let named = named_school_moves(store, b, &first_roll, &on_second, &evidence, &sectors)?;
+    for k in named {
+        on_second.entry(k).or_insert(FoundBy::NamedSchool);
+    }
+    Ok(Reconciled { first_roll, on_second, evidence, conflicts, review, sectors, linkage })
+}
+
+/// Leavers (so far) whose current deletion notice names a state school they
+/// are on the next roll of, with the same date of birth and a name in common.
+fn named_school_moves(
+    store: &Store,
+    b: &CensusInfo,
+    first_roll: &[CohortPupil],
+    on_second: &HashMap<PupilKey, FoundBy>,
+    evidence: &HashMap<PupilKey, Vec<Evidence>>,
+    sectors: &HashMap<Laestab, Sector>,
+) -> Result<Vec<PupilKey>> {
+    let mut named: HashMap<PupilKey, Vec<Laestab>> = HashMap::new();
+    let entry: HashMap<PupilKey, Option<NaiveDate>> = first_roll.iter().map(|p| (p.key, p.entry_date)).collect();
+    for (k, ev) in evidence {
+        if on_second.contains_key(k) {
+            continue;
+        }
+        for e in ev {
+            let r = &e.record;
+            let current = match (r.date, entry.get(k).copied().flatten()) {
+                (Some(d), Some(joined)) => d >= joined,
+                _ => true,
+            };
+            if let (SourceKind::Deletion, Some(DestinationCode::School(l)), true) = (r.kind, r.destination, current)
+                && sectors.get(&l) != Some(&Sector::Independent)
+                && !l.is_welsh()
+            {
+                named.entry(*k).or_default().push(l);
+            }
+        }
+    }
+    if named.is_empty() {
+        return Ok(vec![]);
+    }
+    let schools: HashSet<Laestab> = named.values().flatten().copied().collect();
+    let keys: Vec<PupilKey> = named.keys().copied().collect();
+    let details = store.pupil_details(&keys)?;
+    let mut at_school: HashMap<(Laestab, NaiveDate), Vec<PupilDetails>> = HashMap::new();
+    for (_, school, d) in store.pupils_at_schools(b.id, &schools)? {
+        if let Some(dob) = d.dob {
+            at_school.entry((school, dob)).or_default().push(d);
+        }
+    }
+    let mut found = Vec::new();
+    for (k, ls) in named {
+        let Some(d) = details.get(&k) else { continue };
+        let Some(dob) = d.dob else { continue };
+        if ls.iter().any(|&l| at_school.get(&(l, dob)).is_some_and(|v| v.iter().any(|x| a_name_agrees(d, x)))) {
+            found.push(k);
+        }
+    }
+    Ok(found)
+}
+
+/// What linkage found among the leftovers.
+struct Linked {
+    /// First-census pupils linked to a second-census record, with the probability.
+    on_second: Vec<(PupilKey, f64)>,
+    /// Source rows (index into the sources) linked to a pupil, with the probability.
+    sources: Vec<(PupilKey, usize, f64)>,
+    review: Vec<ReviewPair>,
+    used: LinkageUsed,
+}
+
+/// Links the first-census pupils still unmatched with the second-census
+/// rows no first-census UPN accounts for and the unmatched source rows.
+#[allow(clippy::too_many_arguments)]
+fn link_leftovers(
+    store: &Store,
+    a: &CensusInfo,
+    b: &CensusInfo,
+    (dob_from, dob_to): (NaiveDate, NaiveDate),
+    leftover_a: &HashSet<PupilKey>,
+    cohort_upns: &HashSet<Upn>,
+    matched_b: &HashSet<PupilKey>,
+    sources: &[(SourceKey, SourceRecord)],
+    unmatched_sources: &[usize],
+    options: &LinkOptions,
+) -> Result<Linked> {
+    let label_a = format!("census-{}", a.date);
+    let label_b = format!("census-{}", b.date);
+    let mut keys: HashMap<(String, String), RecordKey> = HashMap::new();
+    let mut records: Vec<LinkRecord> = Vec::new();
+    for (k, r) in store.census_link_records(a.id, &label_a, &|k, _, _| leftover_a.contains(&k))? {
+        keys.insert((label_a.clone(), r.record_id.clone()), RecordKey::Pupil(k));
+        records.push(r);
+    }
+    let in_window = |d: Option<NaiveDate>| d.is_none_or(|d| d >= dob_from && d <= dob_to);
+    for (k, r) in store.census_link_records(b.id, &label_b, &|k, u, f| {
+        !matched_b.contains(&k) && !u.is_some_and(|u| cohort_upns.contains(u)) && !f.is_some_and(|f| cohort_upns.contains(f))
+    })? {
+        if in_window(r.dob) {
+            keys.insert((label_b.clone(), r.record_id.clone()), RecordKey::Pupil(k));
+            records.push(r);
+        }
+    }
+    for &s in unmatched_sources {
+        let (key, r) = &sources[s];
+        let rec = source_link_record(*key, r);
+        keys.insert((rec.source.clone(), rec.record_id.clone()), RecordKey::Source(*key));
+        records.push(rec);
+    }
+    let source_index: HashMap<SourceKey, usize> = unmatched_sources.iter().map(|&s| (sources[s].0, s)).collect();
+    let training = training_sample(store, a, b, sources, options)?;
+    let model = cnis_link::train(&training, &options.train)?;
+    drop(training);
+    let p = Prepared::from_records(records.clone());
+    let (pairs, _) = cnis_link::predict(&p, &model, model.review_threshold)?;
+    let clusters = cnis_link::cluster(&p, &pairs, model.link_threshold);
+    let key_of = |i: usize| keys.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).copied();
+    let is_a = |i: usize| p.sources[p.source[i] as usize] == label_a;
+    // The best pair probability of each record with a member of its cluster.
+    let mut best: HashMap<u32, f64> = HashMap::new();
+    for x in &pairs {
+        if x.probability() >= model.link_threshold && clusters.cluster[x.a as usize] == clusters.cluster[x.b as usize] {
+            for r in [x.a, x.b] {
+                let e = best.entry(r).or_insert(0.0);
+                *e = e.max(x.probability());
+            }
+        }
+    }
+    let mut a_of_cluster: HashMap<u32, usize> = HashMap::new();
+    for i in 0..p.n {
+        if is_a(i) {
+            a_of_cluster.insert(clusters.cluster[i], i);
+        }
+    }
+    let mut out = Linked { on_second: vec![], sources: vec![], review: vec![], used: LinkageUsed { records, model: model.clone() } };
+    for i in 0..p.n {
+        let Some(&ai) = a_of_cluster.get(&clusters.cluster[i]) else { continue };
+        if i == ai {
+            continue;
+        }
+        let (Some(RecordKey::Pupil(ka)), Some(other)) = (key_of(ai), key_of(i)) else { continue };
+        let prob = best.get(&(i as u32)).copied().unwrap_or(model.link_threshold);
+        match other {
+            RecordKey::Pupil(_) => out.on_second.push((ka, prob)),
+            RecordKey::Source(sk) => {
+                if let Some(&s) = source_index.get(&sk) {
+                    out.sources.push((ka, s, prob));
+                }
+            }
+        }
+    }
+    // Review: pairs of a leftover pupil with another record, scored between
+    // the thresholds, or refused by clustering, and not in one cluster.
+    let refused = clusters.refused.iter().map(|x| (x, "clustering refused: the join would put two records of one census in one child"));
+    let between = pairs
+        .iter()
+        .filter(|x| x.probability() < model.link_threshold)
+        .map(|x| (x, "scored between the review and link thresholds"));
+    for (x, why) in between.chain(refused) {
+        let (i, j) = (x.a as usize, x.b as usize);
+        let (ai, oi) = if is_a(i) && !is_a(j) {
+            (i, j)
+        } else if is_a(j) && !is_a(i) {
+            (j, i)
+        } else {
+            continue;
+        };
+        if clusters.cluster[ai] == clusters.cluster[oi] {
+            continue;
+        }
+        let (Some(RecordKey::Pupil(ka)), Some(other)) = (key_of(ai), key_of(oi)) else { continue };
+        let name = |i: usize| format!("{}:{}", p.sources[p.source[i] as usize], p.record_id[i]);
+        out.review.push(ReviewPair { pupil: ka, other, probability: x.probability(), why, explain: (name(ai), name(oi)) });
+    }
+    tracing::info!(
+        records = p.n,
+        on_second = out.on_second.len(),
+        source_links = out.sources.len(),
+        review = out.review.len(),
+        "linkage added matches UPNs could not make"
+    );
+    Ok(out)
+}
+
+/// A source row in the linkage layout: source = the kind, record id = the row.
+fn source_link_record(key: SourceKey, r: &SourceRecord) -> LinkRecord {
+    LinkRecord {
+        source: r.kind.name().to_string(),
+        record_id: key.0.to_string(),
+        upn: r.upn,
+        upn_text: r.upn_text.clone(),
+        forename: r.forename.clone(),
+        middle_names: r.middle_names.clone(),
+        surname: r.surname.clone(),
+        dob: r.dob,
+        sex: r.sex,
+        postcode: r.postcode.as_ref().map(|p| p.as_str().replace(' ', "")).or_else(|| r.postcode_text.clone()),
+        ..LinkRecord::default()
+    }
+}
+
+/// The model is trained on a sample of whole children, not on the records
+/// left over by UPN matching: those are mostly non-matches, which would
+/// bias the prior. Children are sampled by a hash of their first UPN, so a
+/// child's census records and listed records are kept or dropped together.
+fn training_sample(
+    store: &Store,
+    a: &CensusInfo,
+    b: &CensusInfo,
+    sources: &[(SourceKey, SourceRecord)],
+    options: &LinkOptions,
+) -> Result<Prepared> {
+    use std::hash::{Hash, Hasher};
+    let every = (a.pupils as usize / options.training_pupils.max(1)).max(1) as u64;
+    let keep = |u: &Upn| {
+        let mut h = rustc_hash::FxHasher::default();
+        u.hash(&mut h);
+        h.finish().is_multiple_of(every)
+    };
+    let label_a = format!("census-{}", a.date);
+    let label_b = format!("census-{}", b.date);
+    let mut records: Vec<LinkRecord> =
+        store.census_link_records(a.id, &label_a, &|_, u, _| u.is_some_and(keep))?.into_iter().map(|(_, r)| r).collect();
+    records.extend(
+        store
+            .census_link_records(b.id, &label_b, &|_, u, f| u.is_some_and(keep) || f.is_some_and(keep))?
+            .into_iter()
+            .map(|(_, r)| r),
+    );
+    records.extend(
+        sources
+            .iter()
+            .filter(|(k, r)| match r.upn {
+                Some(u) => keep(&u),
+                None => (k.0 as u64).is_multiple_of(every),
+            })
+            .map(|(k, r)| source_link_record(*k, r)),
+    );
+    Ok(Prepared::from_records(records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_upn_finds_the_right_one() {
+        let la = cnis_core::LaCode::from_number(801).expect("LA");
+        let u = Upn::from_parts(la, 2000, 15, 42).expect("upn");
+        let s = u.as_str().to_string();
+        // Wrong check letter.
+        let wrong = format!("{}{}", if s.starts_with('A') { 'B' } else { 'A' }, &s[1..]);
+        assert!(near_upns(&wrong).contains(&u));
+        // Two digits swapped.
+        let mut b: Vec<char> = s.chars().collect();
+        b.swap(5, 6);
+        let swapped: String = b.iter().collect();
+        if swapped != s {
+            assert!(near_upns(&swapped).contains(&u));
+        }
+        // A digit dropped.
+        let dropped = format!("{}{}", &s[..7], &s[8..]);
+        assert!(near_upns(&dropped).contains(&u));
+        assert!(near_upns("nonsense").is_empty());
+    }
+
+    #[test]
+    fn names_agree_on_one_name_a_swap_or_a_middle_name() {
+        let p = |f: &str, s: &str, m: Option<&str>| PupilDetails {
+            forename: Some(f.into()),
+            surname: Some(s.into()),
+            middle_names: m.map(str::to_string),
+            ..PupilDetails::default()
+        };
+        assert!(a_name_agrees(&p("Amelia", "Smith", None), &p("amelia", "Smyth", None)));
+        assert!(a_name_agrees(&p("Amelia", "Smith", None), &p("Smith", "Amelia", None)));
+        assert!(a_name_agrees(&p("Amelia", "Smith", Some("Rose")), &p("Rose", "Jones", None)));
+        assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Jones", None)));
+        assert!(!a_name_agrees(&p("", "", None), &p("", "", None)));
+    }
+}
