@@ -130,13 +130,18 @@ pub fn decide(replace: bool, force: bool, what: &str, r: &Replacing) -> std::res
     Ok(())
 }
 
-fn outcome<E: Into<Error>>(file: &Path, o: LoadOutcome<E>, read: Option<FileReport>, q: &Quarantine) -> Result<LoadReport> {
+fn outcome<E: Into<Error>>(
+    file: &Path,
+    o: LoadOutcome<E>,
+    read: Option<FileReport>,
+    q: &Quarantine,
+) -> Result<LoadReport> {
     match o {
         LoadOutcome::Loaded { load, replaced, minted, .. } => Ok(LoadReport {
             file: file.to_path_buf(),
             read: read.unwrap_or_default(),
             quarantine: q.path().map(Path::to_path_buf),
-            load,
+            load: *load,
             replaced,
             minted,
         }),
@@ -146,7 +151,12 @@ fn outcome<E: Into<Error>>(file: &Path, o: LoadOutcome<E>, read: Option<FileRepo
 }
 
 /// Loads a pupil-level census for `date`.
-pub fn load_census(store: &mut Store, req: &LoadRequest, date: NaiveDate, progress: &dyn Progress) -> Result<LoadReport> {
+pub fn load_census(
+    store: &mut Store,
+    req: &LoadRequest,
+    date: NaiveDate,
+    progress: &dyn Progress,
+) -> Result<LoadReport> {
     let mut q = req.quarantine();
     let name = req.file.display().to_string();
     progress.step(&format!("census {date}"), file_len(&req.file));
@@ -171,7 +181,12 @@ pub fn load_census(store: &mut Store, req: &LoadRequest, date: NaiveDate, progre
 }
 
 /// Loads a destination source.
-pub fn load_source(store: &mut Store, req: &LoadRequest, kind: SourceKind, progress: &dyn Progress) -> Result<LoadReport> {
+pub fn load_source(
+    store: &mut Store,
+    req: &LoadRequest,
+    kind: SourceKind,
+    progress: &dyn Progress,
+) -> Result<LoadReport> {
     let mut q = req.quarantine();
     let name = req.file.display().to_string();
     progress.step(kind.name(), file_len(&req.file));
@@ -218,7 +233,8 @@ pub fn load_postcodes(store: &mut Store, req: &LoadRequest) -> Result<LoadReport
         Ok(())
     })?;
     let f = facts(&req.file.display().to_string(), &read);
-    let o = store.replace_postcode_deprivation(&f, &rows, |r| decide(req.replace, req.force, "a postcode lookup", r))?;
+    let o =
+        store.replace_postcode_deprivation(&f, &rows, |r| decide(req.replace, req.force, "a postcode lookup", r))?;
     outcome(&req.file, o, Some(read), &q)
 }
 

@@ -2,12 +2,12 @@
 //! Every one through [`CsvOut`]: private, whole or absent, no formula cells.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use cnis_core::records::{AbsenceBand, PupilKey, RecordKey};
 use cnis_core::school_age::SchoolAgeRules;
-use cnis_ingest::CsvOut;
+use cnis_ingest::{CsvOut, Written};
 use cnis_store::PupilDetails;
 use cnis_track::{Summary, SummaryRow, Tracked};
 
@@ -64,7 +64,7 @@ pub(crate) fn record_name(k: RecordKey, kind: Option<&str>) -> String {
     }
 }
 
-pub(crate) fn write_leavers(path: &Path, t: &Tracked, details: &HashMap<PupilKey, PupilDetails>) -> Result<PathBuf> {
+pub(crate) fn write_leavers(path: &Path, t: &Tracked, details: &HashMap<PupilKey, PupilDetails>) -> Result<Written> {
     let mut w = CsvOut::create(path, LEAVER_COLUMNS)?;
     let empty = PupilDetails::default();
     for l in &t.leavers {
@@ -72,11 +72,8 @@ pub(crate) fn write_leavers(path: &Path, t: &Tracked, details: &HashMap<PupilKey
         let d = details.get(&p.key).unwrap_or(&empty);
         let la = l.la();
         let deciding = l.deciding();
-        let records: Vec<String> = l
-            .evidence
-            .iter()
-            .map(|(e, _)| record_name(RecordKey::Source(e.key), Some(e.record.kind.name())))
-            .collect();
+        let records: Vec<String> =
+            l.evidence.iter().map(|(e, _)| record_name(RecordKey::Source(e.key), Some(e.record.kind.name()))).collect();
         w.row([
             p.child_id.map(|c| c.to_string()).unwrap_or_default(),
             p.upn.map(|u| u.to_string()).unwrap_or_default(),
@@ -103,13 +100,13 @@ pub(crate) fn write_leavers(path: &Path, t: &Tracked, details: &HashMap<PupilKey
             yes_no(Some(l.permanently_excluded)).to_string(),
         ])?;
     }
-    Ok(w.finish()?)
+    Ok(w.complete()?)
 }
 
 /// The summary as tidy CSV in the shape of DfE open data (time, geography,
 /// filter, indicators). Counts are unrounded and unsuppressed: management
 /// information for the council, not for publication.
-pub(crate) fn write_summary(path: &Path, s: &Summary, from: NaiveDate) -> Result<PathBuf> {
+pub(crate) fn write_summary(path: &Path, s: &Summary, from: NaiveDate) -> Result<Written> {
     let mut w = CsvOut::create(
         path,
         &[
@@ -174,7 +171,7 @@ pub(crate) fn write_summary(path: &Path, s: &Summary, from: NaiveDate) -> Result
             pct(SummaryRow::pct(r.social_care, r.children)),
         ])?;
     }
-    Ok(w.finish()?)
+    Ok(w.complete()?)
 }
 
 /// Columns of the review list.
@@ -188,7 +185,7 @@ pub(crate) fn write_review(
     details: &HashMap<PupilKey, PupilDetails>,
     kinds: &HashMap<cnis_core::records::SourceKey, &'static str>,
     explain_with: &str,
-) -> Result<PathBuf> {
+) -> Result<Written> {
     let pupils: HashMap<PupilKey, &cnis_core::records::CohortPupil> =
         t.leavers.iter().map(|l| (l.pupil.key, &l.pupil)).collect();
     let mut w = CsvOut::create(path, REVIEW_COLUMNS)?;
@@ -213,5 +210,5 @@ pub(crate) fn write_review(
             format!("{explain_with} --left {} --right {}", r.explain.0, r.explain.1),
         ])?;
     }
-    Ok(w.finish()?)
+    Ok(w.complete()?)
 }

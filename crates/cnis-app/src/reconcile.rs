@@ -30,8 +30,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use cnis_core::Upn;
 use cnis_core::records::{
-    CohortPupil, DestinationCode, EnrolStatus, Laestab, LinkRecord, PupilKey, RecordKey, Sector, SourceKey,
-    SourceKind, SourceRecord,
+    CohortPupil, DestinationCode, EnrolStatus, Laestab, LinkRecord, PupilKey, RecordKey, Sector, SourceKey, SourceKind,
+    SourceRecord,
 };
 use cnis_core::school_age::SchoolAgeRules;
 use cnis_link::prepare::normalise_name;
@@ -156,8 +156,10 @@ fn norm(s: &Option<String>) -> String {
     s.as_deref().map(normalise_name).unwrap_or_default()
 }
 
-/// Whether two records' names have one in common: forename, surname, or
-/// the two swapped; or a forename that is the other's middle name.
+/// Whether two records name the same child: the same forename (or one's
+/// forename is the other's middle name, or forename and surname are
+/// swapped). The surname alone is not enough: twins share it, and with it
+/// their date of birth and school; and a surname changes on adoption.
 pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
     let (af, as_, bf, bs) = (norm(&a.forename), norm(&a.surname), norm(&b.forename), norm(&b.surname));
     let some = |x: &str, y: &str| !x.is_empty() && x == y;
@@ -165,7 +167,6 @@ pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
         !f.is_empty() && m.as_deref().is_some_and(|m| normalise_name(m).split(' ').any(|w| w == f))
     };
     some(&af, &bf)
-        || some(&as_, &bs)
         || (some(&af, &bs) && some(&as_, &bf))
         || middle(&a.middle_names, &bf)
         || middle(&b.middle_names, &af)
@@ -530,7 +531,9 @@ fn link_leftovers(
     }
     let in_window = |d: Option<NaiveDate>| d.is_none_or(|d| d >= dob_from && d <= dob_to);
     for (k, r) in store.census_link_records(b.id, &label_b, &|k, u, f| {
-        !matched_b.contains(&k) && !u.is_some_and(|u| cohort_upns.contains(u)) && !f.is_some_and(|f| cohort_upns.contains(f))
+        !matched_b.contains(&k)
+            && !u.is_some_and(|u| cohort_upns.contains(u))
+            && !f.is_some_and(|f| cohort_upns.contains(f))
     })? {
         if in_window(r.dob) {
             keys.insert((label_b.clone(), r.record_id.clone()), RecordKey::Pupil(k));
@@ -568,7 +571,12 @@ fn link_leftovers(
             a_of_cluster.insert(clusters.cluster[i], i);
         }
     }
-    let mut out = Linked { on_second: vec![], sources: vec![], review: vec![], used: LinkageUsed { records, model: model.clone() } };
+    let mut out = Linked {
+        on_second: vec![],
+        sources: vec![],
+        review: vec![],
+        used: LinkageUsed { records, model: model.clone() },
+    };
     for i in 0..p.n {
         let Some(&ai) = a_of_cluster.get(&clusters.cluster[i]) else { continue };
         if i == ai {
@@ -587,7 +595,10 @@ fn link_leftovers(
     }
     // Review: pairs of a leftover pupil with another record, scored between
     // the thresholds, or refused by clustering, and not in one cluster.
-    let refused = clusters.refused.iter().map(|x| (x, "clustering refused: the join would put two records of one census in one child"));
+    let refused = clusters
+        .refused
+        .iter()
+        .map(|x| (x, "clustering refused: the join would put two records of one census in one child"));
     let between = pairs
         .iter()
         .filter(|x| x.probability() < model.link_threshold)
@@ -606,7 +617,13 @@ fn link_leftovers(
         }
         let (Some(RecordKey::Pupil(ka)), Some(other)) = (key_of(ai), key_of(oi)) else { continue };
         let name = |i: usize| format!("{}:{}", p.sources[p.source[i] as usize], p.record_id[i]);
-        out.review.push(ReviewPair { pupil: ka, other, probability: x.probability(), why, explain: (name(ai), name(oi)) });
+        out.review.push(ReviewPair {
+            pupil: ka,
+            other,
+            probability: x.probability(),
+            why,
+            explain: (name(ai), name(oi)),
+        });
     }
     tracing::info!(
         records = p.n,
@@ -655,8 +672,11 @@ fn training_sample(
     };
     let label_a = format!("census-{}", a.date);
     let label_b = format!("census-{}", b.date);
-    let mut records: Vec<LinkRecord> =
-        store.census_link_records(a.id, &label_a, &|_, u, _| u.is_some_and(keep))?.into_iter().map(|(_, r)| r).collect();
+    let mut records: Vec<LinkRecord> = store
+        .census_link_records(a.id, &label_a, &|_, u, _| u.is_some_and(keep))?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
     records.extend(
         store
             .census_link_records(b.id, &label_b, &|_, u, f| u.is_some_and(keep) || f.is_some_and(keep))?
@@ -701,7 +721,7 @@ mod tests {
     }
 
     #[test]
-    fn names_agree_on_one_name_a_swap_or_a_middle_name() {
+    fn names_agree_on_the_forename_a_swap_or_a_middle_name() {
         let p = |f: &str, s: &str, m: Option<&str>| PupilDetails {
             forename: Some(f.into()),
             surname: Some(s.into()),
@@ -712,6 +732,8 @@ mod tests {
         assert!(a_name_agrees(&p("Amelia", "Smith", None), &p("Smith", "Amelia", None)));
         assert!(a_name_agrees(&p("Amelia", "Smith", Some("Rose")), &p("Rose", "Jones", None)));
         assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Jones", None)));
+        // Twins: the same surname, different forenames.
+        assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Smith", None)));
         assert!(!a_name_agrees(&p("", "", None), &p("", "", None)));
     }
 }

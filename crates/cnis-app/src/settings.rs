@@ -24,12 +24,21 @@ pub fn to_toml(s: &Settings) -> String {
     out.push_str("# U our reading, not confirmed):\n");
     for regs in [Regulations::Pupil2006, Regulations::Pupil2024] {
         let name = match regs {
-            Regulations::Pupil2006 => "Education (Pupil Registration) (England) Regulations 2006, reg. 8(1), until 18 August 2024",
-            Regulations::Pupil2024 => "School Attendance (Pupil Registration) (England) Regulations 2024, reg. 9(1), from 19 August 2024",
+            Regulations::Pupil2006 => {
+                "Education (Pupil Registration) (England) Regulations 2006, reg. 8(1), until 18 August 2024"
+            }
+            Regulations::Pupil2024 => {
+                "School Attendance (Pupil Registration) (England) Regulations 2024, reg. 9(1), from 19 August 2024"
+            }
         };
         out.push_str(&format!("#\n# {name}:\n"));
         for g in DeletionGround::all().filter(|g| g.regulations() == regs) {
-            out.push_str(&format!("#   {g:<9} [{}] {} -> {}\n", g.confidence().marker(), g.meaning().describe(), g.meaning().name()));
+            out.push_str(&format!(
+                "#   {g:<9} [{}] {} -> {}\n",
+                g.confidence().marker(),
+                g.meaning().describe(),
+                g.meaning().name()
+            ));
         }
     }
     out.push_str("#\n# Each meaning gives a destination (home_education, cme, unknown, ...), `by_destination_code`\n");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use cnis_core::records::{PupilKey, SourceKey};
 use cnis_core::school_age::SchoolAgeRules;
-use cnis_store::{StoredLeaver, Store};
+use cnis_store::{Store, StoredLeaver};
 use cnis_track::{Settings, Summary, TrackInput, Tracked};
 
 use crate::output::{self, absence_name};
@@ -83,23 +83,38 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
     progress.step("writing the leaver list", None);
     let keys: Vec<PupilKey> = tracked.leavers.iter().map(|l| l.pupil.key).collect();
     let details = store.pupil_details(&keys)?;
-    let leavers_file = output::write_leavers(&req.out.join("leavers.csv"), &tracked, &details)?;
-    let summary_file = output::write_summary(&req.out.join("summary.csv"), &summary, req.from)?;
-    let mut review_file = None;
+    // Every file is written in full under a temporary name first, then all
+    // are renamed into place together, and only then is the run recorded:
+    // a failure (a full disk) leaves neither a truncated file nor a run that
+    // claims to be complete.
+    let mut staged = vec![
+        output::write_leavers(&req.out.join("leavers.csv"), &tracked, &details)?,
+        output::write_summary(&req.out.join("summary.csv"), &summary, req.from)?,
+    ];
     let mut review = 0;
-    if let Some(used) = &m.linkage {
-        let dir = req.out.join("linkage");
-        let records = dir.join("records.csv");
-        let model = dir.join("model.json");
-        write_link_records(&records, &used.records)?;
-        let json = serde_json::to_string_pretty(&used.model)
-            .map_err(|e| Error::Invalid(format!("writing the linkage model: {e}")))?;
-        cnis_ingest::write_private(&model, json.as_bytes())?;
-        let explain = format!("cnis link explain {} --model {}", records.display(), model.display());
-        let listed: HashSet<PupilKey> = keys.iter().copied().collect();
-        review = m.review.iter().filter(|r| listed.contains(&r.pupil)).count();
-        review_file = Some(output::write_review(&req.out.join("review.csv"), &m.review, &tracked, &details, &kinds, &explain)?);
+    let review_file = match &m.linkage {
+        Some(used) => {
+            let dir = req.out.join("linkage");
+            let records = dir.join("records.csv");
+            let model = dir.join("model.json");
+            staged.push(write_link_records(&records, &used.records)?);
+            let json = serde_json::to_string_pretty(&used.model)
+                .map_err(|e| Error::Invalid(format!("writing the linkage model: {e}")))?;
+            staged.push(cnis_ingest::stage_private(&model, json.as_bytes())?);
+            let explain = format!("cnis link explain {} --model {}", records.display(), model.display());
+            let listed: HashSet<PupilKey> = keys.iter().copied().collect();
+            review = m.review.iter().filter(|r| listed.contains(&r.pupil)).count();
+            let path = req.out.join("review.csv");
+            staged.push(output::write_review(&path, &m.review, &tracked, &details, &kinds, &explain)?);
+            Some(path)
+        }
+        None => None,
+    };
+    let mut published = Vec::new();
+    for w in staged {
+        published.push(w.publish()?);
     }
+    let (leavers_file, summary_file) = (published[0].clone(), published[1].clone());
     let stored: Vec<StoredLeaver> = tracked
         .leavers
         .iter()
@@ -139,7 +154,10 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
     })
 }
 
-fn write_link_records(path: &std::path::Path, records: &[cnis_core::records::LinkRecord]) -> Result<()> {
+fn write_link_records(
+    path: &std::path::Path,
+    records: &[cnis_core::records::LinkRecord],
+) -> Result<cnis_ingest::Written> {
     let mut w = cnis_ingest::CsvOut::create(path, cnis_core::records::columns::LINK)?;
     for r in records {
         let mut row: Vec<String> = Vec::with_capacity(cnis_core::records::columns::LINK.len());
@@ -163,6 +181,5 @@ fn write_link_records(path: &std::path::Path, records: &[cnis_core::records::Lin
         }
         w.row(row)?;
     }
-    w.finish()?;
-    Ok(())
+    Ok(w.complete()?)
 }

@@ -48,6 +48,32 @@ pub enum Command {
     /// Probabilistic record linkage: one child, one id, across data sets.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// List the files loaded into the database.
+    Loads(LoadsArgs),
+    /// Remove one load (a census, a list) and its rows from the database.
+    Unload(UnloadArgs),
+    /// Print tracking's settings (how each deletion ground is read) as TOML, or check a settings file.
+    Settings(SettingsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadsArgs {
+    /// Include loads that were replaced or unloaded.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnloadArgs {
+    /// The load's id, as `cnis loads` lists it.
+    pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Check this settings file and print it with every value in full.
+    #[arg(long)]
+    pub check: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -193,6 +219,8 @@ pub enum LinkCommand {
 #[derive(Debug, Subcommand)]
 pub enum IngestCommand {
     /// A pupil-level school census.
+    ///
+    /// A census for a day already loaded is replaced only with --replace.
     Census {
         /// The census CSV.
         file: PathBuf,
@@ -202,24 +230,30 @@ pub enum IngestCommand {
         #[command(flatten)]
         load: LoadArgs,
     },
-    /// A destination source: home-education, cme, deletions, independent-roll or social-care.
+    /// A destination source: home-education, cme, deletions, independent-roll, social-care or alternative-provision.
+    ///
+    /// Rows are added to those of the same kind already loaded; --replace replaces them instead.
     Source {
         /// Which source the file is.
-        #[arg(value_parser = ["home-education", "cme", "deletions", "independent-roll", "social-care"])]
+        #[arg(value_parser = ["home-education", "cme", "deletions", "independent-roll", "social-care", "alternative-provision"])]
         kind: String,
         /// The CSV.
         file: PathBuf,
+        /// The regulations bare deletion-ground letters are read under (2006 or 2024); without it, each
+        /// row's deletion date decides (the 2024 Regulations from 19 August 2024).
+        #[arg(long, value_parser = ["2006", "2024"])]
+        regulations: Option<String>,
         #[command(flatten)]
         load: LoadArgs,
     },
-    /// A schools list (URN, LAESTAB, name, phase, sector); replaces the one loaded.
+    /// A schools list (URN, LAESTAB, name, phase, sector).
     Schools {
         /// The CSV.
         file: PathBuf,
         #[command(flatten)]
         load: LoadArgs,
     },
-    /// A postcode to neighbourhood deprivation lookup; replaces the one loaded.
+    /// A postcode to neighbourhood deprivation lookup.
     Postcodes {
         /// The CSV.
         file: PathBuf,
@@ -233,9 +267,15 @@ pub struct LoadArgs {
     /// Map our field names to your columns: `upn=PupilUPN,dob=DateOfBirth` (repeatable).
     #[arg(long = "map", value_name = "FIELD=COLUMN,...")]
     pub maps: Vec<String>,
-    /// Where to write bad rows [default: <file name>.quarantine.csv in the working directory].
+    /// Folder for the quarantine file of bad rows and faulty fields (written only when there are any).
+    #[arg(long, default_value = "quarantine")]
+    pub quarantine_dir: PathBuf,
+    /// Replace what is loaded for the same census day, or of the same kind.
     #[arg(long)]
-    pub quarantine: Option<PathBuf>,
+    pub replace: bool,
+    /// With --replace, replace even with a file under half the size of what it replaces.
+    #[arg(long, requires = "replace")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +294,10 @@ pub struct TrackArgs {
     /// without one.
     #[arg(long)]
     pub link: bool,
+    /// How to read each deletion ground, and other readings a council may
+    /// change (TOML; `cnis settings` prints the defaults).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -32,13 +32,44 @@ impl Spinner {
     }
 }
 
-/// A bar over bytes read, for loading files.
-pub fn bytes_bar(g: &Global, len: u64, msg: impl Into<String>) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), target(g));
-    pb.set_style(
-        ProgressStyle::with_template("{msg:24} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or(ProgressStyle::default_bar()),
-    );
-    pb.set_message(msg.into());
-    pb
+/// The application layer's progress, shown as a bar for steps of known size
+/// and a spinner otherwise.
+pub struct Bar {
+    pb: ProgressBar,
+}
+
+impl Bar {
+    pub fn new(g: &Global) -> Self {
+        Bar { pb: ProgressBar::with_draw_target(None, target(g)) }
+    }
+    pub fn finish(&self) {
+        self.pb.finish_and_clear();
+    }
+}
+
+impl cnis_app::Progress for Bar {
+    fn step(&self, what: &str, total: Option<u64>) {
+        match total {
+            Some(len) => {
+                self.pb.disable_steady_tick();
+                self.pb.set_style(
+                    ProgressStyle::with_template("{msg:24} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                        .unwrap_or(ProgressStyle::default_bar()),
+                );
+                self.pb.set_length(len);
+                self.pb.set_position(0);
+            }
+            None => {
+                self.pb.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                        .unwrap_or(ProgressStyle::default_spinner()),
+                );
+                self.pb.enable_steady_tick(Duration::from_millis(120));
+            }
+        }
+        self.pb.set_message(what.to_string());
+    }
+    fn at(&self, done: u64) {
+        self.pb.set_position(done);
+    }
 }

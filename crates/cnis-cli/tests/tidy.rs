@@ -43,7 +43,8 @@ fn dependencies_point_one_way() {
         ("cnis-track", &["cnis-core"]),
         ("cnis-store", &["cnis-core"]),
         ("cnis-link", &["cnis-core"]),
-        ("cnis-cli", &["cnis-core", "cnis-synth", "cnis-ingest", "cnis-track", "cnis-store", "cnis-link"]),
+        ("cnis-app", &["cnis-core", "cnis-ingest", "cnis-track", "cnis-store", "cnis-link"]),
+        ("cnis-cli", &["cnis-core", "cnis-synth", "cnis-ingest", "cnis-track", "cnis-store", "cnis-link", "cnis-app"]),
     ];
     // Frameworks that belong to one crate only.
     let owned: &[(&str, &str)] = &[

@@ -32,7 +32,7 @@ mod quarantine;
 mod read;
 
 pub use map::ColumnMap;
-pub use out::{CsvOut, neutralise, private_file, write_private};
+pub use out::{CsvOut, Written, neutralise, private_file, stage_private, write_private};
 pub use quarantine::{Diagnostic, Outcome, QUARANTINE_COLUMNS, Quarantine};
 pub use read::{
     FileKind, FileReport, Layout, LoadStats, ReadOptions, read_census, read_link_records, read_link_records_chunked,
@@ -46,12 +46,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, so not chained again).
+        cause: std::io::Error,
     },
     /// The header lacks a column cnis needs.
     #[error("{path}: line 1: no column {column:?} for field `{field}` (map it with --map {field}=<your column>)")]
@@ -130,11 +130,11 @@ pub enum Error {
         message: String,
     },
     /// Writing an output file (or the quarantine) failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, so not chained again).
+        cause: std::io::Error,
     },
 }

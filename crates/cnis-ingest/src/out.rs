@@ -70,7 +70,7 @@ pub struct CsvOut {
 impl CsvOut {
     /// Starts writing `path` (its folder is created if missing) with a header row.
     pub fn create(path: &Path, header: &[&str]) -> Result<CsvOut, Error> {
-        let err = |source| Error::Write { path: path.to_path_buf(), source };
+        let err = |source| Error::Write { path: path.to_path_buf(), cause: source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -118,9 +118,9 @@ impl CsvOut {
             } else {
                 w.write_field(c)
             };
-            r.map_err(|e| Error::Write { path: self.path.clone(), source: e.into() })?;
+            r.map_err(|e| Error::Write { path: self.path.clone(), cause: e.into() })?;
         }
-        w.write_record(None::<&[u8]>).map_err(|e| Error::Write { path: self.path.clone(), source: e.into() })
+        w.write_record(None::<&[u8]>).map_err(|e| Error::Write { path: self.path.clone(), cause: e.into() })
     }
 
     /// Rows written so far (not counting the header).
@@ -129,15 +129,57 @@ impl CsvOut {
     }
 
     /// Flushes, syncs and renames the file into place; returns its path.
-    pub fn finish(mut self) -> Result<PathBuf, Error> {
-        let err = |source| Error::Write { path: self.path.clone(), source };
-        let Some(w) = self.w.take() else { return Ok(self.path.clone()) };
-        let buf = w.into_inner().map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        let file = buf.into_inner().map_err(|e| err(e.into_error()))?;
-        file.sync_all().map_err(err)?;
-        drop(file);
-        std::fs::rename(&self.partial, &self.path).map_err(err)?;
+    pub fn finish(self) -> Result<PathBuf, Error> {
+        self.complete()?.publish()
+    }
+
+    /// Flushes and syncs the file but leaves it under its temporary name,
+    /// so several files can be written and then published together
+    /// ([`Written::publish`]): either all appear, or none.
+    pub fn complete(mut self) -> Result<Written, Error> {
+        let err = |cause| Error::Write { path: self.path.clone(), cause };
+        let Some(w) = self.w.take() else {
+            return Ok(Written { path: self.path.clone(), partial: None });
+        };
+        let result = (|| {
+            let buf = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+            let file = buf.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(err(e));
+        }
+        Ok(Written { path: self.path.clone(), partial: Some(self.partial.clone()) })
+    }
+}
+
+/// A file written in full under a temporary name, not yet published.
+/// Dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct Written {
+    path: PathBuf,
+    partial: Option<PathBuf>,
+}
+
+impl Written {
+    /// Renames the file into place.
+    pub fn publish(mut self) -> Result<PathBuf, Error> {
+        if let Some(partial) = self.partial.take() {
+            std::fs::rename(&partial, &self.path).map_err(|cause| {
+                let _ = std::fs::remove_file(&partial);
+                Error::Write { path: self.path.clone(), cause }
+            })?;
+        }
         Ok(self.path.clone())
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if let Some(p) = self.partial.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -158,19 +200,29 @@ impl std::fmt::Debug for CsvOut {
 
 /// Writes a whole small file at once, privately and atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let err = |source| Error::Write { path: path.to_path_buf(), source };
+    stage_private(path, bytes)?.publish().map(drop)
+}
+
+/// Writes a whole small file under a temporary name, to publish with others.
+pub fn stage_private(path: &Path, bytes: &[u8]) -> Result<Written, Error> {
+    let err = |cause| Error::Write { path: path.to_path_buf(), cause };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| {
         let mut f = private_file(&partial)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&partial, path)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
+    match result {
+        Ok(()) => Ok(Written { path: path.to_path_buf(), partial: Some(partial) }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(err(e))
+        }
     }
-    result.map_err(err)
 }
 
 #[cfg(test)]

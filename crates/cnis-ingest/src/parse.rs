@@ -2,7 +2,9 @@
 //! words a data officer can act on, without repeating the value.
 
 use chrono::{Datelike, NaiveDate};
-use cnis_core::records::{CmeStatus, DestinationCode, EnrolStatus, GroundText, Laestab, SenProvision, Sex, SocialCareStatus};
+use cnis_core::records::{
+    CmeStatus, DestinationCode, EnrolStatus, GroundText, Laestab, SenProvision, Sex, SocialCareStatus,
+};
 use cnis_core::{IdError, LaCode, Postcode, Upn};
 
 pub type Parsed<T> = Result<T, String>;
@@ -77,8 +79,9 @@ pub fn sen(s: &str) -> Parsed<SenProvision> {
 }
 
 pub fn ground(s: &str) -> Parsed<GroundText> {
-    GroundText::parse(s)
-        .ok_or_else(|| "is not a deletion ground: 9(1)(a)-(o) (2024 Regulations), 8(1)(a)-(o) (2006) or a letter".into())
+    GroundText::parse(s).ok_or_else(|| {
+        "is not a deletion ground: 9(1)(a)-(o) (2024 Regulations), 8(1)(a)-(o) (2006) or a letter".into()
+    })
 }
 
 pub fn flag(s: &str) -> Parsed<bool> {

@@ -100,7 +100,14 @@ impl Quarantine {
             }
             if let Some(out) = self.out.as_mut() {
                 let line = d.line.to_string();
-                out.row([d.file.as_str(), &line, d.field.as_deref().unwrap_or(""), d.outcome.name(), &d.reason, &d.raw])?;
+                out.row([
+                    d.file.as_str(),
+                    &line,
+                    d.field.as_deref().unwrap_or(""),
+                    d.outcome.name(),
+                    &d.reason,
+                    &d.raw,
+                ])?;
             }
         }
         if self.keep_in_memory {

@@ -234,7 +234,10 @@ impl Row<'_> {
             Err(e) => {
                 faults.push(FieldError {
                     field: Some(self.fields[i]),
-                    reason: format!("is not valid UTF-8 (bad byte at position {}); kept with it replaced", e.valid_up_to() + 1),
+                    reason: format!(
+                        "is not valid UTF-8 (bad byte at position {}); kept with it replaced",
+                        e.valid_up_to() + 1
+                    ),
                 });
                 String::from_utf8_lossy(bytes)
             }
@@ -339,7 +342,12 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Where each of our fields is in a file with this header.
-fn layout(path: &Path, kind: FileKind, map: &ColumnMap, header: &csv::ByteRecord) -> Result<(Vec<Option<usize>>, Layout), Error> {
+fn layout(
+    path: &Path,
+    kind: FileKind,
+    map: &ColumnMap,
+    header: &csv::ByteRecord,
+) -> Result<(Vec<Option<usize>>, Layout), Error> {
     let fields = kind.fields();
     let defaults = kind.columns();
     let names: Vec<String> = header
@@ -349,7 +357,12 @@ fn layout(path: &Path, kind: FileKind, map: &ColumnMap, header: &csv::ByteRecord
     let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     for (j, n) in lower.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
         if let Some(i) = lower[..j].iter().position(|m| m == n) {
-            return Err(Error::DuplicateColumn { path: path.to_path_buf(), column: names[j].clone(), first: i + 1, second: j + 1 });
+            return Err(Error::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: names[j].clone(),
+                first: i + 1,
+                second: j + 1,
+            });
         }
     }
     let mut idx = Vec::with_capacity(fields.len());
@@ -422,7 +435,7 @@ fn read_file<T>(
 ) -> Result<FileReport, Error> {
     let fields = kind.fields();
     map.check(&fields)?;
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
     let file = File::open(path).map_err(io)?;
     let counter = std::rc::Rc::new(std::cell::RefCell::new(Lines::default()));
     let reader = Counting { inner: BufReader::with_capacity(1 << 20, file), state: counter.clone() };
@@ -435,7 +448,11 @@ fn read_file<T>(
         return Err(Error::Empty { path: path.to_path_buf() });
     }
     if breaks_inside(&header) > 0 {
-        return Err(Error::UnclosedQuote { path: path.to_path_buf(), line: 1, through: 1 + breaks_inside(&header) as u64 });
+        return Err(Error::UnclosedQuote {
+            path: path.to_path_buf(),
+            line: 1,
+            through: 1 + breaks_inside(&header) as u64,
+        });
     }
     let (idx, report) = layout(path, kind, map, &header)?;
     let ncols = header.len();
@@ -466,7 +483,9 @@ fn read_file<T>(
             parse_row(&Row { rec: &rec, idx: &idx, fields: &fields }, &mut faults)
         };
         let verdict = match result {
-            Ok(value) => sink(value, line).map_err(|message| Error::Sink { path: path.to_path_buf(), line, message })?,
+            Ok(value) => {
+                sink(value, line).map_err(|message| Error::Sink { path: path.to_path_buf(), line, message })?
+            }
             Err(e) => Verdict::Reject(e),
         };
         match verdict {
@@ -505,7 +524,8 @@ fn read_file<T>(
     }
     // Read to the end so the hash covers the whole file.
     let mut rest = rdr.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    std::io::copy(&mut rest, &mut std::io::sink())
+        .map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     let (bytes, content_hash) = {
         let c = counter.borrow();
         (c.read, c.hash.finalize().to_hex().to_string())
@@ -521,7 +541,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
     let line = e.position().map_or(0, |p| p.line());
     match e.kind() {
         csv::ErrorKind::Io(io) => {
-            Error::Io { path: path.to_path_buf(), source: std::io::Error::new(io.kind(), io.to_string()) }
+            Error::Io { path: path.to_path_buf(), cause: std::io::Error::new(io.kind(), io.to_string()) }
         }
         _ => Error::Csv { path: path.to_path_buf(), line, message: e.to_string() },
     }
@@ -546,33 +566,43 @@ pub fn read_census(
     // subsidiary row has been seen).
     let mut seen: HashMap<Upn, (u64, bool)> = HashMap::new();
     let census_date = opts.census_date;
-    read_file(path, FileKind::Census, opts.map(), quarantine, progress, |r, f| parse_census(r, f, census_date), |p: CensusPupil, line| {
-        if let Some(upn) = p.upn {
-            let main = EnrolStatus::is_main(p.enrol_status);
-            match seen.get_mut(&upn) {
-                None => {
-                    seen.insert(upn, if main { (line, false) } else { (0, true) });
-                }
-                Some((first, _)) if main && *first != 0 => {
-                    let both_m = p.enrol_status == Some(EnrolStatus::Main);
-                    let reason = if both_m {
-                        format!("is a second main registration (M) for the UPN on line {first}: one school must return S (rule 1520)")
-                    } else {
-                        format!("is a duplicate of the UPN on line {first} (rule 1520)")
-                    };
-                    return Ok(Verdict::Reject(FieldError::new("upn", reason)));
-                }
-                Some((first, sub)) => {
-                    if main {
-                        *first = line;
-                    } else {
-                        *sub = true;
+    read_file(
+        path,
+        FileKind::Census,
+        opts.map(),
+        quarantine,
+        progress,
+        |r, f| parse_census(r, f, census_date),
+        |p: CensusPupil, line| {
+            if let Some(upn) = p.upn {
+                let main = EnrolStatus::is_main(p.enrol_status);
+                match seen.get_mut(&upn) {
+                    None => {
+                        seen.insert(upn, if main { (line, false) } else { (0, true) });
+                    }
+                    Some((first, _)) if main && *first != 0 => {
+                        let both_m = p.enrol_status == Some(EnrolStatus::Main);
+                        let reason = if both_m {
+                            format!(
+                                "is a second main registration (M) for the UPN on line {first}: one school must return S (rule 1520)"
+                            )
+                        } else {
+                            format!("is a duplicate of the UPN on line {first} (rule 1520)")
+                        };
+                        return Ok(Verdict::Reject(FieldError::new("upn", reason)));
+                    }
+                    Some((first, sub)) => {
+                        if main {
+                            *first = line;
+                        } else {
+                            *sub = true;
+                        }
                     }
                 }
             }
-        }
-        sink(p).map(|()| Verdict::Accept)
-    })
+            sink(p).map(|()| Verdict::Accept)
+        },
+    )
 }
 
 fn parse_census(r: &Row, f: &mut Faults, census_date: Option<NaiveDate>) -> Result<CensusPupil, FieldError> {
@@ -642,7 +672,10 @@ fn parse_census(r: &Row, f: &mut Faults, census_date: Option<NaiveDate>) -> Resu
     if let Some(possible) = p.sessions_possible {
         let absent = u32::from(p.sessions_authorised.unwrap_or(0)) + u32::from(p.sessions_unauthorised.unwrap_or(0));
         if absent > u32::from(possible) {
-            f.push(FieldError::new("sessions_possible", "is less than the sessions of absence recorded; sessions left out"));
+            f.push(FieldError::new(
+                "sessions_possible",
+                "is less than the sessions of absence recorded; sessions left out",
+            ));
             (p.sessions_possible, p.sessions_authorised, p.sessions_unauthorised) = (None, None, None);
         }
     }
@@ -686,7 +719,12 @@ pub fn read_sources(
     })
 }
 
-fn parse_source(r: &Row, f: &mut Faults, kind: SourceKind, stated: Option<Regulations>) -> Result<SourceRecord, FieldError> {
+fn parse_source(
+    r: &Row,
+    f: &mut Faults,
+    kind: SourceKind,
+    stated: Option<Regulations>,
+) -> Result<SourceRecord, FieldError> {
     let mut rec = SourceRecord {
         kind,
         la: r.opt(S::La.index(), parse::la, f),
@@ -707,7 +745,8 @@ fn parse_source(r: &Row, f: &mut Faults, kind: SourceKind, stated: Option<Regula
     };
     (rec.upn, rec.upn_text) = r.opt_keep(S::Upn.index(), parse::upn, f);
     (rec.postcode, rec.postcode_text) = r.opt_keep(S::Postcode.index(), parse::postcode, f);
-    let names_and_dob = [rec.forename.is_some(), rec.surname.is_some(), rec.dob.is_some()].into_iter().filter(|&x| x).count();
+    let names_and_dob =
+        [rec.forename.is_some(), rec.surname.is_some(), rec.dob.is_some()].into_iter().filter(|&x| x).count();
     if rec.upn.is_none() && rec.local_id.is_none() && names_and_dob < 2 {
         return Err(FieldError::new(
             if rec.upn_text.is_some() { "upn" } else { "surname" },
@@ -758,10 +797,12 @@ fn parse_source(r: &Row, f: &mut Faults, kind: SourceKind, stated: Option<Regula
             }
         }
         SourceKind::Cme => {
-            rec.cme_status = status.and_then(|s| parse::cme_status(s).map_err(|e| f.push(FieldError::new("status", e))).ok());
+            rec.cme_status =
+                status.and_then(|s| parse::cme_status(s).map_err(|e| f.push(FieldError::new("status", e))).ok());
         }
         SourceKind::SocialCare => {
-            rec.social_care = status.and_then(|s| parse::social_care(s).map_err(|e| f.push(FieldError::new("status", e))).ok());
+            rec.social_care =
+                status.and_then(|s| parse::social_care(s).map_err(|e| f.push(FieldError::new("status", e))).ok());
             if status.is_none() {
                 f.push(FieldError::new("status", "is missing: the child is known to social care, status unknown"));
             }
@@ -803,7 +844,9 @@ pub fn read_schools(
             sector,
         })
     };
-    read_file(path, FileKind::Schools, map, quarantine, &mut |_| {}, parse_row, |s, _| sink(s).map(|()| Verdict::Accept))
+    read_file(path, FileKind::Schools, map, quarantine, &mut |_| {}, parse_row, |s, _| {
+        sink(s).map(|()| Verdict::Accept)
+    })
 }
 
 /// Reads a postcode deprivation lookup.
@@ -894,7 +937,7 @@ fn read_file_parallel<T, S: Send>(
 ) -> Result<(Vec<S>, FileReport), Error> {
     let fields = kind.fields();
     map.check(&fields)?;
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     let lone_cr = bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
     if bytes.contains(&b'"') || lone_cr {
         let mut sink = make_sink();
@@ -962,7 +1005,10 @@ fn read_file_parallel<T, S: Send>(
                         split_line(line, &mut rec);
                         faults.clear();
                         let result = if rec.len() != ncols {
-                            Err(FieldError { field: None, reason: format!("has {} columns, the header has {ncols}", rec.len()) })
+                            Err(FieldError {
+                                field: None,
+                                reason: format!("has {} columns, the header has {ncols}", rec.len()),
+                            })
                         } else {
                             parse_row(&Row { rec: &rec, idx, fields }, &mut faults)
                         };
@@ -1000,7 +1046,14 @@ fn read_file_parallel<T, S: Send>(
         stats.faults += c.stats.faults;
         out.push(c.sink);
         for (line, outcome, e, raw) in c.problems {
-            quarantine.push(Diagnostic { file: file_name.clone(), line, field: e.field.map(str::to_string), outcome, reason: e.reason, raw })?;
+            quarantine.push(Diagnostic {
+                file: file_name.clone(),
+                line,
+                field: e.field.map(str::to_string),
+                outcome,
+                reason: e.reason,
+                raw,
+            })?;
         }
     }
     quarantine.finish()?;

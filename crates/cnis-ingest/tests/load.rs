@@ -110,7 +110,9 @@ fn read_census_text(text: &[u8], map: &ColumnMap) -> Result<(LoadStats, cnis_ing
 fn census_row(i: usize) -> String {
     let upn = cnis_core::Upn::from_parts(cnis_core::LaCode::from_number(801).expect("LA"), 2000, 14, i as u16 + 1)
         .expect("upn");
-    format!("{upn},,Example,Alex,,,2014-03-02,F,WBRI,8012000,C,2019-09-02,5,1 High Street,Bristol,QA1A 1AB,0,N,,140,4,2")
+    format!(
+        "{upn},,Example,Alex,,,2014-03-02,F,WBRI,8012000,C,2019-09-02,5,1 High Street,Bristol,QA1A 1AB,0,N,,140,4,2"
+    )
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub enum Error {
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// Says whether to build a census row, given its key, UPN and former UPN.
+pub type KeepRow<'a> = dyn Fn(PupilKey, Option<&Upn>, Option<&Upn>) -> bool + 'a;
+
 /// What a bulk load hands its caller: stores one record, or says why not.
 pub type Insert<'a, T> = dyn FnMut(&T) -> std::result::Result<(), String> + 'a;
 
@@ -381,7 +384,7 @@ impl Store {
         &self,
         census: CensusId,
         source: &str,
-        keep: &dyn Fn(PupilKey, Option<&Upn>, Option<&Upn>) -> bool,
+        keep: &KeepRow<'_>,
     ) -> Result<Vec<(PupilKey, LinkRecord)>> {
         let (first, last) = self.rows_of(census)?;
         let mut stmt = self.conn.prepare(

@@ -93,7 +93,7 @@ pub enum LoadOutcome<E> {
     /// Stored.
     Loaded {
         /// The load.
-        load: LoadInfo,
+        load: Box<LoadInfo>,
         /// The census, for a census load.
         census: Option<CensusInfo>,
         /// Child ids minted (census loads).
@@ -120,9 +120,7 @@ fn load_from_row(r: &rusqlite::Row) -> rusqlite::Result<LoadInfo> {
         accepted: r.get::<_, i64>(5)? as u64,
         rejected: r.get::<_, i64>(6)? as u64,
         faults: r.get::<_, i64>(7)? as u64,
-        census_date: r
-            .get::<_, Option<String>>(8)?
-            .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        census_date: r.get::<_, Option<String>>(8)?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
         content_hash: r.get(9)?,
         replaced_by: r.get::<_, Option<i64>>(10)?.map(LoadId),
         unloaded_at: r.get(11)?,
@@ -149,7 +147,15 @@ fn finish_load(tx: &Transaction, id: i64, f: &FileFacts) -> Result<()> {
     tx.execute(
         "UPDATE loads SET rows_in = ?2, accepted = ?3, quarantined = ?4, rejected = ?4, faults = ?5, bytes = ?6,
                 content_hash = ?7 WHERE id = ?1",
-        params![id, f.rows_in as i64, f.accepted as i64, f.rejected as i64, f.faults as i64, f.bytes as i64, f.content_hash],
+        params![
+            id,
+            f.rows_in as i64,
+            f.accepted as i64,
+            f.rejected as i64,
+            f.faults as i64,
+            f.bytes as i64,
+            f.content_hash
+        ],
     )?;
     Ok(())
 }
@@ -174,7 +180,9 @@ fn this_load(tx: &Transaction, id: i64) -> Result<LoadInfo> {
 /// Deletes a census's pupils and what was derived from them.
 fn delete_census(tx: &Transaction, census: i64) -> Result<()> {
     let (first, last): (i64, i64) =
-        tx.query_row("SELECT first_row, last_row FROM censuses WHERE id = ?1", [census], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        tx.query_row("SELECT first_row, last_row FROM censuses WHERE id = ?1", [census], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     tx.execute("DELETE FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2", [first, last])?;
     tx.execute("UPDATE child_upns SET first_census = NULL WHERE first_census = ?1", [census])?;
     tx.execute(
@@ -196,7 +204,10 @@ impl Store {
     /// tracking runs made from it). The load's record stays, marked unloaded.
     pub fn unload(&mut self, id: LoadId) -> Result<LoadInfo> {
         let tx = self.conn.transaction()?;
-        let load = loads_where(&tx, &format!("id = ?1 AND {CURRENT}"), [id.0])?.into_iter().next().ok_or(Error::NoLoad(id.0))?;
+        let load = loads_where(&tx, &format!("id = ?1 AND {CURRENT}"), [id.0])?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoLoad(id.0))?;
         match load.kind.as_str() {
             "census" => {
                 let census: Option<i64> =
@@ -317,7 +328,9 @@ impl Store {
             params![census, first_row, last_row.max(first_row - 1)],
         )?;
         let old: Option<(i64, i64)> = tx
-            .query_row("SELECT id, load_id FROM censuses WHERE census_date = ?1", [&day], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT id, load_id FROM censuses WHERE census_date = ?1", [&day], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let replaces = match old {
             Some((_, old_load)) => loads_where(&tx, "id = ?1", [old_load])?,
@@ -339,7 +352,7 @@ impl Store {
         let info = this_load(&tx, load)?;
         tx.commit()?;
         Ok(LoadOutcome::Loaded {
-            load: info,
+            load: Box::new(info),
             census: Some(CensusInfo { id: CensusId(census), date, pupils: facts.accepted }),
             minted,
             replaced: replaces,
@@ -402,8 +415,11 @@ impl Store {
             Err(e) => return Ok(LoadOutcome::Failed(e)),
         };
         finish_load(&tx, load, &facts)?;
-        let replaces =
-            if replace { loads_where(&tx, &format!("{CURRENT} AND kind = ?1 AND id <> ?2"), params![kind.name(), load])? } else { vec![] };
+        let replaces = if replace {
+            loads_where(&tx, &format!("{CURRENT} AND kind = ?1 AND id <> ?2"), params![kind.name(), load])?
+        } else {
+            vec![]
+        };
         let same = same_file(&tx, load, &facts)?;
         if let Err(reason) = decide(&Replacing { facts: &facts, replaces: replaces.clone(), same_file: same }) {
             return Ok(LoadOutcome::Refused(reason));
@@ -414,7 +430,7 @@ impl Store {
         mark_replaced(&tx, &replaces, load)?;
         let info = this_load(&tx, load)?;
         tx.commit()?;
-        Ok(LoadOutcome::Loaded { load: info, census: None, minted: 0, replaced: replaces })
+        Ok(LoadOutcome::Loaded { load: Box::new(info), census: None, minted: 0, replaced: replaces })
     }
 
     /// Replaces the schools list, if `decide` agrees.
@@ -471,7 +487,7 @@ impl Store {
         mark_replaced(&tx, &replaces, load)?;
         let info = this_load(&tx, load)?;
         tx.commit()?;
-        Ok(LoadOutcome::Loaded { load: info, census: None, minted: 0, replaced: replaces })
+        Ok(LoadOutcome::Loaded { load: Box::new(info), census: None, minted: 0, replaced: replaces })
     }
 }
 

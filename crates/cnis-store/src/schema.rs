@@ -252,4 +252,3 @@ CREATE INDEX leavers_run ON leavers(run_id);
 ALTER TABLE tracking_runs ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
-

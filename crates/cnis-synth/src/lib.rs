@@ -21,6 +21,7 @@ mod geo;
 mod names;
 mod noise;
 mod people;
+pub mod score;
 pub mod truth;
 mod write;
 

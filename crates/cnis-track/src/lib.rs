@@ -216,10 +216,9 @@ pub fn read_evidence(
 ) -> Reading {
     let date = r.date.map(|d| format!(" {d}")).unwrap_or_default();
     let (destination, text) = match r.kind {
-        SourceKind::SocialCare => (
-            None,
-            format!("social care ({})", r.social_care.map_or("status not given", SocialCareStatus::code)),
-        ),
+        SourceKind::SocialCare => {
+            (None, format!("social care ({})", r.social_care.map_or("status not given", SocialCareStatus::code)))
+        }
         SourceKind::HomeEducation => (Some(Destination::HomeEducation), format!("home-education register{date}")),
         SourceKind::Cme => (
             Some(Destination::Cme),
@@ -295,16 +294,21 @@ pub fn track(input: TrackInput<'_>) -> Tracked {
             .collect();
         // Deciding first: current evidence with a destination, most serious
         // first; then the rest in a fixed order.
-        read.sort_by_key(|(e, r)| {
-            (r.stale, r.destination.map_or(u8::MAX, rank), e.matched_by, e.key)
-        });
-        let current: Vec<&(Evidence, Reading)> = read.iter().filter(|(_, r)| !r.stale && r.destination.is_some()).collect();
+        read.sort_by_key(|(e, r)| (r.stale, r.destination.map_or(u8::MAX, rank), e.matched_by, e.key));
+        let current: Vec<&(Evidence, Reading)> =
+            read.iter().filter(|(_, r)| !r.stale && r.destination.is_some()).collect();
         let destination = current.first().and_then(|(_, r)| r.destination).unwrap_or(Destination::Unknown);
         let mut conflicts: Vec<String> = input.matching_conflicts.get(&p.key).cloned().unwrap_or_default();
         if let Some((_, first)) = current.first()
             && let Some((_, other)) = current.iter().find(|(_, r)| r.destination != first.destination)
         {
-            conflicts.push(format!("{} says {}, but {} says {}", first.text, name_of(first.destination), other.text, name_of(other.destination)));
+            conflicts.push(format!(
+                "{} says {}, but {} says {}",
+                first.text,
+                name_of(first.destination),
+                other.text,
+                name_of(other.destination)
+            ));
         }
         let permanently_excluded = read.iter().any(|(e, r)| {
             !r.stale && e.record.deletion_ground.is_some_and(|g| g.meaning() == GroundMeaning::PermanentlyExcluded)

@@ -64,7 +64,9 @@ impl Default for Settings {
             .map(|m| {
                 let reading = match m {
                     G::OtherSchool | G::MovedAway => ByDestinationCode,
-                    G::AttendanceOrderAmended | G::DualRegistrationEnded => Destination(crate::Destination::AnotherSchool),
+                    G::AttendanceOrderAmended | G::DualRegistrationEnded => {
+                        Destination(crate::Destination::AnotherSchool)
+                    }
                     // Revoked because suitable education otherwise than at
                     // school is arranged: in practice, by the parents.
                     G::AttendanceOrderRevoked | G::HomeEducation => Destination(crate::Destination::HomeEducation),
@@ -143,7 +145,11 @@ impl TryFrom<RawSettings> for Settings {
             s.grounds.insert(m, r);
         }
         s.named_school_not_on_roll = Destination::from_name(&raw.named_school_not_on_roll).ok_or_else(|| {
-            format!("named_school_not_on_roll: `{}` is not a destination; use one of {}", raw.named_school_not_on_roll, destinations())
+            format!(
+                "named_school_not_on_roll: `{}` is not a destination; use one of {}",
+                raw.named_school_not_on_roll,
+                destinations()
+            )
         })?;
         s.ignore_rows_before_entry = raw.ignore_rows_before_entry;
         Ok(s)

@@ -10,7 +10,7 @@ use cnis_core::records::{
 };
 use cnis_core::school_age::SchoolAgeRules;
 use cnis_core::{LaCode, Upn};
-use cnis_track::{Evidence, Group, GroundReading, MatchedBy, Settings, Summary, TrackInput, Tracked, track};
+use cnis_track::{Evidence, GroundReading, Group, MatchedBy, Settings, Summary, TrackInput, Tracked, track};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
@@ -54,7 +54,11 @@ fn ground(regs: Regulations, letter: char) -> Option<DeletionGround> {
 
 /// 2006 Regulations letters: the deletions below are dated in 2022.
 fn deletion(letter: char, to: Option<DestinationCode>) -> SourceRecord {
-    SourceRecord { deletion_ground: ground(Regulations::Pupil2006, letter), destination: to, ..source(SourceKind::Deletion) }
+    SourceRecord {
+        deletion_ground: ground(Regulations::Pupil2006, letter),
+        destination: to,
+        ..source(SourceKind::Deletion)
+    }
 }
 
 /// Tracks pupils 1..=n (all of compulsory school age, none on the next roll
@@ -111,8 +115,20 @@ fn each_source_gives_its_destination() {
         (11, source(SourceKind::SocialCare)),
         (13, SourceRecord { end_date: None, ..source(SourceKind::AlternativeProvision) }),
         // 2024 (k): died (under 2006 (k) it would be ceasing compulsory school age).
-        (14, SourceRecord { deletion_ground: DeletionGround::new(Regulations::Pupil2024, 'k'), ..source(SourceKind::Deletion) }),
-        (15, SourceRecord { deletion_ground: DeletionGround::new(Regulations::Pupil2006, 'k'), ..source(SourceKind::Deletion) }),
+        (
+            14,
+            SourceRecord {
+                deletion_ground: DeletionGround::new(Regulations::Pupil2024, 'k'),
+                ..source(SourceKind::Deletion)
+            },
+        ),
+        (
+            15,
+            SourceRecord {
+                deletion_ground: DeletionGround::new(Regulations::Pupil2006, 'k'),
+                ..source(SourceKind::Deletion)
+            },
+        ),
     ];
     let got = destinations(&run(15, &[], evidence, &Settings::default()));
     let want = [
@@ -144,7 +160,13 @@ fn precedence_when_sources_disagree_and_the_conflict_is_listed() {
         (1, source(SourceKind::Cme)),
         // Died outranks everything.
         (2, source(SourceKind::IndependentRoll)),
-        (2, SourceRecord { deletion_ground: DeletionGround::new(Regulations::Pupil2024, 'k'), ..source(SourceKind::Deletion) }),
+        (
+            2,
+            SourceRecord {
+                deletion_ground: DeletionGround::new(Regulations::Pupil2024, 'k'),
+                ..source(SourceKind::Deletion)
+            },
+        ),
         // Two rows that agree are no conflict.
         (3, source(SourceKind::HomeEducation)),
         (3, deletion('d', None)),
@@ -179,9 +201,13 @@ fn a_row_older_than_the_childs_entry_to_school_gives_no_destination() {
 #[test]
 fn a_council_can_read_a_ground_its_own_way() {
     let absence = deletion('h', None);
-    assert_eq!(run(1, &[], vec![(1, absence.clone())], &Settings::default()).leavers[0].destination, Destination::Unknown);
+    assert_eq!(
+        run(1, &[], vec![(1, absence.clone())], &Settings::default()).leavers[0].destination,
+        Destination::Unknown
+    );
     let mut s = Settings::default();
-    s.grounds.insert(cnis_core::records::GroundMeaning::ContinuousAbsence, GroundReading::Destination(Destination::Cme));
+    s.grounds
+        .insert(cnis_core::records::GroundMeaning::ContinuousAbsence, GroundReading::Destination(Destination::Cme));
     assert_eq!(run(1, &[], vec![(1, absence)], &s).leavers[0].destination, Destination::Cme);
     // A named state school the child is not on the roll of.
     let to_state = deletion('b', Some(DestinationCode::School(Laestab::new(801, 4001))));
@@ -222,8 +248,13 @@ fn the_cohort_is_of_compulsory_school_age_on_both_days() {
     // 2022-01-20. Born 2012-01-01: 10 on both days -> in. Born 2006-09-01:
     // turns 16 in 2022-23, so of compulsory school age until 30 June 2023 ->
     // in. Born 2006-08-31: turned 16 in 2021-22, left 24 June 2022 -> out.
-    let first_roll =
-        vec![pupil(1, "2006-05-01"), pupil(2, "2017-10-01"), pupil(3, "2012-01-01"), pupil(4, "2006-09-01"), pupil(5, "2006-08-31")];
+    let first_roll = vec![
+        pupil(1, "2006-05-01"),
+        pupil(2, "2017-10-01"),
+        pupil(3, "2012-01-01"),
+        pupil(4, "2006-09-01"),
+        pupil(5, "2006-08-31"),
+    ];
     let settings = Settings::default();
     let t = track(TrackInput {
         census_a: d("2022-01-20"),
@@ -255,7 +286,12 @@ fn the_summary_counts_risk_factors_over_known_values() {
     let mut b = pupil(2, "2012-01-01");
     b.absence = None;
     b.imd_decile = cnis_core::ImdDecile::new(9);
-    let ev = |k: i64, kind| Evidence { key: SourceKey(k), record: source(kind), matched_by: MatchedBy::Upn, probability: None };
+    let ev = |k: i64, kind| Evidence {
+        key: SourceKey(k),
+        record: source(kind),
+        matched_by: MatchedBy::Upn,
+        probability: None,
+    };
     let evidence = HashMap::from([
         (key(1), vec![ev(1, SourceKind::HomeEducation)]),
         (key(2), vec![ev(2, SourceKind::HomeEducation), ev(3, SourceKind::SocialCare)]),

@@ -1,135 +1,120 @@
-//! `cnis ingest`: load files into the database, quarantining bad rows.
+//! `cnis ingest`, `cnis loads`, `cnis unload`: load files into the database
+//! through the application layer, and report what each load did.
 
-use std::path::{Path, PathBuf};
+#![allow(clippy::print_stdout)]
+
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::NaiveDate;
-use cnis_core::records::SourceKind;
-use cnis_ingest::{ColumnMap, LoadStats, Quarantine};
+use cnis_app::load::{self, LoadReport, LoadRequest};
+use cnis_core::records::{LoadId, Regulations, SourceKind};
+use cnis_ingest::ColumnMap;
 use cnis_store::Store;
 
-use crate::cli::{Global, IngestCommand, LoadArgs};
-use crate::cmd::pipeline::pipelined;
-use crate::progress::bytes_bar;
+use crate::cli::{Global, IngestCommand, LoadArgs, LoadsArgs, UnloadArgs};
+use crate::progress::Bar;
 
-/// What one file's load did, for the summary line.
-pub struct Loaded {
-    pub file: PathBuf,
-    pub stats: LoadStats,
-    pub quarantine: Option<PathBuf>,
-}
-
-impl Loaded {
-    pub fn report(&self, g: &Global) {
-        if g.quiet {
-            return;
-        }
-        let LoadStats { rows_in, accepted, quarantined } = self.stats;
-        eprintln!("{}: {rows_in} rows in, {accepted} accepted, {quarantined} quarantined", self.file.display());
-        if let (true, Some(q)) = (quarantined > 0, &self.quarantine) {
-            eprintln!("  bad rows, with line, field and reason: {}", q.display());
-        }
+/// Prints what a load did: counts, the column each field came from, and
+/// where the quarantine file is.
+pub fn report(r: &LoadReport, g: &Global) {
+    if g.quiet {
+        return;
+    }
+    let s = r.read.stats;
+    eprintln!(
+        "{}: load {}: {} rows in, {} accepted, {} rejected; {} faulty fields kept out of rows that loaded",
+        r.file.display(),
+        r.load.id.0,
+        s.rows_in,
+        s.accepted,
+        s.rejected,
+        s.faults
+    );
+    for old in &r.replaced {
+        eprintln!("  replaces load {} ({}, {} rows)", old.id.0, old.file, old.accepted);
+    }
+    eprint!("{}", r.read.layout.describe());
+    if let Some(q) = &r.quarantine {
+        eprintln!("  problems, each with line, field, outcome and reason: {}", q.display());
     }
 }
 
 pub fn run(cmd: IngestCommand, g: &Global) -> anyhow::Result<ExitCode> {
     let mut store = open_store(&g.db)?;
-    let loaded = match cmd {
-        IngestCommand::Census { file, census_date, load } => census(&mut store, &file, census_date, &load, g)?,
-        IngestCommand::Source { kind, file, load } => {
-            let kind = SourceKind::from_name(&kind).context("unknown source kind")?;
-            source(&mut store, kind, &file, &load, g)?
+    let bar = Bar::new(g);
+    let r = match cmd {
+        IngestCommand::Census { file, census_date, load } => {
+            load::load_census(&mut store, &request(&file, &load, None)?, census_date, &bar)?
         }
-        IngestCommand::Schools { file, load } => schools(&mut store, &file, &load)?,
-        IngestCommand::Postcodes { file, load } => postcodes(&mut store, &file, &load)?,
+        IngestCommand::Source { kind, file, regulations, load } => {
+            let kind = SourceKind::from_name(&kind).context("unknown source kind")?;
+            let regs = regulations.as_deref().and_then(Regulations::parse);
+            load::load_source(&mut store, &request(&file, &load, regs)?, kind, &bar)?
+        }
+        IngestCommand::Schools { file, load } => load::load_schools(&mut store, &request(&file, &load, None)?)?,
+        IngestCommand::Postcodes { file, load } => load::load_postcodes(&mut store, &request(&file, &load, None)?)?,
     };
-    loaded.report(g);
-    Ok(if loaded.stats.quarantined > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    bar.finish();
+    report(&r, g);
+    let s = r.read.stats;
+    Ok(if s.rejected > 0 || s.faults > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 pub fn open_store(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("opening database {}", path.display()))
 }
 
-fn map_of(load: &LoadArgs) -> anyhow::Result<ColumnMap> {
+/// A load request from the command line's arguments.
+pub fn request(file: &Path, load: &LoadArgs, regulations: Option<Regulations>) -> anyhow::Result<LoadRequest> {
     let maps = load.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
-    Ok(ColumnMap::merge(&maps))
+    Ok(LoadRequest {
+        file: file.to_path_buf(),
+        map: ColumnMap::merge(&maps)?,
+        replace: load.replace,
+        force: load.force,
+        quarantine_dir: load.quarantine_dir.clone(),
+        regulations,
+    })
 }
 
-fn quarantine_for(file: &Path, load: &LoadArgs) -> anyhow::Result<(Quarantine, PathBuf)> {
-    let path = load.quarantine.clone().unwrap_or_else(|| {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
-        PathBuf::from(format!("{stem}.quarantine.csv"))
-    });
-    Ok((Quarantine::to_file(&path)?, path))
+pub fn loads(args: LoadsArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let store = open_store(&g.db)?;
+    let all = load::loads(&store, args.all)?;
+    println!(
+        "{:>5}  {:<21} {:<22} {:<10} {:>10} {:>10} {:>9} {:>8}  file",
+        "load", "loaded at", "kind", "census", "rows in", "accepted", "rejected", "faults"
+    );
+    for l in all {
+        let state = match (&l.replaced_by, &l.unloaded_at) {
+            (Some(by), _) => format!("  (replaced by load {})", by.0),
+            (None, Some(at)) => format!("  (unloaded {at})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:>5}  {:<21} {:<22} {:<10} {:>10} {:>10} {:>9} {:>8}  {}{state}",
+            l.id.0,
+            l.loaded_at,
+            l.kind,
+            l.census_date.map(|d| d.to_string()).unwrap_or_default(),
+            l.rows_in,
+            l.accepted,
+            l.rejected,
+            l.faults,
+            l.file
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn file_len(file: &Path) -> u64 {
-    std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
-}
-
-pub fn census(store: &mut Store, file: &Path, date: NaiveDate, load: &LoadArgs, g: &Global) -> anyhow::Result<Loaded> {
-    let map = map_of(load)?;
-    let (mut q, qpath) = quarantine_for(file, load)?;
-    let bar = bytes_bar(g, file_len(file), format!("census {date}"));
-    let name = file.display().to_string();
-    let mut stats = LoadStats::default();
-    let outcome = store.load_census(date, &name, |insert| {
-        pipelined(&mut |p| insert(&p), |sink| {
-            cnis_ingest::read_census(file, &map, &mut q, &mut |b| bar.set_position(b), sink)
-        })
-        .map(|s| {
-            stats = s;
-            (s.rows_in, s.accepted, s.quarantined)
-        })
-    })?;
-    bar.finish_and_clear();
-    let (info, minted) = outcome?;
-    tracing::info!(census = %date, pupils = info.pupils, new_children = minted, "census loaded");
-    Ok(Loaded { file: file.to_path_buf(), stats, quarantine: Some(qpath) })
-}
-
-pub fn source(store: &mut Store, kind: SourceKind, file: &Path, load: &LoadArgs, g: &Global) -> anyhow::Result<Loaded> {
-    let map = map_of(load)?;
-    let (mut q, qpath) = quarantine_for(file, load)?;
-    let bar = bytes_bar(g, file_len(file), kind.name());
-    let name = file.display().to_string();
-    let mut stats = LoadStats::default();
-    let outcome = store.load_sources(kind, &name, |insert| {
-        pipelined(&mut |r| insert(&r), |sink| {
-            cnis_ingest::read_sources(file, kind, &map, &mut q, &mut |b| bar.set_position(b), sink)
-        })
-        .map(|s| {
-            stats = s;
-            (s.rows_in, s.accepted, s.quarantined)
-        })
-    })?;
-    bar.finish_and_clear();
-    outcome?;
-    Ok(Loaded { file: file.to_path_buf(), stats, quarantine: Some(qpath) })
-}
-
-pub fn schools(store: &mut Store, file: &Path, load: &LoadArgs) -> anyhow::Result<Loaded> {
-    let map = map_of(load)?;
-    let (mut q, qpath) = quarantine_for(file, load)?;
-    let mut rows = Vec::new();
-    let stats = cnis_ingest::read_schools(file, &map, &mut q, |s| {
-        rows.push(s);
-        Ok(())
-    })?;
-    store.replace_schools(&rows)?;
-    Ok(Loaded { file: file.to_path_buf(), stats, quarantine: Some(qpath) })
-}
-
-pub fn postcodes(store: &mut Store, file: &Path, load: &LoadArgs) -> anyhow::Result<Loaded> {
-    let map = map_of(load)?;
-    let (mut q, qpath) = quarantine_for(file, load)?;
-    let mut rows = Vec::new();
-    let stats = cnis_ingest::read_postcode_deprivation(file, &map, &mut q, |s| {
-        rows.push(s);
-        Ok(())
-    })?;
-    store.replace_postcode_deprivation(&rows)?;
-    Ok(Loaded { file: file.to_path_buf(), stats, quarantine: Some(qpath) })
+pub fn unload(args: UnloadArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let mut store = open_store(&g.db)?;
+    let l = load::unload(&mut store, LoadId(args.id))?;
+    if !g.quiet {
+        eprintln!(
+            "unloaded load {} ({}, {}): its {} rows are gone from the database",
+            l.id.0, l.kind, l.file, l.accepted
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -334,7 +334,7 @@ fn load_marking(
     g: &Global,
 ) -> anyhow::Result<(Prepared, std::collections::HashSet<(String, String)>)> {
     let maps = input.maps.iter().map(|m| ColumnMap::parse(m)).collect::<Result<Vec<_>, _>>()?;
-    let map = ColumnMap::merge(&maps);
+    let map = ColumnMap::merge(&maps)?;
     let mut parts = Vec::new();
     let mut keys = std::collections::HashSet::new();
     let spin = Spinner::new(g, "reading");
@@ -343,16 +343,23 @@ fn load_marking(
         spin.set_message(format!("reading {}", file.display()));
         let qpath =
             input.quarantine_dir.clone().unwrap_or_else(|| PathBuf::from(".")).join(format!("{stem}.quarantine.csv"));
-        let mut q = Quarantine::to_file(&qpath)?;
+        let mut q = Quarantine::to_file(&qpath);
         // Each chunk of the file is read and interned on its own core.
-        let (got, stats) =
+        let (got, report) =
             cnis_ingest::read_link_records_chunked(file, &stem, &map, &mut q, Partial::new, Partial::push)?;
+        let stats = report.stats;
         if marked.contains(file) {
             keys.extend(got.iter().flat_map(|part| part.keys().map(|(s, id)| (s.to_string(), id.to_string()))));
         }
         parts.extend(got);
-        if !g.quiet && stats.quarantined > 0 {
-            eprintln!("{}: {} rows quarantined, see {}", file.display(), stats.quarantined, qpath.display());
+        if !g.quiet && stats.rejected + stats.faults > 0 {
+            eprintln!(
+                "{}: {} rows rejected, {} faulty fields kept out, see {}",
+                file.display(),
+                stats.rejected,
+                stats.faults,
+                qpath.display()
+            );
         }
     }
     spin.set_message("preparing records");

@@ -8,7 +8,6 @@ mod demo;
 mod id;
 mod ingest;
 mod link;
-mod pipeline;
 mod synth;
 mod track;
 
@@ -20,5 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Track(a) => track::run(a, &cli.global),
         Command::Demo(a) => demo::run(a, &cli.global),
         Command::Link(c) => link::run(c, &cli.global),
+        Command::Loads(a) => ingest::loads(a, &cli.global),
+        Command::Unload(a) => ingest::unload(a, &cli.global),
+        Command::Settings(a) => track::settings(a),
     }
 }
