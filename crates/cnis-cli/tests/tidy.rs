@@ -86,3 +86,34 @@ fn every_library_crate_says_what_it_is_for() {
         assert!(lib.starts_with("//!"), "{name}/src/lib.rs must start with a //! paragraph on its job");
     }
 }
+
+/// docs/method.md lists every deletion ground of both sets of regulations
+/// with the meaning and the default reading the code gives it.
+#[test]
+fn the_method_document_lists_every_ground_as_the_code_reads_it() {
+    use cnis_core::records::DeletionGround;
+    use cnis_track::{GroundReading, Settings};
+    let doc = std::fs::read_to_string(workspace().join("docs/method.md")).expect("docs/method.md");
+    let settings = Settings::default();
+    for g in DeletionGround::all() {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| {g} |")))
+            .unwrap_or_else(|| panic!("docs/method.md has no row for {g}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[2], g.meaning().describe(), "{g}");
+        assert_eq!(cells[4], format!("`{}`", g.meaning().name()), "{g}");
+        let reading = settings.reading(g.meaning());
+        let says = match reading {
+            GroundReading::Destination(d) => d.name(),
+            GroundReading::ByDestinationCode => "destination code",
+            GroundReading::Nothing => "nothing",
+        };
+        let words = match says {
+            "another_school" => "another state school",
+            "home_education" => "home education",
+            other => other,
+        };
+        assert!(cells[5].contains(words), "{g}: the document says {:?}, the code {says}", cells[5]);
+    }
+}
