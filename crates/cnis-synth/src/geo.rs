@@ -152,6 +152,11 @@ fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 }
 
 impl England {
+    /// Whether a LAESTAB is one of the independent schools (estab 6xxx of an English LA).
+    pub fn is_independent(&self, laestab: Laestab) -> bool {
+        (6000..7000).contains(&laestab.estab()) && !laestab.is_welsh()
+    }
+
     /// Builds LAs, neighbourhoods and schools for a roll of `pupils`.
     pub fn build(pupils: u64, seed: u64) -> England {
         let mut rng = rng_for(seed, u64::MAX);

@@ -48,7 +48,19 @@ impl Score {
     /// and destination) against the truth. `knowable` says how to read a
     /// truth row.
     pub fn of(truth: &[TruthRow], found: &[(String, Destination)], knowable: impl Fn(&TruthRow) -> Class) -> Score {
-        let by_upn: HashMap<&str, Destination> = found.iter().map(|(u, d)| (u.as_str(), *d)).collect();
+        let mut by_upn: HashMap<&str, Destination> = found.iter().map(|(u, d)| (u.as_str(), *d)).collect();
+        // A leaver whose first-census UPN was mistyped is listed under the
+        // UPN as written: find the child it is one slip away from.
+        let known: std::collections::HashSet<&str> = truth.iter().map(|r| r.upn1.as_str()).collect();
+        let mistyped: Vec<&str> =
+            truth.iter().filter(|r| r.in_cohort && r.upn_mistyped.contains('A')).map(|r| r.upn1.as_str()).collect();
+        for (u, d) in found {
+            if !known.contains(u.as_str())
+                && let Some(t) = mistyped.iter().find(|t| one_slip(t, u))
+            {
+                by_upn.insert(t, *d);
+            }
+        }
         let mut s = Score::default();
         let mut seen = 0u64;
         for r in truth.iter().filter(|r| r.in_cohort && !r.upn1.is_empty()) {
@@ -105,10 +117,32 @@ impl Score {
     }
 }
 
-/// The knowable destination under the truth file's flags: the true
-/// destination if some source row records it, else unknown; "not a
-/// leaver" for children on the second roll.
+/// Whether `b` is `a` with one character changed, dropped, added, or two
+/// neighbours swapped.
+fn one_slip(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.len() as i64 - b.len() as i64 {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            diff.len() == 1
+                || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
+        }
+        1 | -1 => {
+            let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+            (0..long.len()).any(|i| long[..i] == short[..i] && long[i + 1..] == short[i..])
+        }
+        _ => false,
+    }
+}
+
+/// The knowable destination: the truth file's `Knowable` column where it
+/// has one (the destination some current source row records, `unknown`
+/// when none does, `on_roll` for a child on the second roll), else the
+/// older flags (the true destination if some row records it).
 pub fn knowable(r: &TruthRow) -> Class {
+    if !r.knowable.is_empty() {
+        return Destination::from_name(&r.knowable).map_or(Class::NotLeaver, Class::Left);
+    }
     match Destination::from_name(&r.fate) {
         Some(d) if r.evidence => Class::Left(d),
         Some(_) => Class::Left(Destination::Unknown),
