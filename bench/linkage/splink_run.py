@@ -7,7 +7,7 @@ comparisons from Splink's library, u by random sampling, m by EM sessions on
 the blocking rules, the prior from a deterministic rule, prediction blocked on
 the same rules as cnis, clusters at match probability 0.9.
 
-    python splink_run.py INPUT.csv OUT_CLUSTERS.csv --rules r1,r2,... --u-pairs N
+    python splink_run.py INPUT.csv OUT_CLUSTERS.csv --rules r1,r2,... --u-pairs N [--pairs OUT_PAIRS.csv]
 """
 import argparse
 import logging
@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--u-pairs", type=float, default=1e7)
     ap.add_argument("--uk-postcodes", action="store_true")
     ap.add_argument("--count-pairs", action="store_true", help="only count the blocked pairs (exact), untimed")
+    ap.add_argument("--pairs", help="also write the scored pairs at match probability 0.5 or more")
     a = ap.parse_args()
     logging.getLogger("splink").setLevel(logging.WARNING)
     t0 = time.time()
@@ -99,6 +100,12 @@ def main():
     for r in rules:
         linker.training.estimate_parameters_using_expectation_maximisation(r)
     pred = linker.inference.predict(threshold_match_probability=0.5)
+    if a.pairs:
+        p = pred.as_pandas_dataframe()
+        left = p["unique_id_l"].str.split(":", n=1, expand=True)
+        right = p["unique_id_r"].str.split(":", n=1, expand=True)
+        pd.DataFrame({"source_l": left[0], "record_id_l": left[1], "source_r": right[0], "record_id_r": right[1],
+                      "match_probability": p["match_probability"]}).to_csv(a.pairs, index=False)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, 0.9).as_pandas_dataframe()
     ids = clusters["unique_id"].str.split(":", n=1, expand=True)
     pd.DataFrame({"source": ids[0], "record_id": ids[1], "cluster": clusters["cluster_id"]}).to_csv(a.out, index=False)

@@ -1,18 +1,27 @@
-//! A waterfall chart of one pair's match weight, as SVG: the prior, then
-//! each field's contribution, then the total, with the match probability.
+//! A waterfall chart of one pair's match weight, as SVG: the starting
+//! weight (the share of matches among the pairs of the blocking rule that
+//! finds the pair), then each field's contribution, then the total, with the
+//! match probability.
 
 use std::fmt::Write;
 
-use crate::model::{Contribution, probability};
+use crate::model::{Explanation, probability};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Renders the chart. Field labels and levels only: no record values.
-pub fn waterfall_svg(prior_weight: f64, parts: &[Contribution]) -> String {
-    let mut steps: Vec<(String, f64)> = vec![("prior".to_string(), prior_weight)];
-    steps.extend(parts.iter().map(|c| (format!("{}: {}", c.field.name(), c.label), c.weight)));
+pub fn waterfall_svg(e: &Explanation) -> String {
+    let start = match e.rule {
+        Some(r) => format!("prior: pairs with {}", r.name()),
+        None => "prior: random pairs".to_string(),
+    };
+    let mut steps: Vec<(String, f64)> = vec![(start, e.start_weight)];
+    steps.extend(e.parts.iter().map(|c| {
+        let fixed = if c.fixed { " (fixed by the rule)" } else { "" };
+        (format!("{}: {}{fixed}", c.field.name(), c.label), c.weight)
+    }));
     let total: f64 = steps.iter().map(|s| s.1).sum();
     let mut running = 0.0f64;
     let mut lo = 0.0f64;
@@ -24,7 +33,7 @@ pub fn waterfall_svg(prior_weight: f64, parts: &[Contribution]) -> String {
     }
     lo = lo.min(total) - 1.0;
     hi = hi.max(total) + 1.0;
-    let (width, left, right, row) = (900.0, 330.0, 860.0, 26.0);
+    let (width, left, right, row) = (1100.0, 530.0, 1060.0, 26.0);
     let x = |w: f64| left + (w - lo) / (hi - lo) * (right - left);
     let height = row * (steps.len() as f64 + 3.0) + 20.0;
     let mut s = String::new();

@@ -1,12 +1,15 @@
 //! Clustering scored pairs into children.
 //!
 //! Pairs at or above the link threshold are joined strongest first. A join
-//! is refused when it would put two records from the same source with
-//! different UPNs into one child: a source such as a census lists a child
-//! once, so such a cluster is a chain of near-misses, not one child. The
-//! refused pair goes to clerical review instead.
+//! is refused when it would put two records of one source that lists each
+//! child once (a census; each file of a link-only job) into one child,
+//! unless they carry the same UPN: such a cluster is a chain of
+//! near-misses, not one child. The refused pair goes to clerical review
+//! instead. Sources that may list a child twice (a register, a referral
+//! list) have no such rule: which sources list each child once is the
+//! caller's to say ([`crate::Prepared::mark_unique`]).
 
-use crate::model::ScoredPair;
+use crate::model::{ScoredPair, weight_of};
 use crate::prepare::Prepared;
 
 /// Clusters and what was refused.
@@ -54,18 +57,25 @@ pub fn cluster(p: &Prepared, pairs: &[ScoredPair], threshold: f64) -> Clustering
 /// Reviewers' decisions on pairs of records (indices, lower first).
 #[derive(Debug, Clone, Default)]
 pub struct Decisions {
-    /// "The same child": joined whatever their score (still never across
-    /// two UPNs of one source).
+    /// "The same child": joined whatever their score (still never two
+    /// records of a source that lists each child once).
     pub same: Vec<(u32, u32)>,
     /// "Not the same child": never in one cluster.
     pub different: rustc_hash::FxHashSet<(u32, u32)>,
+}
+
+/// Whether records `x` and `y` may not share a child: one source that lists
+/// each child once, and not the same UPN.
+fn apart(p: &Prepared, x: u32, y: u32) -> bool {
+    let (x, y) = (x as usize, y as usize);
+    p.same_unique_source(x, y) && (p.upn[x] == 0 || p.upn[x] != p.upn[y])
 }
 
 /// Clusters `pairs` at `threshold`, respecting reviewers' decisions.
 pub fn cluster_with(p: &Prepared, pairs: &[ScoredPair], threshold: f64, decisions: &Decisions) -> Clustering {
     let n = p.n as u32;
     let mut c = Clusters { parent: (0..n).collect(), next: (0..n).collect() };
-    let min_weight = (threshold / (1.0 - threshold)).log2();
+    let min_weight = weight_of(threshold);
     let mut strong: Vec<ScoredPair> = pairs
         .iter()
         .copied()
@@ -74,18 +84,14 @@ pub fn cluster_with(p: &Prepared, pairs: &[ScoredPair], threshold: f64, decision
     strong.extend(decisions.same.iter().map(|&(a, b)| ScoredPair { a, b, weight: f32::INFINITY }));
     // Strongest first; ties broken by record so the result is deterministic.
     strong.sort_unstable_by(|x, y| y.weight.total_cmp(&x.weight).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+    let any_unique = p.unique.iter().any(|&u| u);
     let mut refused = Vec::new();
     for pair in strong {
         let (ra, rb) = (c.find(pair.a), c.find(pair.b));
         if ra == rb {
             continue;
         }
-        let conflict = c.members(ra).any(|x| {
-            let (sx, ux) = (p.source[x as usize], p.upn[x as usize]);
-            ux != 0
-                && c.members(rb)
-                    .any(|y| p.source[y as usize] == sx && p.upn[y as usize] != 0 && p.upn[y as usize] != ux)
-        });
+        let conflict = any_unique && c.members(ra).any(|x| c.members(rb).any(|y| apart(p, x, y)));
         let ruled_out = !decisions.different.is_empty()
             && c.members(ra)
                 .any(|x| c.members(rb).any(|y| decisions.different.contains(&if x < y { (x, y) } else { (y, x) })));

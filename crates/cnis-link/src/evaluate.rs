@@ -1,10 +1,110 @@
-//! Accuracy against known answers: pairwise precision, recall and F1, and
-//! B-cubed precision and recall over clusters.
+//! Accuracy against known answers, at two levels, always over every input
+//! record (those the reader rejected included, as records linked to
+//! nothing):
+//!
+//! - **pair level**: the scored pairs at or above the threshold against the
+//!   true pairs (precision, recall, F1): how good the match probabilities
+//!   are, before clustering;
+//! - **cluster level**: the pairs the clusters imply (two records in one
+//!   cluster) against the true pairs, and B-cubed precision and recall per
+//!   record: how good the children are.
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-/// Accuracy figures.
+use crate::cluster::Clustering;
+use crate::model::{ScoredPair, weight_of};
+use crate::prepare::Prepared;
+
+/// Pair-level accuracy: scored pairs at or above the threshold against
+/// the true pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PairAccuracy {
+    /// Scored pairs at or above the threshold that are the same child.
+    pub true_positive_pairs: u64,
+    /// Scored pairs at or above the threshold (both records labelled).
+    pub predicted_pairs: u64,
+    /// Pairs of records that are the same child.
+    pub true_pairs: u64,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+}
+
+/// Accuracy at both levels, over every input record.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// The link threshold evaluated.
+    pub threshold: f64,
+    /// Records with a truth label, rejected ones included.
+    pub records: u64,
+    /// Of those, records the reader rejected (linked to nothing).
+    pub rejected: u64,
+    /// Pair level.
+    pub pairs: PairAccuracy,
+    /// Cluster level: pairs the clusters imply, and B-cubed.
+    pub clusters: Accuracy,
+}
+
+impl Evaluation {
+    /// Evaluates `pairs` (at `threshold`) and `clustering` against the truth
+    /// labels of `p`'s records and of `rejected`, the truth labels of records
+    /// the reader rejected (each counts as a record linked to nothing, so
+    /// its true pairs are missed).
+    pub fn new(
+        p: &Prepared,
+        pairs: &[ScoredPair],
+        clustering: &Clustering,
+        threshold: f64,
+        rejected: &[String],
+    ) -> Evaluation {
+        let mut truth = p.truth_ids();
+        let mut ids: FxHashMap<&str, u32> =
+            (0..p.n).filter(|&i| truth[i] != 0).map(|i| (p.truth.get(i), truth[i])).collect();
+        let mut next = truth.iter().copied().max().unwrap_or(0);
+        let mut predicted = clustering.cluster.clone();
+        for (k, label) in rejected.iter().enumerate() {
+            let id = *ids.entry(label.as_str()).or_insert_with(|| {
+                next += 1;
+                next
+            });
+            truth.push(id);
+            predicted.push((p.n + k) as u32);
+        }
+        let clusters = evaluate(&predicted, &truth);
+        let min_weight = weight_of(threshold);
+        let (mut tp, mut pp) = (0u64, 0u64);
+        for x in pairs.iter().filter(|x| f64::from(x.weight) >= min_weight) {
+            let (ta, tb) = (truth[x.a as usize], truth[x.b as usize]);
+            if ta != 0 && tb != 0 {
+                pp += 1;
+                tp += u64::from(ta == tb);
+            }
+        }
+        let tt = clusters.true_pairs;
+        let precision = if pp == 0 { 1.0 } else { tp as f64 / pp as f64 };
+        let recall = if tt == 0 { 1.0 } else { tp as f64 / tt as f64 };
+        Evaluation {
+            threshold,
+            records: clusters.records,
+            rejected: rejected.len() as u64,
+            pairs: PairAccuracy {
+                true_positive_pairs: tp,
+                predicted_pairs: pp,
+                true_pairs: tt,
+                precision,
+                recall,
+                f1: f1(precision, recall),
+            },
+            clusters,
+        }
+    }
+}
+
+/// Cluster-level accuracy figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Accuracy {
     /// Records with a truth label.
@@ -15,11 +115,11 @@ pub struct Accuracy {
     pub predicted_pairs: u64,
     /// Pairs in the same true cluster.
     pub true_pairs: u64,
-    /// Pairwise precision.
+    /// Precision of the pairs the clusters imply.
     pub precision: f64,
-    /// Pairwise recall.
+    /// Recall of the pairs the clusters imply.
     pub recall: f64,
-    /// Pairwise F1.
+    /// F1 of the pairs the clusters imply.
     pub f1: f64,
     /// B-cubed precision.
     pub bcubed_precision: f64,

@@ -1,16 +1,23 @@
 //! Probabilistic record linkage: one child, one id, across every data set.
 //!
 //! The model is Fellegi-Sunter. Each pair of records is compared field by
-//! field ([`compare`]): UPN, NHS number, forename, surname, date of birth,
-//! sex, postcode, address, each with graded levels (exact, swapped, fuzzy
-//! bands, partial dates, postcode sector/district/area). Pairs are found by
-//! [`blocking`] rules, unioned so that no pair is scored twice. Training
-//! ([`model::train`]) estimates u from random pairs and m by EM over the
-//! blocked pairs, with no labels; exact agreement on names and postcodes is
-//! weighted by how common the value is. Scored pairs are clustered into
-//! children ([`cluster`]), refusing chains that would merge two records of
-//! one source with different UPNs. [`evaluate`] measures the result against
-//! known answers.
+//! field ([`compare`]): UPN (and a UPN as written where it failed its
+//! check), NHS number, a case id, forename, middle names, surname, date of
+//! birth, sex, and place (postcode and address as one comparison, so a home
+//! is counted once), each with graded levels. Pairs are found by
+//! [`blocking`] rules, chosen from what the data has, unioned so that no
+//! pair is scored twice; two records of a source that lists each child once
+//! (a census; both files of a link-only job) are never compared. Each rule
+//! has its own model ([`model`]): the share of matches among its pairs and
+//! the evidence of the fields it leaves free, so that what families share
+//! (twins: surname, home and date of birth) is not counted as coincidence.
+//! Training ([`model::train`]) estimates u from random pairs and each
+//! rule's model by EM over its pairs, with no labels; exact agreement on
+//! names and postcodes is weighted by how common the value is. Scored pairs
+//! are clustered into children ([`cluster`]), never putting two records of
+//! a source that lists each child once into one child. [`evaluate`]
+//! measures the result against known answers, pair by pair and cluster by
+//! cluster.
 //!
 //! Records are first turned into integer columns ([`prepare::Prepared`]) so
 //! comparing is cheap; scoring runs on all cores with rayon. This crate does
@@ -29,8 +36,10 @@ pub mod strings;
 
 pub use blocking::{Blocks, Rule};
 pub use cluster::{Clustering, Decisions, cluster, cluster_with};
-pub use evaluate::{Accuracy, evaluate};
-pub use model::{Model, ScoredPair, Scorer, TrainConfig, predict, predict_new, train, train_and_predict};
+pub use evaluate::{Accuracy, Evaluation, evaluate};
+pub use model::{
+    Model, ScoredPair, Scorer, Scoring, TrainConfig, predict, predict_new, predict_with, train, train_and_predict,
+};
 pub use prepare::Prepared;
 
 /// Why linkage could not run.
@@ -54,7 +63,25 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
-    /// The model file does not fit this version's comparisons.
-    #[error("the model's comparisons do not match this version of cnis; train it again")]
-    ModelShape,
+    /// Scoring kept more pairs than allowed.
+    #[error(
+        "more than {limit} pairs scored at or above match probability {min_probability}; stopped before they fill memory and disk: add stricter blocking rules, raise the threshold or raise --max-kept-pairs"
+    )]
+    TooManyKept {
+        /// The limit.
+        limit: u64,
+        /// The probability from which pairs were kept.
+        min_probability: f64,
+    },
+    /// Two records share a (source, record id).
+    #[error("two records have source {source_name:?} and record id {record_id:?}; each record needs its own")]
+    DuplicateRecord {
+        /// The source.
+        source_name: String,
+        /// The record id.
+        record_id: String,
+    },
+    /// A model does not fit this version, or holds impossible values.
+    #[error("not a usable model: {0}")]
+    InvalidModel(String),
 }
