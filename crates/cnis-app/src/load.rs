@@ -176,6 +176,8 @@ pub fn load_census(
             })
         },
         |r| decide(req.replace, req.force, &format!("a census for {date}"), r),
+        // A former UPN joins its child's id on the same rule tracking uses.
+        &crate::reconcile::identified_child_agrees,
     )?;
     outcome::<cnis_ingest::Error>(&req.file, o, read, &q)
 }

@@ -183,7 +183,7 @@ pub(crate) fn write_review(
     review: &[ReviewPair],
     t: &Tracked,
     details: &HashMap<PupilKey, PupilDetails>,
-    kinds: &HashMap<cnis_core::records::SourceKey, &'static str>,
+    kinds: &rustc_hash::FxHashMap<cnis_core::records::SourceKey, &'static str>,
     explain_with: &str,
 ) -> Result<Written> {
     let pupils: HashMap<PupilKey, &cnis_core::records::CohortPupil> =

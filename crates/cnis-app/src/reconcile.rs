@@ -25,7 +25,7 @@
 //! mistyped UPN, then by linkage. What the matches mean is decided by
 //! `cnis-track`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use chrono::NaiveDate;
 use cnis_core::Upn;
@@ -129,7 +129,7 @@ impl Default for LinkOptions {
 /// One row a child: a dual registration's rows become the main one (with
 /// its school and attendance); rows without a valid UPN stand alone.
 pub fn collapse_dual_registration(rows: Vec<CohortPupil>) -> Vec<CohortPupil> {
-    let mut at: HashMap<Upn, usize> = HashMap::with_capacity(rows.len());
+    let mut at: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut out: Vec<CohortPupil> = Vec::with_capacity(rows.len());
     for p in rows {
         let Some(u) = p.upn else {
@@ -156,20 +156,66 @@ fn norm(s: &Option<String>) -> String {
     s.as_deref().map(normalise_name).unwrap_or_default()
 }
 
-/// Whether two records name the same child: the same forename (or one's
-/// forename is the other's middle name, or forename and surname are
-/// swapped). The surname alone is not enough: twins share it, and with it
-/// their date of birth and school; and a surname changes on adoption.
+/// Whether two records name the same child: forenames that are the same,
+/// a name and its short form (Charlotte, Charlie), a typing slip apart (Jaro-Winkler at least 0.92), or one the start of the
+/// other (Sam, Samuel); or one's forename is the other's middle name, or
+/// forename and surname are swapped. The surname alone is not enough: twins
+/// share it, and with it their date of birth and school; and a surname
+/// changes on adoption.
 pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
     let (af, as_, bf, bs) = (norm(&a.forename), norm(&a.surname), norm(&b.forename), norm(&b.surname));
     let some = |x: &str, y: &str| !x.is_empty() && x == y;
+    let close = |x: &str, y: &str| {
+        !x.is_empty()
+            && !y.is_empty()
+            && (x == y
+                || cnis_core::names::variants_agree(x, y)
+                || cnis_link::strings::jaro_winkler(x, y) >= 0.92
+                || (x.len().min(y.len()) >= 3 && (x.starts_with(y) || y.starts_with(x))))
+    };
     let middle = |m: &Option<String>, f: &str| {
         !f.is_empty() && m.as_deref().is_some_and(|m| normalise_name(m).split(' ').any(|w| w == f))
     };
-    some(&af, &bf)
+    close(&af, &bf)
         || (some(&af, &bs) && some(&as_, &bf))
         || middle(&a.middle_names, &bf)
         || middle(&b.middle_names, &af)
+}
+
+/// Whether two dates of birth agree, allowing day and month swapped (a
+/// slip as common as any in a child's record).
+fn dob_agrees(a: Option<NaiveDate>, b: Option<NaiveDate>) -> bool {
+    use chrono::Datelike;
+    match (a, b) {
+        (Some(a), Some(b)) => a == b || (a.year() == b.year() && a.day() == b.month() && a.month() == b.day()),
+        _ => false,
+    }
+}
+
+/// For two records already tied by an identifier (a recorded former UPN, a
+/// UPN one slip from the other): whether the child is the same, allowing
+/// the slips records carry. The date of birth agrees (or has day and month
+/// swapped), and a name does: the forename as [`a_name_agrees`] reads it,
+/// or a forename at most two edits apart with the same surname (or one's
+/// surname the other's former surname) or the same home, or the same middle
+/// names, or a forename that is the other's surname.
+pub fn identified_child_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
+    if !dob_agrees(a.dob, b.dob) {
+        return false;
+    }
+    let (af, as_, bf, bs) = (norm(&a.forename), norm(&a.surname), norm(&b.forename), norm(&b.surname));
+    let (am, bm) = (norm(&a.middle_names), norm(&b.middle_names));
+    let (aformer, bformer) = (norm(&a.former_surname), norm(&b.former_surname));
+    let some = |x: &str, y: &str| !x.is_empty() && x == y;
+    // The same surname, or one's surname is the other's former surname (an adoption).
+    let surname = some(&as_, &bs) || some(&as_, &bformer) || some(&bs, &aformer);
+    // The same home: postcode, or first address line.
+    let home = a.postcode.as_deref().zip(b.postcode.as_deref()).is_some_and(|(x, y)| {
+        let c = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        !x.trim().is_empty() && c(x) == c(y)
+    }) || some(&norm(&a.address), &norm(&b.address));
+    let forename_slip = !af.is_empty() && !bf.is_empty() && cnis_link::strings::within_two_edits(&af, &bf);
+    a_name_agrees(a, b) || ((surname || home) && forename_slip) || some(&am, &bm) || some(&af, &bs) || some(&as_, &bf)
 }
 
 /// Every string one substitution or one swap of neighbours away from a
@@ -235,21 +281,26 @@ pub fn reconcile(
 ) -> Result<Reconciled> {
     progress.step("reading the censuses", None);
     let (dob_from, dob_to) = dob_window(a.date, b.date);
-    let first_roll = collapse_dual_registration(store.cohort(a.id, dob_from, dob_to)?);
+    let t = std::time::Instant::now();
+    let raw = store.cohort(a.id, dob_from, dob_to)?;
+    tracing::debug!(rows = raw.len(), secs = t.elapsed().as_secs_f64(), "first census read");
+    let first_roll = collapse_dual_registration(raw);
+    let t = std::time::Instant::now();
     let roll = store.roll(b.id)?;
+    tracing::debug!(upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "second census read");
     let by_upn: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.upn.map(|u| (u, i))).collect();
     let by_former: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
-    let mut on_second: HashMap<PupilKey, FoundBy> = HashMap::new();
+    let mut on_second: HashMap<PupilKey, FoundBy> = HashMap::default();
     for p in &first_roll {
-        if p.upn.is_some_and(|u| roll.upns.contains(&u)) {
+        if p.upn.is_some_and(|u| roll.upns.contains_key(&u)) {
             on_second.insert(p.key, FoundBy::Upn);
         }
     }
-    let mut conflicts: HashMap<PupilKey, Vec<String>> = HashMap::new();
+    let mut conflicts: HashMap<PupilKey, Vec<String>> = HashMap::default();
     // Second-census rows accounted for other than by their own UPN.
-    let mut matched_b: HashSet<PupilKey> = HashSet::new();
+    let mut matched_b: HashSet<PupilKey> = HashSet::default();
     // Step 2: former UPNs.
     let claims: Vec<(PupilKey, usize)> = roll
         .with_former_upn
@@ -263,7 +314,7 @@ pub fn reconcile(
         for (kb, i) in claims {
             let ka = first_roll[i].key;
             let (Some(da), Some(db)) = (details.get(&ka), details.get(&kb)) else { continue };
-            if da.dob.is_some() && da.dob == db.dob && a_name_agrees(da, db) {
+            if identified_child_agrees(da, db) {
                 on_second.insert(ka, FoundBy::FormerUpn);
                 matched_b.insert(kb);
             } else {
@@ -275,6 +326,7 @@ pub fn reconcile(
             }
         }
     }
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "former UPNs");
     // Step 3: mistyped UPNs on the second census, against pupils still unmatched.
     if !roll.faulty_upn.is_empty() {
         let details_b = store.pupil_details(&roll.faulty_upn)?;
@@ -284,7 +336,7 @@ pub fn reconcile(
             for u in near_upns(text) {
                 if let Some(&i) = by_upn.get(&u)
                     && !on_second.contains_key(&first_roll[i].key)
-                    && Some(first_roll[i].dob) == db.dob
+                    && dob_agrees(Some(first_roll[i].dob), db.dob)
                 {
                     wanted.push((*kb, i));
                 }
@@ -293,33 +345,38 @@ pub fn reconcile(
         let details_a = store.pupil_details(&wanted.iter().map(|&(_, i)| first_roll[i].key).collect::<Vec<_>>())?;
         for (kb, i) in wanted {
             if let (Some(da), Some(db)) = (details_a.get(&first_roll[i].key), details_b.get(&kb))
-                && a_name_agrees(da, db)
+                && identified_child_agrees(da, db)
             {
                 on_second.insert(first_roll[i].key, FoundBy::NearUpn);
                 matched_b.insert(kb);
             }
         }
     }
+    tracing::debug!(
+        secs = t.elapsed().as_secs_f64(),
+        faulty = roll.faulty_upn.len(),
+        "mistyped UPNs on the second census"
+    );
     // ...and mistyped UPNs on the first census, against the second's UPNs.
     let faulty_a: Vec<usize> = (0..first_roll.len()).filter(|&i| first_roll[i].upn.is_none()).collect();
     if !faulty_a.is_empty() {
-        let mut candidates: HashMap<Upn, Vec<usize>> = HashMap::new();
+        let mut candidates: HashMap<Upn, Vec<usize>> = HashMap::default();
         for &i in &faulty_a {
             for u in first_roll[i].upn_text.as_deref().map(near_upns).unwrap_or_default() {
-                if roll.upns.contains(&u) {
+                if roll.upns.contains_key(&u) {
                     candidates.entry(u).or_default().push(i);
                 }
             }
         }
-        let wanted: HashSet<Upn> = candidates.keys().copied().collect();
-        let on_b = store.pupils_with_upns(b.id, &wanted)?;
+        let keys_b: Vec<PupilKey> =
+            candidates.keys().filter_map(|u| roll.upns.get(u)).map(|&row| PupilKey { census: b.id, row }).collect();
+        let on_b = store.pupil_details(&keys_b)?;
         let details_a = store.pupil_details(&faulty_a.iter().map(|&i| first_roll[i].key).collect::<Vec<_>>())?;
         for (kb, db) in on_b {
             let Some(u) = db.upn else { continue };
             for &i in candidates.get(&u).map(Vec::as_slice).unwrap_or_default() {
                 if let Some(da) = details_a.get(&first_roll[i].key)
-                    && da.dob == db.dob
-                    && a_name_agrees(da, &db)
+                    && identified_child_agrees(da, &db)
                 {
                     on_second.insert(first_roll[i].key, FoundBy::NearUpn);
                     matched_b.insert(kb);
@@ -332,7 +389,7 @@ pub fn reconcile(
     // Source rows by UPN, by the child's former UPN, or by a mistyped UPN.
     progress.step("matching source rows", None);
     let by_urn = store.schools_by_urn()?;
-    let sectors = store.school_sectors()?;
+    let sectors: HashMap<Laestab, Sector> = store.school_sectors()?.into_iter().collect();
     let mut sources = store.source_records()?;
     for (_, r) in sources.iter_mut() {
         if r.laestab.is_none()
@@ -341,7 +398,7 @@ pub fn reconcile(
             r.laestab = Some(*l);
         }
     }
-    let mut evidence: HashMap<PupilKey, Vec<Evidence>> = HashMap::new();
+    let mut evidence: HashMap<PupilKey, Vec<Evidence>> = HashMap::default();
     let mut unmatched: Vec<usize> = Vec::new();
     let mut near: Vec<(usize, usize)> = Vec::new();
     for (s, (key, r)) in sources.iter().enumerate() {
@@ -362,7 +419,7 @@ pub fn reconcile(
             .unwrap_or_default()
             .into_iter()
             .filter_map(|u| by_upn.get(&u).copied())
-            .filter(|&i| r.dob.is_some_and(|d| d == first_roll[i].dob))
+            .filter(|&i| dob_agrees(r.dob, Some(first_roll[i].dob)))
             .collect();
         if found.is_empty() {
             unmatched.push(s);
@@ -372,16 +429,19 @@ pub fn reconcile(
     }
     if !near.is_empty() {
         let details = store.pupil_details(&near.iter().map(|&(_, i)| first_roll[i].key).collect::<Vec<_>>())?;
-        let mut matched = HashSet::new();
+        let mut matched = HashSet::default();
         for &(s, i) in &near {
             let r = &sources[s].1;
             let as_details = PupilDetails {
                 forename: r.forename.clone(),
                 surname: r.surname.clone(),
                 middle_names: r.middle_names.clone(),
+                dob: r.dob,
                 ..PupilDetails::default()
             };
-            if details.get(&first_roll[i].key).is_some_and(|d| a_name_agrees(d, &as_details)) && matched.insert(s) {
+            if details.get(&first_roll[i].key).is_some_and(|d| identified_child_agrees(d, &as_details))
+                && matched.insert(s)
+            {
                 evidence.entry(first_roll[i].key).or_default().push(Evidence {
                     key: sources[s].0,
                     record: r.clone(),
@@ -436,7 +496,7 @@ pub fn reconcile(
 
     // Step 5: the school a deletion notice names.
     progress.step("looking at the schools deletion notices name", None);
-    let named = named_school_moves(store, b, &first_roll, &on_second, &evidence, &sectors)?;
+    let named = named_school_moves(store, b, &roll, &first_roll, &on_second, &evidence, &sectors)?;
     for k in named {
         on_second.entry(k).or_insert(FoundBy::NamedSchool);
     }
@@ -448,12 +508,13 @@ pub fn reconcile(
 fn named_school_moves(
     store: &Store,
     b: &CensusInfo,
+    roll: &cnis_store::Roll,
     first_roll: &[CohortPupil],
     on_second: &HashMap<PupilKey, FoundBy>,
     evidence: &HashMap<PupilKey, Vec<Evidence>>,
     sectors: &HashMap<Laestab, Sector>,
 ) -> Result<Vec<PupilKey>> {
-    let mut named: HashMap<PupilKey, Vec<Laestab>> = HashMap::new();
+    let mut named: HashMap<PupilKey, Vec<Laestab>> = HashMap::default();
     let entry: HashMap<PupilKey, Option<NaiveDate>> = first_roll.iter().map(|p| (p.key, p.entry_date)).collect();
     for (k, ev) in evidence {
         if on_second.contains_key(k) {
@@ -476,12 +537,23 @@ fn named_school_moves(
     if named.is_empty() {
         return Ok(vec![]);
     }
-    let schools: HashSet<Laestab> = named.values().flatten().copied().collect();
     let keys: Vec<PupilKey> = named.keys().copied().collect();
     let details = store.pupil_details(&keys)?;
-    let mut at_school: HashMap<(Laestab, NaiveDate), Vec<PupilDetails>> = HashMap::new();
-    for (_, school, d) in store.pupils_at_schools(b.id, &schools)? {
-        if let Some(dob) = d.dob {
+    // Only the rows at a named school with a leaver's date of birth are read.
+    let wanted: HashSet<(Laestab, NaiveDate)> = named
+        .iter()
+        .filter_map(|(k, ls)| details.get(k).and_then(|d| d.dob).map(|dob| (ls, dob)))
+        .flat_map(|(ls, dob)| ls.iter().map(move |&l| (l, dob)))
+        .collect();
+    let rows: Vec<PupilKey> = wanted
+        .iter()
+        .filter_map(|(l, dob)| roll.by_school.get(l).map(|v| (v, *dob)))
+        .flat_map(|(v, dob)| v.iter().filter(move |(_, d)| *d == Some(dob)).map(|&(row, _)| row))
+        .map(|row| PupilKey { census: b.id, row })
+        .collect();
+    let mut at_school: HashMap<(Laestab, NaiveDate), Vec<PupilDetails>> = HashMap::default();
+    for (_, d) in store.pupil_details(&rows)? {
+        if let (Some(dob), Some(school)) = (d.dob, d.laestab) {
             at_school.entry((school, dob)).or_default().push(d);
         }
     }
@@ -523,18 +595,28 @@ fn link_leftovers(
 ) -> Result<Linked> {
     let label_a = format!("census-{}", a.date);
     let label_b = format!("census-{}", b.date);
-    let mut keys: HashMap<(String, String), RecordKey> = HashMap::new();
+    let mut keys: HashMap<(String, String), RecordKey> = HashMap::default();
     let mut records: Vec<LinkRecord> = Vec::new();
-    for (k, r) in store.census_link_records(a.id, &label_a, &|k, _, _| leftover_a.contains(&k))? {
+    for (k, mut r) in store.census_link_records(a.id, &label_a, &|k, _, _| leftover_a.contains(&k))? {
+        r.upn_text = None;
         keys.insert((label_a.clone(), r.record_id.clone()), RecordKey::Pupil(k));
         records.push(r);
     }
     let in_window = |d: Option<NaiveDate>| d.is_none_or(|d| d >= dob_from && d <= dob_to);
-    for (k, r) in store.census_link_records(b.id, &label_b, &|k, u, f| {
+    // Every second-census row and source row here has a UPN that is no
+    // first-census pupil's (or none): that is why it is here. So a
+    // "different UPN" says nothing about the pair, and would outweigh every
+    // name a child moving school under a new UPN keeps; the UPN is left out
+    // of the comparison, and so is a mistyped one (one slip from a
+    // first-census UPN has been tried already; two mistyped UPNs differing
+    // says only that both are wrong).
+    for (k, mut r) in store.census_link_records(b.id, &label_b, &|k, u, f| {
         !matched_b.contains(&k)
             && !u.is_some_and(|u| cohort_upns.contains(u))
             && !f.is_some_and(|f| cohort_upns.contains(f))
     })? {
+        r.upn = None;
+        r.upn_text = None;
         if in_window(r.dob) {
             keys.insert((label_b.clone(), r.record_id.clone()), RecordKey::Pupil(k));
             records.push(r);
@@ -542,7 +624,9 @@ fn link_leftovers(
     }
     for &s in unmatched_sources {
         let (key, r) = &sources[s];
-        let rec = source_link_record(*key, r);
+        let mut rec = source_link_record(*key, r);
+        rec.upn = None;
+        rec.upn_text = None;
         keys.insert((rec.source.clone(), rec.record_id.clone()), RecordKey::Source(*key));
         records.push(rec);
     }
@@ -550,13 +634,16 @@ fn link_leftovers(
     let training = training_sample(store, a, b, sources, options)?;
     let model = cnis_link::train(&training, &options.train)?;
     drop(training);
-    let p = Prepared::from_records(records.clone());
+    let mut p = Prepared::from_records(records.clone());
+    // A census lists each child once: two of its rows are two children.
+    p.mark_unique(&label_a);
+    p.mark_unique(&label_b);
     let (pairs, _) = cnis_link::predict(&p, &model, model.review_threshold)?;
     let clusters = cnis_link::cluster(&p, &pairs, model.link_threshold);
     let key_of = |i: usize| keys.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).copied();
     let is_a = |i: usize| p.sources[p.source[i] as usize] == label_a;
     // The best pair probability of each record with a member of its cluster.
-    let mut best: HashMap<u32, f64> = HashMap::new();
+    let mut best: HashMap<u32, f64> = HashMap::default();
     for x in &pairs {
         if x.probability() >= model.link_threshold && clusters.cluster[x.a as usize] == clusters.cluster[x.b as usize] {
             for r in [x.a, x.b] {
@@ -565,7 +652,7 @@ fn link_leftovers(
             }
         }
     }
-    let mut a_of_cluster: HashMap<u32, usize> = HashMap::new();
+    let mut a_of_cluster: HashMap<u32, usize> = HashMap::default();
     for i in 0..p.n {
         if is_a(i) {
             a_of_cluster.insert(clusters.cluster[i], i);
@@ -692,7 +779,10 @@ fn training_sample(
             })
             .map(|(k, r)| source_link_record(*k, r)),
     );
-    Ok(Prepared::from_records(records))
+    let mut p = Prepared::from_records(records);
+    p.mark_unique(&label_a);
+    p.mark_unique(&label_b);
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -732,6 +822,8 @@ mod tests {
         assert!(a_name_agrees(&p("Amelia", "Smith", None), &p("Smith", "Amelia", None)));
         assert!(a_name_agrees(&p("Amelia", "Smith", Some("Rose")), &p("Rose", "Jones", None)));
         assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Jones", None)));
+        assert!(a_name_agrees(&p("Hugo", "Smith", None), &p("Huugo", "Smith", None)));
+        assert!(a_name_agrees(&p("Samuel", "Smith", None), &p("Sam", "Jones", None)));
         // Twins: the same surname, different forenames.
         assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Smith", None)));
         assert!(!a_name_agrees(&p("", "", None), &p("", "", None)));

@@ -1,6 +1,8 @@
 //! The tracking use case: two censuses in, leavers and their destinations out.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -68,7 +70,7 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
     progress.step("deciding destinations", None);
     let kinds: HashMap<SourceKey, &'static str> =
         m.evidence.values().flatten().map(|e| (e.key, e.record.kind.name())).collect();
-    let tracked = cnis_track::track(TrackInput {
+    let mut tracked = cnis_track::track(TrackInput {
         census_a: req.from,
         census_b: req.to,
         first_roll: m.first_roll,
@@ -79,6 +81,11 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
         settings: &req.settings,
         rules: SchoolAgeRules::default(),
     });
+    let upns: Vec<cnis_core::Upn> = tracked.leavers.iter().filter_map(|l| l.pupil.upn).collect();
+    let ids = store.child_ids(&upns)?;
+    for l in tracked.leavers.iter_mut() {
+        l.pupil.child_id = l.pupil.upn.and_then(|u| ids.get(&u).copied());
+    }
     let summary = Summary::of(&tracked);
     progress.step("writing the leaver list", None);
     let keys: Vec<PupilKey> = tracked.leavers.iter().map(|l| l.pupil.key).collect();
@@ -140,6 +147,7 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
         })
         .collect();
     let conflicts = tracked.leavers.iter().filter(|l| l.conflict.is_some()).count();
+    progress.step("recording the run", None);
     let run = store.save_tracking_run(a.id, b.id, req.link.is_some(), &stored)?;
     Ok(TrackReport {
         tracked,

@@ -281,3 +281,35 @@ fn a_death_notice_without_a_upn_is_found_by_linkage() {
 fn d_(s: &str) -> NaiveDate {
     d(s)
 }
+
+/// The summary file, pinned: a handful of leavers with known destinations
+/// and risk factors, in two LAs. `cargo insta review` (or
+/// `INSTA_UPDATE=always cargo test`) updates the snapshot after a deliberate change.
+#[test]
+fn the_summary_file_is_pinned() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = vec![
+        Row { upn: upn(70), absent: 80, ..Row::default() },
+        Row { upn: upn(71), absent: 20, ..Row::default() },
+        Row { upn: upn(72), school: "8732001", ..Row::default() },
+        Row { upn: upn(73), school: "8732001", ..Row::default() },
+        Row { upn: upn(74), ..Row::default() },
+        Row { upn: upn(75), dob: "2005-03-04", ..Row::default() },
+    ];
+    let b = vec![Row { upn: upn(74), ..Row::default() }];
+    let (u70, u71, u72) = (upn(70), upn(71), upn(72));
+    let ehe: &[&[(S, &str)]] = &[&[(S::Upn, &u70), (S::Surname, "Example"), (S::Date, "2022-03-01")]];
+    let cme: &[&[(S, &str)]] =
+        &[&[(S::Upn, &u71), (S::Surname, "Example"), (S::Status, "suspected"), (S::Date, "2022-03-01")]];
+    let del: &[&[(S, &str)]] =
+        &[&[(S::Upn, &u72), (S::Date, "2022-03-01"), (S::DeletionGround, "e"), (S::Destination, "MMMMMMM")]];
+    let r = run(
+        dir.path(),
+        &a,
+        &b,
+        &[(SourceKind::HomeEducation, ehe), (SourceKind::Cme, cme), (SourceKind::Deletion, del)],
+    );
+    assert_eq!(r.tracked.leavers.len(), 4, "pupil 75 is past compulsory school age, 74 stayed");
+    let text = std::fs::read_to_string(&r.summary_file).expect("summary");
+    insta::assert_snapshot!(text);
+}

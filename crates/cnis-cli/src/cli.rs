@@ -52,8 +52,23 @@ pub enum Command {
     Loads(LoadsArgs),
     /// Remove one load (a census, a list) and its rows from the database.
     Unload(UnloadArgs),
+    /// Score a leaver list against the truth of a generated population, child by child.
+    ///
+    /// For synthetic data only: a real council has no truth file.
+    Score(ScoreArgs),
     /// Print tracking's settings (how each deletion ground is read) as TOML, or check a settings file.
     Settings(SettingsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The generator's truth.csv.
+    pub truth: PathBuf,
+    /// A leavers.csv written by `cnis track`.
+    pub leavers: PathBuf,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +103,29 @@ pub struct LinkInput {
     /// Folder for quarantine files of bad rows [default: the working directory].
     #[arg(long)]
     pub quarantine_dir: Option<PathBuf>,
+    /// A source that lists each child at most once, like a census: its
+    /// records are never compared with each other, and never put into one
+    /// child unless they carry the same UPN (repeatable). Sources whose name
+    /// starts with `census` are treated so without being named.
+    #[arg(long = "unique-source", value_name = "SOURCE")]
+    pub unique_sources: Vec<String>,
+    /// Link only: every source lists each person once (two files to link
+    /// to each other), so only pairs across sources are scored and a child
+    /// has at most one record of each.
+    #[arg(long)]
+    pub link_only: bool,
+}
+
+/// Limits that stop a run before it fills memory or disk.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LimitOpts {
+    /// Refuse a blocking rule that would make more pairs than this.
+    #[arg(long, default_value_t = cnis_link::model::DEFAULT_MAX_PAIRS)]
+    pub max_pairs: u64,
+    /// Stop with an error once more scored pairs than this are kept (each is
+    /// a line of pairs.csv and 12 bytes of memory).
+    #[arg(long, default_value_t = cnis_link::model::DEFAULT_MAX_KEPT)]
+    pub max_kept_pairs: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -107,29 +145,31 @@ pub struct TrainOpts {
     /// Seed for the random pairs.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Blocking rules, in order: upn, nhs, dob_surname, dob_forename, names_district,
-    /// dob_district, names, postcode_surname, postcode_forename.
-    #[arg(long, value_delimiter = ',', default_value = "upn,nhs,dob_surname,dob_forename,names_district,dob_district")]
+    /// Blocking rules, in order [default: chosen from the data, see `cnis link plan`]:
+    /// upn, nhs, case_id, dob_surname, dob_forename, names_district, dob_district, names,
+    /// names_any_order, postcode_surname, postcode_forename, dob_postcode, dob, postcode,
+    /// surname, forename.
+    #[arg(long, value_delimiter = ',')]
     pub rules: Vec<String>,
-    /// Refuse a rule that would generate more pairs than this.
-    #[arg(long, default_value_t = 500_000_000)]
-    pub max_pairs: u64,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LinkCommand {
-    /// Print the blocking rules with the pairs each generates, the comparisons and thresholds.
+    /// Print the sources, the blocking rules (chosen from the data, with the
+    /// pairs each makes and why), warnings, the comparisons and thresholds.
     Plan {
         #[command(flatten)]
         input: LinkInput,
-        /// A trained model whose weights to show.
+        /// A trained model whose rules and weights to show.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Refuse a rule that would generate more pairs than this.
-        #[arg(long, default_value_t = 500_000_000)]
-        max_pairs: u64,
+        /// Blocking rules to plan instead of those chosen from the data.
+        #[arg(long, value_delimiter = ',')]
+        rules: Vec<String>,
+        #[command(flatten)]
+        limits: LimitOpts,
     },
-    /// Estimate the model (u by random sampling, m by EM) and write it as JSON.
+    /// Estimate the model (u by random sampling, each rule's model by EM) and write it as JSON.
     Train {
         #[command(flatten)]
         input: LinkInput,
@@ -138,6 +178,8 @@ pub enum LinkCommand {
         model: PathBuf,
         #[command(flatten)]
         training: TrainOpts,
+        #[command(flatten)]
+        limits: LimitOpts,
     },
     /// Score pairs, cluster them into children, write pairs, clusters and the review queue.
     Predict {
@@ -152,7 +194,7 @@ pub enum LinkCommand {
         /// Link threshold (match probability) instead of the model's.
         #[arg(long)]
         threshold: Option<f64>,
-        /// Train first, in the same pass (writes the model to --model).
+        /// Train first (writes the model to --model).
         #[arg(long)]
         train: bool,
         /// Give every child a stable child id, kept from earlier runs in the
@@ -166,8 +208,11 @@ pub enum LinkCommand {
         new_files: Vec<PathBuf>,
         #[command(flatten)]
         training: TrainOpts,
+        #[command(flatten)]
+        limits: LimitOpts,
     },
-    /// Predict and cluster, then compare with the `truth` column: pairwise and B-cubed accuracy.
+    /// Predict and cluster, then compare with the `truth` column: pair-level
+    /// and cluster-level accuracy over every input record, rejected ones included.
     Evaluate {
         #[command(flatten)]
         input: LinkInput,
@@ -180,6 +225,8 @@ pub enum LinkCommand {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: LimitOpts,
     },
     /// Record a reviewer's decision on two records: the same child or not.
     ///
@@ -311,6 +358,12 @@ pub struct DemoArgs {
     /// Folder for the generated files, the database and the results (emptied first).
     #[arg(long, short, default_value = "cnis-demo")]
     pub out: PathBuf,
+    /// The generator's rates: `default`, `hard` or `twin-heavy` (see `cnis synth --help`).
+    #[arg(long, default_value = "default", value_parser = ["default", "hard", "twin-heavy"])]
+    pub rates: String,
+    /// Generate the files in a council's own layout and load them with the --map it needs.
+    #[arg(long)]
+    pub council_layout: bool,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +383,18 @@ pub struct SynthArgs {
     /// Also write linkage.csv: every record in the linkage layout, with its truth id.
     #[arg(long)]
     pub linkage: bool,
+    /// How much of what councils really send (dual registrations, mistyped and
+    /// blank UPNs, nicknames, twins, stale rows, ...): `default`, `hard`
+    /// (every rate turned well up), `twin-heavy` (for linkage tests).
+    #[arg(long, default_value = "default", value_parser = ["default", "hard", "twin-heavy"])]
+    pub rates: String,
+    /// Set one rate after the preset, e.g. `twins=0.2` (repeatable; `docs/synth.md` lists them).
+    #[arg(long = "rate", value_name = "NAME=VALUE")]
+    pub rate: Vec<String>,
+    /// Write the files as a council's own export would (other column names,
+    /// DD/MM/YYYY dates, CRLF, a byte-order mark); the manifest gives the --map.
+    #[arg(long)]
+    pub council_layout: bool,
 }
 
 #[derive(Debug, Subcommand)]

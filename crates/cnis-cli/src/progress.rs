@@ -34,21 +34,33 @@ impl Spinner {
 
 /// The application layer's progress, shown as a bar for steps of known size
 /// and a spinner otherwise.
+/// Each step's time is logged at debug level (`-vv`) when the next begins.
 pub struct Bar {
     pb: ProgressBar,
+    current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
 impl Bar {
     pub fn new(g: &Global) -> Self {
-        Bar { pb: ProgressBar::with_draw_target(None, target(g)) }
+        Bar { pb: ProgressBar::with_draw_target(None, target(g)), current: std::sync::Mutex::new(None) }
+    }
+    fn log_previous(&self, next: Option<&str>) {
+        if let Ok(mut cur) = self.current.lock() {
+            if let Some((what, t)) = cur.take() {
+                tracing::debug!(step = %what, secs = t.elapsed().as_secs_f64(), "step done");
+            }
+            *cur = next.map(|n| (n.to_string(), std::time::Instant::now()));
+        }
     }
     pub fn finish(&self) {
+        self.log_previous(None);
         self.pb.finish_and_clear();
     }
 }
 
 impl cnis_app::Progress for Bar {
     fn step(&self, what: &str, total: Option<u64>) {
+        self.log_previous(Some(what));
         match total {
             Some(len) => {
                 self.pb.disable_steady_tick();

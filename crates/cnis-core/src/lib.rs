@@ -15,6 +15,7 @@ mod deprivation;
 mod error;
 mod ident;
 mod la;
+pub mod names;
 mod nhs;
 mod postcode;
 pub mod records;

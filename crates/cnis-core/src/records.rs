@@ -172,14 +172,14 @@ pub enum EnrolStatus {
 impl EnrolStatus {
     /// Parses the census code.
     pub fn parse(s: &str) -> Option<EnrolStatus> {
-        Some(match s.trim().to_ascii_uppercase().as_str() {
-            "C" => EnrolStatus::Single,
-            "M" => EnrolStatus::Main,
-            "S" => EnrolStatus::Subsidiary,
-            "G" => EnrolStatus::Guest,
-            "F" => EnrolStatus::FurtherEducation,
-            "O" => EnrolStatus::Other,
-            "P" => EnrolStatus::Previous,
+        Some(match s.trim().as_bytes() {
+            [b'C' | b'c'] => EnrolStatus::Single,
+            [b'M' | b'm'] => EnrolStatus::Main,
+            [b'S' | b's'] => EnrolStatus::Subsidiary,
+            [b'G' | b'g'] => EnrolStatus::Guest,
+            [b'F' | b'f'] => EnrolStatus::FurtherEducation,
+            [b'O' | b'o'] => EnrolStatus::Other,
+            [b'P' | b'p'] => EnrolStatus::Previous,
             _ => return None,
         })
     }
@@ -513,6 +513,7 @@ pub mod columns {
         "postcode",
         "address",
         "truth",
+        "case_id",
     ];
 }
 
@@ -697,4 +698,8 @@ pub struct LinkRecord {
     pub address: Option<String>,
     /// A known answer for evaluation (the same value = the same child).
     pub truth: Option<String>,
+    /// Another identifier that means the same person wherever it appears (a
+    /// council's own case or person number shared by the sources that carry
+    /// it): compared exactly and within one or two edits.
+    pub case_id: Option<String>,
 }

@@ -46,16 +46,27 @@ impl Upn {
         if s.is_empty() {
             return Err(IdError::Empty { kind: KIND });
         }
-        let n = s.chars().count();
-        if n != 13 {
-            return Err(IdError::Length { kind: KIND, expected: 13, found: n });
-        }
         let mut b = [0u8; 13];
-        for (i, c) in s.chars().enumerate() {
-            if !c.is_ascii() {
-                return Err(IdError::Character { kind: KIND, position: i + 1, rule: "must be a letter or a digit" });
+        if s.len() == 13 && s.is_ascii() {
+            // The common case, byte by byte.
+            for (o, c) in b.iter_mut().zip(s.bytes()) {
+                *o = c.to_ascii_uppercase();
             }
-            b[i] = c.to_ascii_uppercase() as u8;
+        } else {
+            let n = s.chars().count();
+            if n != 13 {
+                return Err(IdError::Length { kind: KIND, expected: 13, found: n });
+            }
+            for (i, c) in s.chars().enumerate() {
+                if !c.is_ascii() {
+                    return Err(IdError::Character {
+                        kind: KIND,
+                        position: i + 1,
+                        rule: "must be a letter or a digit",
+                    });
+                }
+                b[i] = c.to_ascii_uppercase() as u8;
+            }
         }
         if letter_value(b[0]).is_none() {
             return Err(IdError::Character {

@@ -1,6 +1,5 @@
 //! The streaming reader shared by every file kind, and the kinds themselves.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -321,19 +320,33 @@ impl<R: Read> Read for Counting<R> {
         }
         let start = st.read;
         st.hash.update(&buf[..n]);
-        for (i, &b) in buf[..n].iter().enumerate() {
+        // Only line-end bytes matter: jump from one to the next.
+        let mut from = 0;
+        if let Some(cr) = st.cr.take() {
+            // A `\r` at the end of the last buffer: is it `\r\n`?
+            if buf[0] == b'\n' {
+                st.pending.push_back((cr, start));
+                from = 1;
+            } else {
+                st.pending.push_back((cr, cr));
+            }
+        }
+        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[from..n]).map(|i| i + from) {
             let at = start + i as u64;
-            match (b, st.cr.take()) {
-                (b'\n', Some(cr)) => st.pending.push_back((cr, at)),
-                (b'\n', None) => st.pending.push_back((at, at)),
-                (b'\r', prev) => {
-                    if let Some(cr) = prev {
-                        st.pending.push_back((cr, cr));
-                    }
-                    st.cr = Some(at);
+            if buf[i] == b'\n' {
+                // A `\n` right after a `\r` was taken with it.
+                if i > 0 && buf[i - 1] == b'\r' {
+                    continue;
                 }
-                (_, Some(cr)) => st.pending.push_back((cr, cr)),
-                (_, None) => {}
+                st.pending.push_back((at, at));
+            } else if i + 1 < n {
+                if buf[i + 1] == b'\n' {
+                    st.pending.push_back((at, at + 1));
+                } else {
+                    st.pending.push_back((at, at));
+                }
+            } else {
+                st.cr = Some(at);
             }
         }
         st.read += n as u64;
@@ -564,7 +577,7 @@ pub fn read_census(
 ) -> Result<FileReport, Error> {
     // UPN -> (line of its main registration, if seen yet; whether a
     // subsidiary row has been seen).
-    let mut seen: HashMap<Upn, (u64, bool)> = HashMap::new();
+    let mut seen: rustc_hash::FxHashMap<Upn, (u64, bool)> = rustc_hash::FxHashMap::default();
     let census_date = opts.census_date;
     read_file(
         path,
@@ -917,6 +930,7 @@ fn parse_link(r: &Row, f: &mut Faults, default_source: &str) -> Result<LinkRecor
         postcode: r.opt(11, parse::loose_postcode, f),
         address: r.text(12, f),
         truth: r.text(13, f),
+        case_id: r.text(14, f),
     })
 }
 

@@ -276,7 +276,7 @@ fn chunked_reading_matches_streaming_reading() {
     text.push('\n');
     for i in 0..500 {
         let dob = if i % 37 == 0 { "2014-02-30".to_string() } else { format!("2014-0{}-1{}", 1 + i % 9, i % 10) };
-        let row = format!("census,{i},,,,Name{i},,Surname{},,{dob},F,QA1A 1AB,,{}\n", i % 7, i / 2);
+        let row = format!("census,{i},,,,Name{i},,Surname{},,{dob},F,QA1A 1AB,,{},\n", i % 7, i / 2);
         text.push_str(&row);
         if i % 101 == 0 {
             text.push_str("census,short,row\n");

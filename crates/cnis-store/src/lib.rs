@@ -16,7 +16,7 @@ mod link;
 mod loads;
 mod schema;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -28,7 +28,7 @@ use cnis_core::{ChildId, ImdDecile, LaCode, Postcode, Upn};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use link::{Decision, LinkEvent};
-pub use loads::{FileFacts, LoadInfo, LoadOutcome, Replacing};
+pub use loads::{FileFacts, LoadInfo, LoadOutcome, Replacing, SameChild};
 
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +92,32 @@ pub struct Store {
     conn: Connection,
 }
 
+/// `YYYY-MM-DD`, written by hand: a census load writes millions.
 fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let y = y as u32;
+    let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10, m / 10, m % 10, day / 10, day % 10];
+    let b = |i: usize| char::from(b'0' + digits[i] as u8);
+    [b(0), b(1), b(2), b(3), '-', b(4), b(5), '-', b(6), b(7)].into_iter().collect()
 }
 
+/// Reads a stored `YYYY-MM-DD` date. Written by cnis, so a fixed layout read
+/// digit by digit: a national census reads millions of them.
 fn parse_date(s: &str, table: &'static str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Error::Corrupt { table, what: "date" })
+    let b = s.as_bytes();
+    let bad = || Error::Corrupt { table, what: "date" };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else { return Err(bad()) };
+    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(bad)
 }
 
 fn parse_upn(s: &str, table: &'static str) -> Result<Upn> {
@@ -201,44 +221,48 @@ impl Store {
     }
 
     /// Pupils on a census born between `dob_from` and `dob_to` (rows without
-    /// a usable date of birth are left out), with their child id and
-    /// postcode decile.
+    /// a usable date of birth are left out), with their postcode decile.
+    /// Child ids are not looked up here (a join per pupil); see
+    /// [`Store::child_ids`].
     pub fn cohort(&self, census: CensusId, dob_from: NaiveDate, dob_to: NaiveDate) -> Result<Vec<CohortPupil>> {
+        // The deciles are looked up here rather than joined in SQL: a few
+        // hundred thousand postcodes fit in memory, and millions of B-tree
+        // look-ups cost more than the map.
+        let deciles: rustc_hash::FxHashMap<String, u8> = {
+            let mut stmt = self.conn.prepare("SELECT postcode, imd_decile FROM postcode_deprivation")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
         let mut stmt = self.conn.prepare(
-            "SELECT p.rowid, p.upn, p.upn_text, p.former_upn, c.child_id, p.dob, p.sex, p.laestab, p.enrol_status,
-                    p.entry_date, p.nc_year, p.sen, p.fsm,
-                    p.sessions_possible, p.sessions_authorised, p.sessions_unauthorised, d.imd_decile
-             FROM census_pupils p
-             LEFT JOIN child_upns c ON c.upn = p.upn
-             LEFT JOIN postcode_deprivation d ON d.postcode = p.postcode
-             WHERE p.rowid BETWEEN ?1 AND ?2 AND p.dob BETWEEN ?3 AND ?4",
+            "SELECT rowid, upn, upn_text, former_upn, dob, sex, laestab, enrol_status,
+                    entry_date, nc_year, sen, fsm,
+                    sessions_possible, sessions_authorised, sessions_unauthorised, postcode
+             FROM census_pupils
+             WHERE rowid BETWEEN ?1 AND ?2 AND dob BETWEEN ?3 AND ?4",
         )?;
         let (first, last) = self.rows_of(census)?;
         let mut rows = stmt.query(params![first, last, date_text(dob_from), date_text(dob_to)])?;
         let mut out = Vec::new();
         const T: &str = "census_pupils";
         while let Some(r) = rows.next()? {
-            let child: Option<i64> = r.get(4)?;
-            let dob: String = r.get(5)?;
-            let sex: String = r.get(6)?;
-            let sen: String = r.get(11)?;
-            let possible: Option<u16> = r.get(13)?;
-            let absent = r.get::<_, Option<u32>>(14)?.unwrap_or(0) + r.get::<_, Option<u32>>(15)?.unwrap_or(0);
-            let decile: Option<u8> = r.get(16)?;
+            let possible: Option<u16> = r.get(12)?;
+            let absent = r.get::<_, Option<u32>>(13)?.unwrap_or(0) + r.get::<_, Option<u32>>(14)?.unwrap_or(0);
+            let decile = text(r, 15)?.and_then(|p| deciles.get(p)).copied();
             out.push(CohortPupil {
                 key: PupilKey { census, row: r.get(0)? },
-                upn: opt_upn(r.get(1)?, T)?,
+                upn: text(r, 1)?.map(|u| parse_upn(u, T)).transpose()?,
                 upn_text: r.get(2)?,
-                former_upn: opt_upn(r.get(3)?, T)?,
-                child_id: child.map(|c| ChildId::from_payload(c as u64)),
-                dob: parse_date(&dob, T)?,
-                sex: Sex::parse(&sex).ok_or(Error::Corrupt { table: T, what: "sex" })?,
-                laestab: r.get::<_, Option<i64>>(7)?.map(laestab_from),
-                enrol_status: r.get::<_, Option<String>>(8)?.and_then(|s| EnrolStatus::parse(&s)),
-                entry_date: opt_date(r.get(9)?, T)?,
-                nc_year: r.get(10)?,
-                sen: SenProvision::parse(&sen).ok_or(Error::Corrupt { table: T, what: "SEN provision" })?,
-                fsm: r.get(12)?,
+                former_upn: text(r, 3)?.map(|u| parse_upn(u, T)).transpose()?,
+                child_id: None,
+                dob: parse_date(text(r, 4)?.unwrap_or(""), T)?,
+                sex: Sex::parse(text(r, 5)?.unwrap_or("")).ok_or(Error::Corrupt { table: T, what: "sex" })?,
+                laestab: r.get::<_, Option<i64>>(6)?.map(laestab_from),
+                enrol_status: text(r, 7)?.and_then(EnrolStatus::parse),
+                entry_date: text(r, 8)?.map(|d| parse_date(d, T)).transpose()?,
+                nc_year: r.get(9)?,
+                sen: SenProvision::parse(text(r, 10)?.unwrap_or(""))
+                    .ok_or(Error::Corrupt { table: T, what: "SEN provision" })?,
+                fsm: r.get(11)?,
                 absence: possible.and_then(|p| AbsenceBand::of(p, absent)),
                 imd_decile: decile.and_then(ImdDecile::new),
             });
@@ -250,7 +274,7 @@ impl Store {
     /// that records a former UPN, and each row whose UPN failed its check.
     pub fn roll(&self, census: CensusId) -> Result<Roll> {
         let mut stmt = self.conn.prepare(
-            "SELECT rowid, upn, former_upn, upn_text IS NOT NULL FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2",
+            "SELECT rowid, upn, former_upn, upn_text IS NOT NULL, laestab, dob FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2",
         )?;
         let (first, last) = self.rows_of(census)?;
         let mut rows = stmt.query([first, last])?;
@@ -263,7 +287,14 @@ impl Store {
                 None => None,
             };
             if let Some(u) = upn {
-                roll.upns.insert(u);
+                roll.upns.insert(u, key.row);
+            }
+            if let Some(l) = r.get::<_, Option<i64>>(4)? {
+                let dob = match r.get_ref(5)?.as_str_or_null().ok().flatten() {
+                    Some(d) => Some(parse_date(d, T)?),
+                    None => None,
+                };
+                roll.by_school.entry(laestab_from(l)).or_default().push((key.row, dob));
             }
             if let Some(f) = r.get::<_, Option<String>>(2)? {
                 roll.with_former_upn.push((key, parse_upn(&f, T)?, upn));
@@ -277,102 +308,10 @@ impl Store {
 
     /// Names, date of birth, school and postcode of the given rows.
     pub fn pupil_details(&self, keys: &[PupilKey]) -> Result<HashMap<PupilKey, PupilDetails>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT upn, upn_text, forename, middle_names, surname, former_surname, dob, sex, laestab, postcode,
-                    postcode_text, address_line1
-             FROM census_pupils WHERE rowid = ?1",
-        )?;
         let mut out = HashMap::with_capacity(keys.len());
-        const T: &str = "census_pupils";
         for &key in keys {
-            let row = stmt
-                .query_row([key.row], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, Option<i64>>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                        r.get::<_, Option<String>>(10)?,
-                        r.get::<_, Option<String>>(11)?,
-                    ))
-                })
-                .optional()?;
-            let Some((upn, upn_text, forename, middle, surname, former_surname, dob, sex, laestab, pc, pc_text, addr)) =
-                row
-            else {
-                continue;
-            };
-            out.insert(
-                key,
-                PupilDetails {
-                    upn: opt_upn(upn, T)?,
-                    upn_text,
-                    forename,
-                    middle_names: middle,
-                    surname,
-                    former_surname,
-                    dob: opt_date(dob, T)?,
-                    sex: Sex::parse(&sex).unwrap_or(Sex::Unknown),
-                    laestab: laestab.map(laestab_from),
-                    postcode: pc.or(pc_text),
-                    address: addr,
-                },
-            );
-        }
-        Ok(out)
-    }
-
-    /// The rows of a census carrying any of `upns`, with their details (one
-    /// pass over the census: for a handful of UPNs without an index).
-    pub fn pupils_with_upns(&self, census: CensusId, upns: &HashSet<Upn>) -> Result<Vec<(PupilKey, PupilDetails)>> {
-        if upns.is_empty() {
-            return Ok(vec![]);
-        }
-        let (first, last) = self.rows_of(census)?;
-        let mut stmt = self.conn.prepare("SELECT rowid, upn FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
-        let mut rows = stmt.query([first, last])?;
-        let mut keys = Vec::new();
-        while let Some(r) = rows.next()? {
-            let Some(u) = r.get_ref(1)?.as_str_or_null().ok().flatten() else { continue };
-            if Upn::parse(u).is_ok_and(|u| upns.contains(&u)) {
-                keys.push(PupilKey { census, row: r.get(0)? });
-            }
-        }
-        let details = self.pupil_details(&keys)?;
-        Ok(keys.into_iter().filter_map(|k| details.get(&k).map(|d| (k, d.clone()))).collect())
-    }
-
-    /// Pupils on a census at any of `schools`, with names and date of birth.
-    pub fn pupils_at_schools(
-        &self,
-        census: CensusId,
-        schools: &HashSet<Laestab>,
-    ) -> Result<Vec<(PupilKey, Laestab, PupilDetails)>> {
-        let (first, last) = self.rows_of(census)?;
-        let mut stmt = self.conn.prepare(
-            "SELECT rowid, laestab, upn, forename, surname, dob FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2",
-        )?;
-        let mut rows = stmt.query([first, last])?;
-        let mut out = Vec::new();
-        const T: &str = "census_pupils";
-        while let Some(r) = rows.next()? {
-            let Some(school) = r.get::<_, Option<i64>>(1)?.map(laestab_from) else { continue };
-            if schools.contains(&school) {
-                let details = PupilDetails {
-                    upn: opt_upn(r.get(2)?, T)?,
-                    forename: r.get(3)?,
-                    surname: r.get(4)?,
-                    dob: opt_date(r.get(5)?, T)?,
-                    laestab: Some(school),
-                    ..PupilDetails::default()
-                };
-                out.push((PupilKey { census, row: r.get(0)? }, school, details));
+            if let Some(d) = details_of(&self.conn, key.row)? {
+                out.insert(key, d);
             }
         }
         Ok(out)
@@ -555,6 +494,18 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The child id of each UPN given that has one.
+    pub fn child_ids(&self, upns: &[Upn]) -> Result<HashMap<Upn, ChildId>> {
+        let mut stmt = self.conn.prepare_cached("SELECT child_id FROM child_upns WHERE upn = ?1")?;
+        let mut out = HashMap::with_capacity(upns.len());
+        for u in upns {
+            if let Some(id) = stmt.query_row([u.as_str()], |r| r.get::<_, i64>(0)).optional()? {
+                out.insert(*u, ChildId::from_payload(id as u64));
+            }
+        }
+        Ok(out)
+    }
+
     /// The child id for a UPN, if the UPN has been seen.
     pub fn child_for_upn(&self, upn: &Upn) -> Result<Option<ChildId>> {
         let id: Option<i64> = self
@@ -570,6 +521,56 @@ impl Store {
     }
 }
 
+/// A text column of a row, borrowed.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>> {
+    r.get_ref(i)?.as_str_or_null().map_err(|_| Error::Corrupt { table: "census_pupils", what: "text" })
+}
+
+/// Names, date of birth, school and postcode of one census row.
+fn details_of(conn: &Connection, row: i64) -> Result<Option<PupilDetails>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT upn, upn_text, forename, middle_names, surname, former_surname, dob, sex, laestab, postcode,
+                postcode_text, address_line1
+         FROM census_pupils WHERE rowid = ?1",
+    )?;
+    const T: &str = "census_pupils";
+    let found = stmt
+        .query_row([row], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<String>>(10)?,
+                r.get::<_, Option<String>>(11)?,
+            ))
+        })
+        .optional()?;
+    let Some((upn, upn_text, forename, middle, surname, former_surname, dob, sex, laestab, pc, pc_text, addr)) = found
+    else {
+        return Ok(None);
+    };
+    Ok(Some(PupilDetails {
+        upn: opt_upn(upn, T)?,
+        upn_text,
+        forename,
+        middle_names: middle,
+        surname,
+        former_surname,
+        dob: opt_date(dob, T)?,
+        sex: Sex::parse(&sex).unwrap_or(Sex::Unknown),
+        laestab: laestab.map(laestab_from),
+        postcode: pc.or(pc_text),
+        address: addr,
+    }))
+}
+
 /// Creates an empty file readable by its owner only.
 fn create_private(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
@@ -582,11 +583,13 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-/// The second census, as tracking reads it.
+/// The second census, as tracking reads it, in one pass.
 #[derive(Debug, Clone, Default)]
 pub struct Roll {
-    /// Every UPN on it that passes its check.
-    pub upns: HashSet<Upn>,
+    /// Every UPN on it that passes its check, with a row that carries it.
+    pub upns: rustc_hash::FxHashMap<Upn, i64>,
+    /// The rows of each school, with each row's date of birth.
+    pub by_school: rustc_hash::FxHashMap<Laestab, Vec<(i64, Option<NaiveDate>)>>,
     /// Rows recording a former UPN: (row, former UPN, the row's own UPN).
     pub with_former_upn: Vec<(PupilKey, Upn, Option<Upn>)>,
     /// Rows whose UPN failed its check.

@@ -19,7 +19,7 @@ use cnis_core::records::{
 use cnis_core::{ChildId, Postcode, Upn};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::{CensusInfo, Error, Insert, Result, Store, date_text, laestab_int};
+use crate::{CensusInfo, Error, Insert, PupilDetails, Result, Store, date_text, laestab_int};
 
 /// What reading a file found: its fingerprint and counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -184,7 +184,7 @@ fn delete_census(tx: &Transaction, census: i64) -> Result<()> {
             Ok((r.get(0)?, r.get(1)?))
         })?;
     tx.execute("DELETE FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2", [first, last])?;
-    tx.execute("UPDATE child_upns SET first_census = NULL WHERE first_census = ?1", [census])?;
+    tx.execute("UPDATE child_upns SET first_census = NULL, first_row = NULL WHERE first_census = ?1", [census])?;
     tx.execute(
         "DELETE FROM leavers WHERE run_id IN (SELECT id FROM tracking_runs WHERE census_a = ?1 OR census_b = ?1)",
         [census],
@@ -236,18 +236,19 @@ impl Store {
     /// stores one pupil and returns what the file held; `decide` then sees
     /// the census it would replace (one per day) and says whether to go on.
     /// New UPNs get a child id; a UPN whose former UPN is known joins that
-    /// child when date of birth and a name agree.
+    /// child when `same` says the two rows describe one child.
     pub fn load_census<E>(
         &mut self,
         date: NaiveDate,
         file: &str,
         fill: impl FnOnce(&mut Insert<'_, CensusPupil>) -> std::result::Result<FileFacts, E>,
         decide: impl FnOnce(&Replacing) -> std::result::Result<(), String>,
+        same: &SameChild<'_>,
     ) -> Result<LoadOutcome<E>> {
         // Foreign keys are checked by construction during a bulk load; the
         // pragma cannot change inside a transaction, so it is set around it.
         self.conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
-        let outcome = self.load_census_inner(date, file, fill, decide);
+        let outcome = self.load_census_inner(date, file, fill, decide, same);
         self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         outcome
     }
@@ -258,6 +259,7 @@ impl Store {
         file: &str,
         fill: impl FnOnce(&mut Insert<'_, CensusPupil>) -> std::result::Result<FileFacts, E>,
         decide: impl FnOnce(&Replacing) -> std::result::Result<(), String>,
+        same: &SameChild<'_>,
     ) -> Result<LoadOutcome<E>> {
         let tx = self.conn.transaction()?;
         let day = date_text(date);
@@ -336,8 +338,8 @@ impl Store {
             Some((_, old_load)) => loads_where(&tx, "id = ?1", [old_load])?,
             None => vec![],
         };
-        let same = same_file(&tx, load, &facts)?;
-        if let Err(reason) = decide(&Replacing { facts: &facts, replaces: replaces.clone(), same_file: same }) {
+        let earlier = same_file(&tx, load, &facts)?;
+        if let Err(reason) = decide(&Replacing { facts: &facts, replaces: replaces.clone(), same_file: earlier }) {
             return Ok(LoadOutcome::Refused(reason));
         }
         if let Some((old_census, _)) = old {
@@ -347,7 +349,7 @@ impl Store {
         }
         tx.execute("UPDATE censuses SET census_date = ?2 WHERE id = ?1", params![census, day])?;
         let t = std::time::Instant::now();
-        let minted = assign_child_ids(&tx, census, first_row, last_row)?;
+        let minted = assign_child_ids(&tx, census, first_row, last_row, same)?;
         tracing::debug!(secs = t.elapsed().as_secs_f64(), "assigned child ids");
         let info = this_load(&tx, load)?;
         tx.commit()?;
@@ -491,36 +493,64 @@ impl Store {
     }
 }
 
+/// Whether two census rows describe the same child (the caller's rule).
+pub type SameChild<'a> = dyn Fn(&PupilDetails, &PupilDetails) -> bool + 'a;
+
 /// Gives every UPN on a census a child id: a UPN already known keeps its
-/// child; a new UPN whose former UPN is known joins that child if the date
-/// of birth and the forename or surname recorded with the former UPN agree
-/// (an unrelated pupil carrying someone else's UPN as former UPN must not
-/// take their child id); any other gets a new id. Returns how many ids were
-/// minted.
-fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64) -> Result<u64> {
-    tx.execute(
-        "INSERT OR IGNORE INTO child_upns (upn, child_id, first_census, dob, forename, surname)
-         SELECT p.upn, c.child_id, ?1, p.dob, upper(p.forename), upper(p.surname)
-         FROM census_pupils p JOIN child_upns c ON c.upn = p.former_upn
-         WHERE p.rowid BETWEEN ?2 AND ?3 AND p.upn IS NOT NULL AND p.former_upn IS NOT NULL
-           AND c.dob = p.dob AND (c.forename = upper(p.forename) OR c.surname = upper(p.surname))",
-        [census, first, last],
-    )?;
-    // One string a new UPN, `UPN␟dob␟FORENAME␟SURNAME` (unit separators):
-    // sorted, it is in UPN
-    // order, and one allocation a row keeps a national census small.
-    let mut new: Vec<String> = {
+/// child; a new UPN whose former UPN is known joins that child if `same`
+/// says the row the former UPN was first seen on and the new row describe
+/// one child (an unrelated pupil carrying someone else's UPN as former UPN
+/// must not take their child id); any other gets a new id. Returns how
+/// many ids were minted.
+fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64, same: &SameChild<'_>) -> Result<u64> {
+    let t = std::time::Instant::now();
+    // UPNs whose first row went with a replaced or unloaded census take
+    // their row on this one.
+    let orphaned: i64 = tx.query_row("SELECT count(*) FROM child_upns WHERE first_row IS NULL", [], |r| r.get(0))?;
+    if orphaned > 0 {
+        tx.execute(
+            "UPDATE child_upns SET first_census = ?1, first_row = p.rowid FROM census_pupils p
+             WHERE p.rowid BETWEEN ?2 AND ?3 AND p.upn = child_upns.upn AND child_upns.first_row IS NULL",
+            [census, first, last],
+        )?;
+    }
+    // Former UPNs: few rows, each checked by the caller's rule.
+    let claims: Vec<(i64, String, i64, Option<i64>)> = {
         let mut stmt = tx.prepare(
-            "SELECT p.upn || char(31) || coalesce(p.dob, '') || char(31) || upper(coalesce(p.forename, ''))
-                    || char(31) || upper(coalesce(p.surname, ''))
-             FROM census_pupils p LEFT JOIN child_upns c ON c.upn = p.upn
+            "SELECT p.rowid, p.upn, c.child_id, c.first_row FROM census_pupils p
+             JOIN child_upns c ON c.upn = p.former_upn
+             LEFT JOIN child_upns own ON own.upn = p.upn
+             WHERE p.rowid BETWEEN ?1 AND ?2 AND p.upn IS NOT NULL AND p.former_upn IS NOT NULL AND own.upn IS NULL",
+        )?;
+        stmt.query_map([first, last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    if !claims.is_empty() {
+        let mut join = tx.prepare_cached(
+            "INSERT OR IGNORE INTO child_upns (upn, child_id, first_census, first_row) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (row, upn, child, old_row) in claims {
+            let (Some(new), Some(old)) =
+                (details_at(tx, row)?, old_row.map(|r| details_at(tx, r)).transpose()?.flatten())
+            else {
+                continue;
+            };
+            if same(&old, &new) {
+                join.execute(params![upn, child, census, row])?;
+            }
+        }
+    }
+    let mut new: Vec<(String, i64)> = {
+        let mut stmt = tx.prepare(
+            "SELECT p.upn, p.rowid FROM census_pupils p LEFT JOIN child_upns c ON c.upn = p.upn
              WHERE p.rowid BETWEEN ?1 AND ?2 AND p.upn IS NOT NULL AND c.upn IS NULL",
         )?;
-        stmt.query_map([first, last], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        stmt.query_map([first, last], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
     };
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), new = new.len(), "new UPNs found");
     new.sort_unstable();
     // A UPN on two rows (a dual registration) gets one id.
-    new.dedup_by(|a, b| a.split('\u{1f}').next() == b.split('\u{1f}').next());
+    new.dedup_by(|a, b| a.0 == b.0);
     // Draw the ids first and insert them in key order: sorted inserts
     // keep the B-trees appending instead of splitting pages at random.
     let mut rng = rand::rng();
@@ -534,31 +564,83 @@ fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64) -> Res
     }
     let mut sorted = ids.clone();
     sorted.sort_unstable();
-    {
-        let mut add_child = tx.prepare_cached("INSERT OR IGNORE INTO children (child_id) VALUES (?1)")?;
-        for (i, id) in sorted.iter().enumerate() {
-            if add_child.execute([*id as i64])? == 0 {
-                // Already in use by a child from an earlier load: draw
-                // again (the space holds 2.5e16 ids, so this is rare).
-                let replacement = loop {
-                    let id = ChildId::random(&mut rng).payload();
-                    if !seen.contains(&id) && add_child.execute([id as i64])? == 1 {
-                        break id;
-                    }
-                };
-                let pos = ids.iter().position(|x| x == &sorted[i]).unwrap_or(0);
-                ids[pos] = replacement;
+    // One timestamp for the load, not a clock read per child.
+    let now: String = tx.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
+    // Sorted inserts keep the B-tree appending; an id already in use by an
+    // earlier load's child (rare: the space holds 2.5e16 ids) is ignored by
+    // the insert and, if that happened, drawn again below.
+    let inserted = batched_insert(tx, "OR IGNORE INTO children (child_id, created_at)", 2, sorted.len(), |i, out| {
+        out.push(rusqlite::types::Value::Integer(sorted[i] as i64));
+        out.push(rusqlite::types::Value::Text(now.clone()));
+    })?;
+    if inserted < sorted.len() {
+        // Ours are the ids created now whose row was not there before: find
+        // the clashes by asking for each id's creation time.
+        let mut created = tx.prepare_cached("SELECT created_at FROM children WHERE child_id = ?1")?;
+        let mut add = tx.prepare_cached("INSERT OR IGNORE INTO children (child_id, created_at) VALUES (?1, ?2)")?;
+        let mut ours_left = inserted;
+        for id in ids.iter_mut() {
+            let at: String = created.query_row([*id as i64], |r| r.get(0))?;
+            if at == now && ours_left > 0 {
+                ours_left -= 1;
+                continue;
             }
+            *id = loop {
+                let fresh = ChildId::random(&mut rng).payload();
+                if seen.insert(fresh) && add.execute(params![fresh as i64, now])? == 1 {
+                    break fresh;
+                }
+            };
         }
     }
-    let mut add_upn = tx.prepare_cached(
-        "INSERT INTO child_upns (upn, child_id, first_census, dob, forename, surname) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for (row, id) in new.iter().zip(&ids) {
-        let mut parts = row.split('\u{1f}');
-        let mut next = || parts.next().filter(|s| !s.is_empty());
-        let (upn, dob, forename, surname) = (next(), next(), next(), next());
-        add_upn.execute(params![upn, *id as i64, census, dob, forename, surname])?;
-    }
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "children added");
+    batched_insert(tx, "INTO child_upns (upn, child_id, first_census, first_row)", 4, new.len(), |i, out| {
+        out.push(rusqlite::types::Value::Text(new[i].0.clone()));
+        out.push(rusqlite::types::Value::Integer(ids[i] as i64));
+        out.push(rusqlite::types::Value::Integer(census));
+        out.push(rusqlite::types::Value::Integer(new[i].1));
+    })?;
     Ok(new.len() as u64)
+}
+
+/// `INSERT {into} VALUES ...` for `n` rows of `width` values, many rows a
+/// statement: a bulk load of a million rows spends less on each statement.
+/// Returns the rows inserted.
+fn batched_insert(
+    tx: &Transaction,
+    into: &str,
+    width: usize,
+    n: usize,
+    mut row: impl FnMut(usize, &mut Vec<rusqlite::types::Value>),
+) -> Result<usize> {
+    const ROWS: usize = 256;
+    let sql = |rows: usize| {
+        let one = format!("({})", vec!["?"; width].join(","));
+        format!("INSERT {into} VALUES {}", vec![one; rows].join(","))
+    };
+    let mut values = Vec::with_capacity(ROWS * width);
+    let full = tx.prepare_cached(&sql(ROWS));
+    let mut full = full?;
+    let (mut i, mut done) = (0, 0);
+    while i + ROWS <= n {
+        values.clear();
+        for k in i..i + ROWS {
+            row(k, &mut values);
+        }
+        done += full.execute(rusqlite::params_from_iter(values.iter()))?;
+        i += ROWS;
+    }
+    if i < n {
+        values.clear();
+        for k in i..n {
+            row(k, &mut values);
+        }
+        done += tx.prepare(&sql(n - i))?.execute(rusqlite::params_from_iter(values.iter()))?;
+    }
+    Ok(done)
+}
+
+/// The details of one census row, if it is still there.
+fn details_at(tx: &Transaction, row: i64) -> Result<Option<PupilDetails>> {
+    crate::details_of(tx, row)
 }

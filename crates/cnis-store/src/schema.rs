@@ -216,11 +216,9 @@ UPDATE loads SET rejected = quarantined;
 UPDATE loads SET census_date = (SELECT census_date FROM censuses WHERE censuses.load_id = loads.id);
 CREATE INDEX loads_content_hash ON loads(content_hash);
 
--- A UPN's date of birth and names when first seen: a former UPN joins a
--- new UPN to its child only when they agree.
-ALTER TABLE child_upns ADD COLUMN dob TEXT;
-ALTER TABLE child_upns ADD COLUMN forename TEXT;
-ALTER TABLE child_upns ADD COLUMN surname TEXT;
+-- The census row a UPN was first seen on: a former UPN joins a new UPN to
+-- its child only when that row and the new one describe the same child.
+ALTER TABLE child_upns ADD COLUMN first_row INTEGER;
 
 -- Leavers: a leaver's UPN may have failed its check; how the destination
 -- was found, with what probability, and any conflicting evidence.

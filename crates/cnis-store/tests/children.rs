@@ -48,6 +48,7 @@ fn load(store: &mut Store, date: NaiveDate, pupils: &[CensusPupil]) -> u64 {
                 Ok(FileFacts { name: "test.csv".into(), rows_in: n, accepted: n, ..FileFacts::default() })
             },
             |_| Ok(()),
+            &|a, b| a.dob == b.dob && a.forename == b.forename,
         )
         .expect("database");
     match outcome {
@@ -117,6 +118,7 @@ fn a_failed_or_refused_load_leaves_nothing_behind() {
                 Err("the file could not be read to the end".into())
             },
             |_| Ok(()),
+            &|_, _| true,
         )
         .expect("database");
     assert!(matches!(outcome, LoadOutcome::Failed(_)));
@@ -139,6 +141,7 @@ fn a_failed_or_refused_load_leaves_nothing_behind() {
                 assert_eq!(r.replaces[0].accepted, 20);
                 Err("too small".into())
             },
+            &|_, _| true,
         )
         .expect("database");
     assert!(matches!(outcome, LoadOutcome::Refused(_)));

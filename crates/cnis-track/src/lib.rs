@@ -23,7 +23,7 @@
 mod settings;
 mod summary;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt::Write as _;
 
 use chrono::{Days, Months, NaiveDate};
@@ -267,9 +267,15 @@ fn social_care_current(r: &SourceRecord, a: NaiveDate, b: NaiveDate) -> bool {
 pub fn track(input: TrackInput<'_>) -> Tracked {
     let rules = input.rules;
     let (a, b) = (input.census_a, input.census_b);
-    let cohort: Vec<CohortPupil> =
-        input.first_roll.into_iter().filter(|p| rules.is_csa(p.dob, a) && rules.is_csa(p.dob, b)).collect();
-    let mut social_care: HashMap<PupilKey, SocialCareStatus> = HashMap::new();
+    // A few thousand distinct dates of birth among millions of pupils:
+    // each is worked out once.
+    let mut csa: rustc_hash::FxHashMap<NaiveDate, bool> = rustc_hash::FxHashMap::default();
+    let cohort: Vec<CohortPupil> = input
+        .first_roll
+        .into_iter()
+        .filter(|p| *csa.entry(p.dob).or_insert_with(|| rules.is_csa(p.dob, a) && rules.is_csa(p.dob, b)))
+        .collect();
+    let mut social_care: HashMap<PupilKey, SocialCareStatus> = HashMap::default();
     for (key, ev) in &input.evidence {
         let best = ev
             .iter()

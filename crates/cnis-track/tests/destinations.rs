@@ -1,7 +1,7 @@
 //! Tracking rules, one case each: who is in the cohort, who is a leaver,
 //! which destination the evidence gives, and what happens when it disagrees.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use chrono::NaiveDate;
 use cnis_core::records::{
@@ -65,10 +65,11 @@ fn deletion(letter: char, to: Option<DestinationCode>) -> SourceRecord {
 /// unless listed) with `evidence[i]` tied to pupil `i`.
 fn run(n: u16, on_next_roll: &[u16], evidence: Vec<(u16, SourceRecord)>, settings: &Settings) -> Tracked {
     let first_roll = (1..=n).map(|s| pupil(s, "2012-03-04")).collect();
-    let second: HashSet<PupilKey> = on_next_roll.iter().map(|&s| key(s)).collect();
-    let sectors =
-        HashMap::from([(Laestab::new(801, 6001), Sector::Independent), (Laestab::new(801, 4001), Sector::StateFunded)]);
-    let mut map: HashMap<PupilKey, Vec<Evidence>> = HashMap::new();
+    let second: rustc_hash::FxHashSet<PupilKey> = on_next_roll.iter().map(|&s| key(s)).collect();
+    let sectors = [(Laestab::new(801, 6001), Sector::Independent), (Laestab::new(801, 4001), Sector::StateFunded)]
+        .into_iter()
+        .collect::<HashMap<_, _>>();
+    let mut map: HashMap<PupilKey, Vec<Evidence>> = HashMap::default();
     for (i, (serial, record)) in evidence.into_iter().enumerate() {
         map.entry(key(serial)).or_default().push(Evidence {
             key: SourceKey(i as i64),
@@ -83,7 +84,7 @@ fn run(n: u16, on_next_roll: &[u16], evidence: Vec<(u16, SourceRecord)>, setting
         first_roll,
         on_second_roll: &second,
         evidence: map,
-        matching_conflicts: HashMap::new(),
+        matching_conflicts: HashMap::default(),
         sectors: &sectors,
         settings,
         rules: SchoolAgeRules::default(),
@@ -237,7 +238,7 @@ fn permanent_exclusion_and_social_care_are_shown() {
 #[test]
 fn only_children_off_the_next_roll_are_leavers() {
     let t = run(4, &[2, 4], vec![(2, source(SourceKind::HomeEducation))], &Settings::default());
-    assert_eq!(destinations(&t).keys().copied().collect::<HashSet<_>>(), HashSet::from([1, 3]));
+    assert_eq!(destinations(&t).keys().copied().collect::<HashSet<_>>(), [1, 3].into_iter().collect::<HashSet<_>>());
 }
 
 #[test]
@@ -260,10 +261,10 @@ fn the_cohort_is_of_compulsory_school_age_on_both_days() {
         census_a: d("2022-01-20"),
         census_b: d("2023-01-19"),
         first_roll,
-        on_second_roll: &HashSet::new(),
-        evidence: HashMap::new(),
-        matching_conflicts: HashMap::new(),
-        sectors: &HashMap::new(),
+        on_second_roll: &rustc_hash::FxHashSet::default(),
+        evidence: HashMap::default(),
+        matching_conflicts: HashMap::default(),
+        sectors: &HashMap::default(),
         settings: &settings,
         rules: SchoolAgeRules::default(),
     });
@@ -292,18 +293,20 @@ fn the_summary_counts_risk_factors_over_known_values() {
         matched_by: MatchedBy::Upn,
         probability: None,
     };
-    let evidence = HashMap::from([
+    let evidence: HashMap<_, _> = [
         (key(1), vec![ev(1, SourceKind::HomeEducation)]),
         (key(2), vec![ev(2, SourceKind::HomeEducation), ev(3, SourceKind::SocialCare)]),
-    ]);
+    ]
+    .into_iter()
+    .collect();
     let t = track(TrackInput {
         census_a: d("2022-01-20"),
         census_b: d("2023-01-19"),
         first_roll: vec![a, b],
-        on_second_roll: &HashSet::new(),
+        on_second_roll: &rustc_hash::FxHashSet::default(),
         evidence,
-        matching_conflicts: HashMap::new(),
-        sectors: &HashMap::new(),
+        matching_conflicts: HashMap::default(),
+        sectors: &HashMap::default(),
         settings: &settings,
         rules: SchoolAgeRules::default(),
     });

@@ -43,21 +43,46 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut steps: Vec<(&str, f64)> = Vec::new();
 
     let t = Instant::now();
-    let manifest = synth::synthesise(args.pupils, args.seed, 2021, false, &data, g)?;
+    let config = cnis_synth::SynthConfig {
+        pupils: args.pupils,
+        seed: args.seed,
+        rates: cnis_synth::Rates::preset(&args.rates).context("unknown --rates preset")?,
+        layout: if args.council_layout { cnis_synth::Layout::Council } else { cnis_synth::Layout::Standard },
+        ..Default::default()
+    };
+    let manifest = synth::synthesise(config, &data, g)?;
     steps.push(("generate", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
     let mut store = ingest::open_store(&db)?;
     let bar = Bar::new(g);
-    let req = |file: &str| LoadRequest { quarantine_dir: quarantine.clone(), ..LoadRequest::new(data.join(file)) };
+    // A council's layout loads with the --map its manifest gives, as a
+    // council's own export would with the map its officer writes once.
+    let map_for = |format: &str| -> anyhow::Result<cnis_ingest::ColumnMap> {
+        let text = manifest.council.as_ref().and_then(|c| c.map_args.get(format)).map_or("", String::as_str);
+        Ok(cnis_ingest::ColumnMap::parse(text)?)
+    };
+    let req = |file: &str, format: &str| -> anyhow::Result<LoadRequest> {
+        let regulations = manifest
+            .regulations
+            .iter()
+            .find(|(f, _)| f == file)
+            .and_then(|(_, y)| cnis_core::records::Regulations::parse(&y.to_string()));
+        Ok(LoadRequest {
+            quarantine_dir: quarantine.clone(),
+            map: map_for(format)?,
+            regulations,
+            ..LoadRequest::new(data.join(file))
+        })
+    };
     let mut loaded = vec![
-        load::load_schools(&mut store, &req(&manifest.schools))?,
-        load::load_postcodes(&mut store, &req(&manifest.postcode_deprivation))?,
+        load::load_schools(&mut store, &req(&manifest.schools, "schools")?)?,
+        load::load_postcodes(&mut store, &req(&manifest.postcode_deprivation, "postcode_deprivation")?)?,
     ];
     let date_a = parse_date(&manifest.census_a_date)?;
     let date_b = parse_date(&manifest.census_b_date)?;
-    loaded.push(load::load_census(&mut store, &req(&manifest.census_a), date_a, &bar)?);
-    loaded.push(load::load_census(&mut store, &req(&manifest.census_b), date_b, &bar)?);
+    loaded.push(load::load_census(&mut store, &req(&manifest.census_a, "census")?, date_a, &bar)?);
+    loaded.push(load::load_census(&mut store, &req(&manifest.census_b, "census")?, date_b, &bar)?);
     for (kind, file) in &manifest.sources {
         let kind = SourceKind::from_name(kind).context("manifest names an unknown source")?;
         // A source the population has no rows of is not loaded: an empty
@@ -65,7 +90,7 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
         if manifest.rows.iter().any(|(f, n)| f == file && *n == 0) {
             continue;
         }
-        loaded.push(load::load_source(&mut store, &req(file), kind, &bar)?);
+        loaded.push(load::load_source(&mut store, &req(file, "source")?, kind, &bar)?);
     }
     steps.push(("ingest", t.elapsed().as_secs_f64()));
 

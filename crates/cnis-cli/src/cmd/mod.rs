@@ -22,5 +22,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loads(a) => ingest::loads(a, &cli.global),
         Command::Unload(a) => ingest::unload(a, &cli.global),
         Command::Settings(a) => track::settings(a),
+        Command::Score(a) => synth::score(a),
     }
 }
