@@ -70,7 +70,7 @@ impl Field {
                 "missing",
                 "same UPN (or former UPN)",
                 "one character apart (a UPN that failed its check)",
-                "different UPNs",
+                "different UPNs (both pass their checks)",
             ],
             Field::Nhs => &["missing", "same NHS number", "different NHS numbers"],
             Field::CaseId => &["missing", "exact", "one edit apart", "two edits apart", "different"],
@@ -368,6 +368,9 @@ fn upn_level(p: &Prepared, a: usize, b: usize) -> u8 {
         if close {
             return 2;
         }
+        // A UPN that failed its check may be wrong anywhere; only two UPNs
+        // that pass their checks can be said to differ.
+        return 0;
     }
     3
 }
@@ -415,11 +418,13 @@ fn place_level(p: &Prepared, a: usize, b: usize) -> u8 {
             7
         };
     }
-    // A postcode missing: the addresses alone.
+    // A postcode missing: the addresses alone, where both have one. A
+    // postcode on one side and only an address on the other say nothing
+    // against each other.
     let (x, y) = (p.address.get(a), p.address.get(b));
-    if (pa == 0 && x.is_empty()) || (pb == 0 && y.is_empty()) {
+    if x.is_empty() || y.is_empty() {
         0
-    } else if !x.is_empty() && !y.is_empty() && same_address(x, y) {
+    } else if same_address(x, y) {
         3
     } else {
         7
@@ -570,6 +575,12 @@ mod tests {
             r(Some("2119"), None),
         ];
         assert_eq!(levels(rs, Field::Place), [1, 2, 3, 4, 5, 6, 7, 3, 0, 7]);
+        // Only a postcode against only an address: nothing to compare.
+        let apart = vec![r(Some("QA1A 1NF"), None), r(None, Some("12 Elm Road")), r(None, Some("1 Ash Row"))];
+        assert_eq!(levels(apart, Field::Place), [0, 0]);
+        let addresses =
+            vec![r(None, Some("12 Elm Road")), r(Some("QA1A 1NF"), Some("12 elm road")), r(None, Some("1 Ash Row"))];
+        assert_eq!(levels(addresses, Field::Place), [3, 7]);
         // Postcodes outside the UK: one character apart is close.
         let au = vec![r(Some("2119"), Some("7 wallaby place")), r(Some("2191"), None), r(Some("2119"), None)];
         assert_eq!(levels(au, Field::Place), [4, 2]);
@@ -580,19 +591,24 @@ mod tests {
         let upn = |s: &str| cnis_core::Upn::parse(s).ok();
         let valid = "H801200001001";
         assert!(upn(valid).is_some());
+        let la = cnis_core::LaCode::parse("801").expect("la");
+        let other_valid = cnis_core::Upn::from_parts(la, 2000, 21, 7).expect("upn");
         let rs = vec![
             LinkRecord { upn: upn(valid), ..LinkRecord::default() },
             LinkRecord { upn: upn(valid), ..LinkRecord::default() },
             LinkRecord { upn_text: Some("H801200010001".into()), ..LinkRecord::default() },
             LinkRecord { upn_text: Some("H80120000100".into()), ..LinkRecord::default() },
             LinkRecord { upn_text: Some("A801299991009".into()), ..LinkRecord::default() },
-            LinkRecord { upn: upn("A801200002001"), ..LinkRecord::default() },
+            LinkRecord { upn: Some(other_valid), ..LinkRecord::default() },
             LinkRecord::default(),
         ];
         let got = levels(rs, Field::Upn);
         assert_eq!(got[0], 1);
         assert_eq!(&got[1..3], [2, 2]);
-        assert_eq!(got[3], 3);
+        // A UPN as written far from the other says nothing: it failed its
+        // check, so it may be wrong anywhere. Two valid UPNs differ.
+        assert_eq!(got[3], 0);
+        assert_eq!(got[4], 3);
         assert_eq!(got[5], 0);
     }
 

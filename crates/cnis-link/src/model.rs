@@ -728,10 +728,11 @@ pub struct Contribution {
     pub u: f64,
     /// The term-frequency adjustment added (0 where none applies).
     pub term_frequency: f64,
-    /// Whether the blocking rule fixes the field (it then carries no weight).
+    /// Whether the blocking rule fixes the field (it then carries no weight
+    /// but its term-frequency adjustment).
     pub fixed: bool,
-    /// log2(m / u) plus the term-frequency adjustment; 0 for a missing value
-    /// or a fixed field.
+    /// log2(m / u) plus the term-frequency adjustment; 0 for a missing
+    /// value; the adjustment alone for a fixed field.
     pub weight: f64,
 }
 
@@ -764,17 +765,24 @@ struct Table {
     weights: [[f64; 8]; NF],
     used: [bool; NF],
     tf: [bool; NF],
+    /// Whether the rule makes the field agree, so its term-frequency
+    /// adjustment is taken against pairs that share a value.
+    within_block: [bool; NF],
 }
 
 impl Table {
     fn new(start: f64, cs: &[ComparisonParams], rule: Option<Rule>) -> Table {
-        let mut t = Table { start, weights: [[0.0; 8]; NF], used: [true; NF], tf: [false; NF] };
+        let mut t =
+            Table { start, weights: [[0.0; 8]; NF], used: [true; NF], tf: [false; NF], within_block: [false; NF] };
         for (f, c) in cs.iter().enumerate() {
             let fixed = rule.is_some_and(|r| r.fixes().contains(&c.field));
             t.used[f] = !fixed;
-            t.tf[f] = !fixed
-                && c.field.term_frequency()
-                && !(c.field == Field::Place && rule.is_some_and(Rule::involves_place));
+            // A fixed field carries no weight of its own, but how common the
+            // shared value is still tells: two Smiths born the same day are
+            // less telling than two Ozturks.
+            t.tf[f] = c.field.term_frequency();
+            t.within_block[f] = fixed
+                || (c.field == Field::Place && rule.and_then(Rule::place_levels) == Some(&PLACE_SAME_POSTCODE[..]));
             for (l, lv) in c.levels.iter().enumerate().skip(1) {
                 t.weights[f][l] = if fixed { 0.0 } else { (lv.m / lv.u).log2() };
             }
@@ -816,14 +824,15 @@ impl<'a> Scorer<'a> {
 
     /// The term-frequency adjustment of field `f` at level `l` for a pair.
     #[inline]
-    fn tf(p: &Prepared, f: usize, l: u8, a: usize) -> f64 {
-        let adj = match FIELDS[f] {
-            Field::Forename if l == 1 => p.forename_tf[p.forename[a] as usize],
-            Field::Surname if l == 1 => p.surname_tf[p.surname[a] as usize],
-            Field::Place if PLACE_SAME_POSTCODE.contains(&l) => p.postcode_tf[p.postcode[a] as usize],
-            _ => 0.0,
+    fn tf(p: &Prepared, t: &Table, f: usize, l: u8, a: usize) -> f64 {
+        let (adj, column) = match FIELDS[f] {
+            Field::Forename if l == 1 => (p.forename_tf[p.forename[a] as usize], 0),
+            Field::Surname if l == 1 => (p.surname_tf[p.surname[a] as usize], 1),
+            Field::Place if PLACE_SAME_POSTCODE.contains(&l) => (p.postcode_tf[p.postcode[a] as usize], 2),
+            _ => return 0.0,
         };
-        f64::from(adj)
+        let shift = if t.within_block[f] { p.tf_within_block[column] } else { 0.0 };
+        f64::from(adj + shift)
     }
 
     /// The match weight of records `a` and `b` with comparison pattern `pat`
@@ -836,7 +845,7 @@ impl<'a> Scorer<'a> {
             if l > 0 {
                 w += t.weights[f][usize::from(l)];
                 if t.tf[f] {
-                    w += Self::tf(p, f, l, a);
+                    w += Self::tf(p, t, f, l, a);
                 }
             }
         }
@@ -867,7 +876,7 @@ impl<'a> Scorer<'a> {
             .map(|(f, &l)| {
                 let lv = &cs[f].levels[usize::from(l)];
                 let fixed = !t.used[f];
-                let tf = if l > 0 && t.tf[f] { Self::tf(p, f, l, a) } else { 0.0 };
+                let tf = if l > 0 && t.tf[f] { Self::tf(p, t, f, l, a) } else { 0.0 };
                 Contribution {
                     field: FIELDS[f],
                     level: l,
@@ -876,7 +885,13 @@ impl<'a> Scorer<'a> {
                     u: lv.u,
                     term_frequency: tf,
                     fixed,
-                    weight: if l == 0 || fixed { 0.0 } else { t.weights[f][usize::from(l)] + tf },
+                    weight: if l == 0 {
+                        0.0
+                    } else if fixed {
+                        tf
+                    } else {
+                        t.weights[f][usize::from(l)] + tf
+                    },
                 }
             })
             .collect();

@@ -303,6 +303,13 @@ pub struct Prepared {
     pub surname_tf: Arc<Vec<f32>>,
     /// The same for postcodes, per `places` id.
     pub postcode_tf: Arc<Vec<f32>>,
+    /// What to add to the adjustments of forename, surname and postcode
+    /// (in that order) for a pair found by a blocking rule that makes the
+    /// field agree: log2(u' / u), where u' = sum tf^3 / sum tf^2 is the chance
+    /// that two values agree among pairs that share one (common values make
+    /// most of those pairs). The rule's own match share already counts the
+    /// average agreement; the adjustment then says how this value differs.
+    pub tf_within_block: [f32; 3],
     /// Per source: whether it lists each child at most once (a census). Two
     /// of its records are never compared and never put into one child
     /// unless they carry the same UPN.
@@ -471,6 +478,7 @@ impl Prepared {
             forename_tf: Arc::clone(&self.forename_tf),
             surname_tf: Arc::clone(&self.surname_tf),
             postcode_tf: Arc::clone(&self.postcode_tf),
+            tf_within_block: self.tf_within_block,
             unique: self.unique.clone(),
             duplicate: self.duplicate.clone(),
         }
@@ -480,8 +488,10 @@ impl Prepared {
 /// Term-frequency adjustments for one column: per value id, log2(u / tf),
 /// where tf is the value's share of the column's non-missing values and
 /// u = sum of tf^2, the chance that two random values agree. Splink's
-/// adjustment, as an amount added to the exact level's weight.
-fn tf_adjustments(size: usize, column: &[u32]) -> Vec<f32> {
+/// adjustment, as an amount added to the exact level's weight. Also the
+/// shift for pairs within a block where the field agrees (see
+/// [`Prepared::tf_within_block`]).
+fn tf_adjustments(size: usize, column: &[u32]) -> (Vec<f32>, f32) {
     let mut counts = vec![0u64; size];
     let mut total = 0u64;
     for &v in column.iter().filter(|&&v| v != 0) {
@@ -489,11 +499,13 @@ fn tf_adjustments(size: usize, column: &[u32]) -> Vec<f32> {
         total += 1;
     }
     if total == 0 {
-        return vec![0.0; size];
+        return (vec![0.0; size], 0.0);
     }
     let t = total as f64;
     let u: f64 = counts.iter().map(|&c| (c as f64 / t).powi(2)).sum();
-    counts.into_iter().map(|c| if c == 0 { 0.0 } else { (u / (c as f64 / t)).log2() as f32 }).collect()
+    let cubes: f64 = counts.iter().map(|&c| (c as f64 / t).powi(3)).sum();
+    let shift = ((cubes / u) / u).log2() as f32;
+    (counts.into_iter().map(|c| if c == 0 { 0.0 } else { (u / (c as f64 / t)).log2() as f32 }).collect(), shift)
 }
 
 /// Records prepared on one thread, with interned values of its own; several
@@ -735,6 +747,7 @@ impl Prepared {
             forename_tf: Arc::new(Vec::new()),
             surname_tf: Arc::new(Vec::new()),
             postcode_tf: Arc::new(Vec::new()),
+            tf_within_block: [0.0; 3],
             unique: Vec::new(),
             duplicate: None,
         };
@@ -780,9 +793,13 @@ impl Prepared {
         p.unique = vec![false; sources.len()];
         p.sources = sources;
         p.duplicate = first_duplicate(&p);
-        p.forename_tf = Arc::new(tf_adjustments(names.len(), &p.forename));
-        p.surname_tf = Arc::new(tf_adjustments(names.len(), &p.surname));
-        p.postcode_tf = Arc::new(tf_adjustments(places.len(), &p.postcode));
+        let (forename_tf, forename_shift) = tf_adjustments(names.len(), &p.forename);
+        let (surname_tf, surname_shift) = tf_adjustments(names.len(), &p.surname);
+        let (postcode_tf, postcode_shift) = tf_adjustments(places.len(), &p.postcode);
+        p.forename_tf = Arc::new(forename_tf);
+        p.surname_tf = Arc::new(surname_tf);
+        p.postcode_tf = Arc::new(postcode_tf);
+        p.tf_within_block = [forename_shift, surname_shift, postcode_shift];
         p.ids = Arc::new(ids);
         p.names = Arc::new(names);
         p.places = Arc::new(places);
