@@ -379,3 +379,46 @@ fn twins_apart_new_upn_movers_linked() {
     let found = movers.iter().filter(|&&x| x).count();
     assert!(movers.len() > 20 && found as f64 >= 0.9 * movers.len() as f64, "{found} of {}", movers.len());
 }
+
+/// Record ids and source names come from councils' files: one that a
+/// spreadsheet would run gets a leading `'` in every output, and the
+/// outputs are readable by their owner only.
+#[test]
+fn link_outputs_are_formula_safe_and_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let text = std::fs::read_to_string(fixture()).expect("fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let rows: Vec<String> = lines
+        .map(|l| {
+            let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+            cells[1] = format!("=HYPERLINK(\"x\"){}", cells[1]);
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(d.join("in.csv"), format!("{header}\n{}\n", rows.join("\n"))).expect("write");
+    ok(&cnis(d, &["-q", "link", "predict", "--train", "in.csv", "--model", "m.json", "--out", "linkage"]));
+    for f in ["pairs.csv", "clusters.csv", "review.csv"] {
+        let path = d.join("linkage").join(f);
+        let mode = std::fs::metadata(&path).expect(f).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f} is readable by others");
+        let mut reader = csv::Reader::from_path(&path).expect(f);
+        let cells: Vec<String> = reader
+            .records()
+            .map(|r| r.expect("row"))
+            .flat_map(|r| r.iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(cells.iter().all(|c| !c.starts_with('=')), "{f}: a formula cell");
+        if f != "review.csv" {
+            assert!(cells.iter().any(|c| c.starts_with("'=HYPERLINK")), "{f} kept no id");
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(d.join("linkage"))
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use cnis_core::ChildId;
-use cnis_ingest::{ColumnMap, Quarantine};
+use cnis_ingest::{ColumnMap, CsvOut, Quarantine, Written};
 use cnis_link::ids::IdEvent;
 use cnis_link::model::probability;
 use cnis_link::plan::Plan;
@@ -121,15 +121,19 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let child_ids = if assign_ids { Some(stable_ids(p, &c.cluster, g)?) } else { None };
             let t = Instant::now();
-            let (written, review) = std::thread::scope(|s| {
+            // The three files are written under temporary names and appear
+            // together, or not at all.
+            let (pairs_file, clusters_file, review) = std::thread::scope(|s| {
                 let pairs_file = s.spawn(|| write_pairs(p, &pairs, &out.join("pairs.csv")));
                 let clusters = write_clusters(p, &c.cluster, child_ids.as_deref(), &out.join("clusters.csv"));
                 let review = write_review(p, &pairs, &c, m.review_threshold, threshold, &out.join("review.csv"));
                 let pairs_written = pairs_file.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (pairs_written.and(clusters), review)
+                (pairs_written, clusters, review)
             });
-            written?;
-            let review = review?;
+            let (pairs_file, clusters_file, (review_file, review)) = (pairs_file?, clusters_file?, review?);
+            for f in [pairs_file, clusters_file, review_file] {
+                f.publish()?;
+            }
             tracing::debug!(secs = t.elapsed().as_secs_f64(), "written");
             if !g.quiet {
                 let children = c.cluster.iter().enumerate().filter(|&(i, &r)| i as u32 == r).count();
@@ -618,15 +622,17 @@ fn rejected_truths(input: &LinkInput, loaded: &Loaded) -> anyhow::Result<Vec<Str
     Ok(out)
 }
 
-fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    w.write_record(["source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"])?;
+fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> anyhow::Result<Written> {
+    let mut w = CsvOut::create(
+        path,
+        &["source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"],
+    )?;
     let (mut weight, mut prob) = (String::new(), String::new());
     for x in pairs {
         let (a, b) = (x.a as usize, x.b as usize);
         fixed(&mut weight, f64::from(x.weight), 3);
         fixed(&mut prob, x.probability(), 6);
-        w.write_record([
+        w.row([
             p.sources[p.source[a] as usize].as_str(),
             &p.record_id[a],
             &p.sources[p.source[b] as usize],
@@ -635,17 +641,21 @@ fn write_pairs(p: &Prepared, pairs: &[cnis_link::ScoredPair], path: &Path) -> an
             &prob,
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    Ok(w.complete()?)
 }
 
-fn write_clusters(p: &Prepared, cluster: &[u32], child_ids: Option<&[ChildId]>, path: &Path) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    if child_ids.is_some() {
-        w.write_record(["source", "record_id", "cluster", "child_id"])?;
+fn write_clusters(
+    p: &Prepared,
+    cluster: &[u32],
+    child_ids: Option<&[ChildId]>,
+    path: &Path,
+) -> anyhow::Result<Written> {
+    let header: &[&str] = if child_ids.is_some() {
+        &["source", "record_id", "cluster", "child_id"]
     } else {
-        w.write_record(["source", "record_id", "cluster"])?;
-    }
+        &["source", "record_id", "cluster"]
+    };
+    let mut w = CsvOut::create(path, header)?;
     let (mut id, mut child) = (String::new(), String::new());
     for (i, c) in cluster.iter().enumerate() {
         id.clear();
@@ -655,13 +665,12 @@ fn write_clusters(p: &Prepared, cluster: &[u32], child_ids: Option<&[ChildId]>, 
             Some(ids) => {
                 child.clear();
                 let _ = write!(child, "{}", ids[i]);
-                w.write_record([source, &p.record_id[i], &id, &child])?;
+                w.row([source, &p.record_id[i], &id, &child])?;
             }
-            None => w.write_record([source, &p.record_id[i], &id])?,
+            None => w.row([source, &p.record_id[i], &id])?,
         }
     }
-    w.flush()?;
-    Ok(())
+    Ok(w.complete()?)
 }
 
 fn write_review(
@@ -671,9 +680,9 @@ fn write_review(
     low: f64,
     high: f64,
     path: &Path,
-) -> anyhow::Result<usize> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    w.write_record(["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "why"])?;
+) -> anyhow::Result<(Written, usize)> {
+    let mut w =
+        CsvOut::create(path, &["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "why"])?;
     let mut n = 0;
     let rows = pairs
         .iter()
@@ -686,7 +695,7 @@ fn write_review(
         );
     for (x, why) in rows {
         let (a, b) = (x.a as usize, x.b as usize);
-        w.write_record([
+        w.row([
             p.sources[p.source[a] as usize].as_str(),
             &p.record_id[a],
             &p.sources[p.source[b] as usize],
@@ -696,8 +705,7 @@ fn write_review(
         ])?;
         n += 1;
     }
-    w.flush()?;
-    Ok(n)
+    Ok((w.complete()?, n))
 }
 
 /// Writes `v` with `decimals` places into `out`, by integer arithmetic
