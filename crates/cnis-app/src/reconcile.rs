@@ -282,17 +282,26 @@ pub fn reconcile(
     progress.step("reading the censuses", None);
     let (dob_from, dob_to) = dob_window(a.date, b.date);
     let t = std::time::Instant::now();
-    let raw = store.cohort(a.id, dob_from, dob_to)?;
-    tracing::debug!(rows = raw.len(), secs = t.elapsed().as_secs_f64(), "first census read");
+    // The two censuses are read at once, each on its own connection.
+    let (raw, roll) = match store.reader()? {
+        Some(second) => std::thread::scope(|s| {
+            let roll = s.spawn(move || second.roll(b.id));
+            let raw = store.cohort(a.id, dob_from, dob_to);
+            let roll = roll.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (raw, roll)
+        }),
+        None => (store.cohort(a.id, dob_from, dob_to), store.roll(b.id)),
+    };
+    let (raw, roll) = (raw?, roll?);
+    tracing::debug!(rows = raw.len(), upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "censuses read");
     let first_roll = collapse_dual_registration(raw);
-    let t = std::time::Instant::now();
-    let roll = store.roll(b.id)?;
-    tracing::debug!(upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "second census read");
-    let by_upn: HashMap<Upn, usize> =
-        first_roll.iter().enumerate().filter_map(|(i, p)| p.upn.map(|u| (u, i))).collect();
+    // Sized once: growing a map of millions rehashes it again and again.
+    let mut by_upn: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(first_roll.len(), Default::default());
+    by_upn.extend(first_roll.iter().enumerate().filter_map(|(i, p)| p.upn.map(|u| (u, i))));
     let by_former: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
-    let mut on_second: HashMap<PupilKey, FoundBy> = HashMap::default();
+    let mut on_second: HashMap<PupilKey, FoundBy> =
+        HashMap::with_capacity_and_hasher(first_roll.len(), Default::default());
     for p in &first_roll {
         if p.upn.is_some_and(|u| roll.upns.contains_key(&u)) {
             on_second.insert(p.key, FoundBy::Upn);
@@ -597,12 +606,40 @@ fn link_leftovers(
     let label_b = format!("census-{}", b.date);
     let mut keys: HashMap<(String, String), RecordKey> = HashMap::default();
     let mut records: Vec<LinkRecord> = Vec::new();
-    for (k, mut r) in store.census_link_records(a.id, &label_a, &|k, _, _| leftover_a.contains(&k))? {
-        r.upn_text = None;
-        keys.insert((label_a.clone(), r.record_id.clone()), RecordKey::Pupil(k));
-        records.push(r);
-    }
+    let in_sample = sampler(a, options);
     let in_window = |d: Option<NaiveDate>| d.is_none_or(|d| d >= dob_from && d <= dob_to);
+    // Each census is read once, for its leftovers and its share of the
+    // training sample together, the two censuses at once.
+    let leftover_b = |k: PupilKey, u: Option<&Upn>, f: Option<&Upn>| {
+        !matched_b.contains(&k) && !u.is_some_and(|u| cohort_upns.contains(u)) && !f.is_some_and(|f| cohort_upns.contains(f))
+    };
+    let read_a = |store: &Store| {
+        store.census_link_records(a.id, &label_a, &|k, u, _| leftover_a.contains(&k) || u.is_some_and(&in_sample))
+    };
+    let read_b = |store: &Store| {
+        store.census_link_records(b.id, &label_b, &|k, u, f| {
+            leftover_b(k, u, f) || u.is_some_and(&in_sample) || f.is_some_and(&in_sample)
+        })
+    };
+    let (rows_a, rows_b) = match store.reader()? {
+        Some(second) => std::thread::scope(|s| {
+            let rows_b = s.spawn(move || read_b(&second));
+            let rows_a = read_a(store);
+            (rows_a, rows_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        }),
+        None => (read_a(store), read_b(store)),
+    };
+    let (rows_a, rows_b) = (rows_a?, rows_b?);
+    let mut training: Vec<LinkRecord> = Vec::new();
+    for (k, r) in rows_a {
+        if r.upn.as_ref().is_some_and(&in_sample) {
+            training.push(r.clone());
+        }
+        if leftover_a.contains(&k) {
+            keys.insert((label_a.clone(), r.record_id.clone()), RecordKey::Pupil(k));
+            records.push(LinkRecord { upn_text: None, ..r });
+        }
+    }
     // Every second-census row and source row here has a UPN that is no
     // first-census pupil's (or none): that is why it is here. So a
     // "different UPN" says nothing about the pair, and would outweigh every
@@ -610,16 +647,13 @@ fn link_leftovers(
     // of the comparison, and so is a mistyped one (one slip from a
     // first-census UPN has been tried already; two mistyped UPNs differing
     // says only that both are wrong).
-    for (k, mut r) in store.census_link_records(b.id, &label_b, &|k, u, f| {
-        !matched_b.contains(&k)
-            && !u.is_some_and(|u| cohort_upns.contains(u))
-            && !f.is_some_and(|f| cohort_upns.contains(f))
-    })? {
-        r.upn = None;
-        r.upn_text = None;
-        if in_window(r.dob) {
+    for (k, r) in rows_b {
+        if r.upn.as_ref().is_some_and(&in_sample) || r.former_upn.as_ref().is_some_and(&in_sample) {
+            training.push(r.clone());
+        }
+        if leftover_b(k, r.upn.as_ref(), r.former_upn.as_ref()) && in_window(r.dob) {
             keys.insert((label_b.clone(), r.record_id.clone()), RecordKey::Pupil(k));
-            records.push(r);
+            records.push(LinkRecord { upn: None, upn_text: None, ..r });
         }
     }
     for &s in unmatched_sources {
@@ -631,7 +665,7 @@ fn link_leftovers(
         records.push(rec);
     }
     let source_index: HashMap<SourceKey, usize> = unmatched_sources.iter().map(|&s| (sources[s].0, s)).collect();
-    let training = training_sample(store, a, b, sources, options)?;
+    let training = training_sample(training, a, b, sources, options);
     let model = cnis_link::train(&training, &options.train)?;
     drop(training);
     let mut p = Prepared::from_records(records.clone());
@@ -739,37 +773,32 @@ fn source_link_record(key: SourceKey, r: &SourceRecord) -> LinkRecord {
     }
 }
 
-/// The model is trained on a sample of whole children, not on the records
-/// left over by UPN matching: those are mostly non-matches, which would
-/// bias the prior. Children are sampled by a hash of their first UPN, so a
-/// child's census records and listed records are kept or dropped together.
+/// Whether a child's UPN puts them in the training sample: about
+/// `options.training_pupils` whole children, chosen by a hash of the UPN so
+/// that every record of a child is in or out together.
+fn sampler(a: &CensusInfo, options: &LinkOptions) -> impl Fn(&Upn) -> bool + Sync + use<> {
+    use std::hash::{Hash, Hasher};
+    let every = (a.pupils as usize / options.training_pupils.max(1)).max(1) as u64;
+    move |u: &Upn| {
+        let mut h = rustc_hash::FxHasher::default();
+        u.hash(&mut h);
+        h.finish().is_multiple_of(every)
+    }
+}
+
+/// The training sample: the sampled children's census records (`census`)
+/// and source records, prepared.
 fn training_sample(
-    store: &Store,
+    mut records: Vec<LinkRecord>,
     a: &CensusInfo,
     b: &CensusInfo,
     sources: &[(SourceKey, SourceRecord)],
     options: &LinkOptions,
-) -> Result<Prepared> {
-    use std::hash::{Hash, Hasher};
+) -> Prepared {
     let every = (a.pupils as usize / options.training_pupils.max(1)).max(1) as u64;
-    let keep = |u: &Upn| {
-        let mut h = rustc_hash::FxHasher::default();
-        u.hash(&mut h);
-        h.finish().is_multiple_of(every)
-    };
+    let keep = sampler(a, options);
     let label_a = format!("census-{}", a.date);
     let label_b = format!("census-{}", b.date);
-    let mut records: Vec<LinkRecord> = store
-        .census_link_records(a.id, &label_a, &|_, u, _| u.is_some_and(keep))?
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
-    records.extend(
-        store
-            .census_link_records(b.id, &label_b, &|_, u, f| u.is_some_and(keep) || f.is_some_and(keep))?
-            .into_iter()
-            .map(|(_, r)| r),
-    );
     records.extend(
         sources
             .iter()
@@ -782,7 +811,7 @@ fn training_sample(
     let mut p = Prepared::from_records(records);
     p.mark_unique(&label_a);
     p.mark_unique(&label_b);
-    Ok(p)
+    p
 }
 
 #[cfg(test)]

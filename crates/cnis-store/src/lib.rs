@@ -157,6 +157,19 @@ impl Store {
         Store::init(conn)
     }
 
+    /// A second connection to the same database file, for reading on
+    /// another thread while this one reads too (tracking reads both
+    /// censuses at once). `None` for an in-memory database.
+    pub fn reader(&self) -> Result<Option<Store>> {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else { return Ok(None) };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;")?;
+        Ok(Some(Store { conn }))
+    }
+
     /// A fresh in-memory database (tests).
     pub fn open_in_memory() -> Result<Store> {
         Store::init(Connection::open_in_memory()?)
@@ -279,6 +292,7 @@ impl Store {
         let (first, last) = self.rows_of(census)?;
         let mut rows = stmt.query([first, last])?;
         let mut roll = Roll::default();
+        roll.upns.reserve(usize::try_from(last - first + 1).unwrap_or(0));
         const T: &str = "census_pupils";
         while let Some(r) = rows.next()? {
             let key = PupilKey { census, row: r.get(0)? };
@@ -309,7 +323,11 @@ impl Store {
     /// Names, date of birth, school and postcode of the given rows.
     pub fn pupil_details(&self, keys: &[PupilKey]) -> Result<HashMap<PupilKey, PupilDetails>> {
         let mut out = HashMap::with_capacity(keys.len());
-        for &key in keys {
+        // In row order, so the reads walk the table forwards.
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable_by_key(|k| k.row);
+        sorted.dedup();
+        for key in sorted {
             if let Some(d) = details_of(&self.conn, key.row)? {
                 out.insert(key, d);
             }
