@@ -129,6 +129,11 @@ impl Default for LinkOptions {
 /// One row a child: a dual registration's rows become the main one (with
 /// its school and attendance); rows without a valid UPN stand alone.
 pub fn collapse_dual_registration(rows: Vec<CohortPupil>) -> Vec<CohortPupil> {
+    collapse_with_index(rows).0
+}
+
+/// [`collapse_dual_registration`], with each UPN's place in the result.
+fn collapse_with_index(rows: Vec<CohortPupil>) -> (Vec<CohortPupil>, HashMap<Upn, usize>) {
     let mut at: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut out: Vec<CohortPupil> = Vec::with_capacity(rows.len());
     for p in rows {
@@ -136,19 +141,20 @@ pub fn collapse_dual_registration(rows: Vec<CohortPupil>) -> Vec<CohortPupil> {
             out.push(p);
             continue;
         };
-        match at.get(&u) {
-            None => {
-                at.insert(u, out.len());
+        match at.entry(u) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
                 out.push(p);
             }
-            Some(&i) => {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let i = *e.get();
                 if !EnrolStatus::is_main(out[i].enrol_status) && EnrolStatus::is_main(p.enrol_status) {
                     out[i] = p;
                 }
             }
         }
     }
-    out
+    (out, at)
 }
 
 /// Letters only, upper case.
@@ -294,10 +300,8 @@ pub fn reconcile(
     };
     let (raw, roll) = (raw?, roll?);
     tracing::debug!(rows = raw.len(), upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "censuses read");
-    let first_roll = collapse_dual_registration(raw);
     // Sized once: growing a map of millions rehashes it again and again.
-    let mut by_upn: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(first_roll.len(), Default::default());
-    by_upn.extend(first_roll.iter().enumerate().filter_map(|(i, p)| p.upn.map(|u| (u, i))));
+    let (first_roll, by_upn) = collapse_with_index(raw);
     let by_former: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
     let mut on_second: HashMap<PupilKey, FoundBy> =
@@ -307,6 +311,7 @@ pub fn reconcile(
             on_second.insert(p.key, FoundBy::Upn);
         }
     }
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "matched by UPN");
     let mut conflicts: HashMap<PupilKey, Vec<String>> = HashMap::default();
     // Second-census rows accounted for other than by their own UPN.
     let mut matched_b: HashSet<PupilKey> = HashSet::default();
@@ -317,9 +322,11 @@ pub fn reconcile(
         .filter_map(|&(kb, former, _)| by_upn.get(&former).map(|&i| (kb, i)))
         .filter(|&(_, i)| !on_second.contains_key(&first_roll[i].key))
         .collect();
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), claims = claims.len(), "former UPN claims found");
     if !claims.is_empty() {
         let keys: Vec<PupilKey> = claims.iter().flat_map(|&(kb, i)| [kb, first_roll[i].key]).collect();
         let details = store.pupil_details(&keys)?;
+        tracing::debug!(secs = t.elapsed().as_secs_f64(), "former UPN details read");
         for (kb, i) in claims {
             let ka = first_roll[i].key;
             let (Some(da), Some(db)) = (details.get(&ka), details.get(&kb)) else { continue };
@@ -475,14 +482,13 @@ pub fn reconcile(
             .filter(|p| !on_second.contains_key(&p.key) && rules.is_csa(p.dob, a.date) && rules.is_csa(p.dob, b.date))
             .map(|p| p.key)
             .collect();
-        let cohort_upns: HashSet<Upn> = by_upn.keys().copied().collect();
         let linked = link_leftovers(
             store,
             a,
             b,
             (dob_from, dob_to),
             &leftover_a,
-            &cohort_upns,
+            &by_upn,
             &matched_b,
             &sources,
             &unmatched,
@@ -596,7 +602,7 @@ fn link_leftovers(
     b: &CensusInfo,
     (dob_from, dob_to): (NaiveDate, NaiveDate),
     leftover_a: &HashSet<PupilKey>,
-    cohort_upns: &HashSet<Upn>,
+    cohort_upns: &HashMap<Upn, usize>,
     matched_b: &HashSet<PupilKey>,
     sources: &[(SourceKey, SourceRecord)],
     unmatched_sources: &[usize],
@@ -611,7 +617,9 @@ fn link_leftovers(
     // Each census is read once, for its leftovers and its share of the
     // training sample together, the two censuses at once.
     let leftover_b = |k: PupilKey, u: Option<&Upn>, f: Option<&Upn>| {
-        !matched_b.contains(&k) && !u.is_some_and(|u| cohort_upns.contains(u)) && !f.is_some_and(|f| cohort_upns.contains(f))
+        !matched_b.contains(&k)
+            && !u.is_some_and(|u| cohort_upns.contains_key(u))
+            && !f.is_some_and(|f| cohort_upns.contains_key(f))
     };
     let read_a = |store: &Store| {
         store.census_link_records(a.id, &label_a, &|k, u, _| leftover_a.contains(&k) || u.is_some_and(&in_sample))

@@ -66,7 +66,7 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
     for how in m.on_second.values() {
         *found_on_second.entry(*how).or_default() += 1;
     }
-    let on_second: HashSet<PupilKey> = m.on_second.keys().copied().collect();
+    let on_second = &m.on_second;
     progress.step("deciding destinations", None);
     let kinds: HashMap<SourceKey, &'static str> =
         m.evidence.values().flatten().map(|e| (e.key, e.record.kind.name())).collect();
@@ -74,7 +74,7 @@ pub fn track(store: &mut Store, req: &TrackRequest, progress: &dyn Progress) -> 
         census_a: req.from,
         census_b: req.to,
         first_roll: m.first_roll,
-        on_second_roll: &on_second,
+        on_second_roll: &|k| on_second.contains_key(k),
         evidence: m.evidence,
         matching_conflicts: m.conflicts,
         sectors: &m.sectors,

@@ -176,6 +176,7 @@ impl Store {
     }
 
     fn init(conn: Connection) -> Result<Store> {
+        rusqlite::vtab::array::load_module(&conn)?;
         conn.execute_batch(
             "PRAGMA journal_mode = DELETE;
              PRAGMA synchronous = NORMAL;

@@ -10,7 +10,7 @@
 //! one, the same file twice) are the caller's; this module only makes them
 //! safe to apply.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use chrono::NaiveDate;
 use cnis_core::records::{
@@ -352,7 +352,9 @@ impl Store {
         let minted = assign_child_ids(&tx, census, first_row, last_row, same)?;
         tracing::debug!(secs = t.elapsed().as_secs_f64(), "assigned child ids");
         let info = this_load(&tx, load)?;
+        let t = std::time::Instant::now();
         tx.commit()?;
+        tracing::debug!(secs = t.elapsed().as_secs_f64(), "committed");
         Ok(LoadOutcome::Loaded {
             load: Box::new(info),
             census: Some(CensusInfo { id: CensusId(census), date, pupils: facts.accepted }),
@@ -548,14 +550,14 @@ fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64, same: 
         stmt.query_map([first, last], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
     };
     tracing::debug!(secs = t.elapsed().as_secs_f64(), new = new.len(), "new UPNs found");
-    new.sort_unstable();
+    sort_by_upn(&mut new);
     // A UPN on two rows (a dual registration) gets one id.
     new.dedup_by(|a, b| a.0 == b.0);
     // Draw the ids first and insert them in key order: sorted inserts
     // keep the B-trees appending instead of splitting pages at random.
     let mut rng = rand::rng();
     let mut ids: Vec<u64> = Vec::with_capacity(new.len());
-    let mut seen = HashSet::with_capacity(new.len());
+    let mut seen = HashSet::with_capacity_and_hasher(new.len(), Default::default());
     while ids.len() < new.len() {
         let id = ChildId::random(&mut rng).payload();
         if seen.insert(id) {
@@ -569,10 +571,13 @@ fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64, same: 
     // Sorted inserts keep the B-tree appending; an id already in use by an
     // earlier load's child (rare: the space holds 2.5e16 ids) is ignored by
     // the insert and, if that happened, drawn again below.
-    let inserted = batched_insert(tx, "OR IGNORE INTO children (child_id, created_at)", 2, sorted.len(), |i, out| {
-        out.push(rusqlite::types::Value::Integer(sorted[i] as i64));
-        out.push(rusqlite::types::Value::Text(now.clone()));
-    })?;
+    // One statement over an array of the ids: no binding per row.
+    let array: rusqlite::vtab::array::Array =
+        std::rc::Rc::new(sorted.iter().map(|&id| rusqlite::types::Value::Integer(id as i64)).collect());
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO children (child_id, created_at) SELECT value, ?2 FROM rarray(?1)",
+        params![array, now],
+    )?;
     if inserted < sorted.len() {
         // Ours are the ids created now whose row was not there before: find
         // the clashes by asking for each id's creation time.
@@ -601,6 +606,23 @@ fn assign_child_ids(tx: &Transaction, census: i64, first: i64, last: i64, same: 
         out.push(rusqlite::types::Value::Integer(new[i].1));
     })?;
     Ok(new.len() as u64)
+}
+
+/// Sorts (UPN, row) pairs as `sort_unstable` would, by a packed integer
+/// key instead of string comparisons (a million UPNs sort in a tenth of
+/// the time). UPNs are 13 ASCII characters, so the big-endian packing of
+/// their bytes orders as the text does.
+fn sort_by_upn(v: &mut Vec<(String, i64)>) {
+    if v.iter().any(|(u, _)| u.len() > 16) {
+        v.sort_unstable();
+        return;
+    }
+    let pack = |s: &str| s.bytes().fold(0u128, |k, b| (k << 8) | u128::from(b)) << (8 * (16 - s.len()));
+    let mut keys: Vec<(u128, usize, i64, u32)> =
+        v.iter().enumerate().map(|(i, (u, row))| (pack(u), u.len(), *row, i as u32)).collect();
+    keys.sort_unstable();
+    let mut taken: Vec<(String, i64)> = std::mem::take(v);
+    *v = keys.iter().map(|&(_, _, row, i)| (std::mem::take(&mut taken[i as usize].0), row)).collect();
 }
 
 /// `INSERT {into} VALUES ...` for `n` rows of `width` values, many rows a
@@ -643,4 +665,29 @@ fn batched_insert(
 /// The details of one census row, if it is still there.
 fn details_at(tx: &Transaction, row: i64) -> Result<Option<PupilDetails>> {
     crate::details_of(tx, row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_by_upn;
+
+    #[test]
+    fn upns_sort_as_text_does() {
+        let mut v: Vec<(String, i64)> = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let letter = (b'A' + (x % 26) as u8) as char;
+            // Few distinct values, so ties on the UPN are sorted by row.
+            let text = format!("{letter}80120{:07}", x % 500);
+            let text = if i % 97 == 0 { text[..5].to_string() } else { text };
+            v.push((text, (x % 1000) as i64));
+        }
+        let mut want = v.clone();
+        want.sort_unstable();
+        sort_by_upn(&mut v);
+        assert_eq!(v, want);
+    }
 }

@@ -23,7 +23,7 @@
 mod settings;
 mod summary;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
 use chrono::{Days, Months, NaiveDate};
@@ -94,8 +94,9 @@ pub struct TrackInput<'a> {
     /// Pupils on the first census, one per child (a dual registration
     /// collapsed to its main registration).
     pub first_roll: Vec<CohortPupil>,
-    /// First-census pupils found on the second census (by any means).
-    pub on_second_roll: &'a HashSet<PupilKey>,
+    /// Whether a first-census pupil was found on the second census (by any
+    /// means). A test, not a set: the caller keeps its own map of millions.
+    pub on_second_roll: &'a (dyn Fn(&PupilKey) -> bool + Sync),
     /// Source rows tied to first-census pupils.
     pub evidence: HashMap<PupilKey, Vec<Evidence>>,
     /// Conflicts found while matching (e.g. a former UPN whose names
@@ -289,7 +290,7 @@ pub fn track(input: TrackInput<'_>) -> Tracked {
     let mut leavers = Vec::new();
     let empty = Vec::new();
     for p in &cohort {
-        if input.on_second_roll.contains(&p.key) {
+        if (input.on_second_roll)(&p.key) {
             continue;
         }
         let ev = input.evidence.get(&p.key).unwrap_or(&empty);
