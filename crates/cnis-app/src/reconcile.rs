@@ -621,6 +621,7 @@ fn link_leftovers(
             && !u.is_some_and(|u| cohort_upns.contains_key(u))
             && !f.is_some_and(|f| cohort_upns.contains_key(f))
     };
+    let t = std::time::Instant::now();
     let read_a = |store: &Store| {
         store.census_link_records(a.id, &label_a, &|k, u, _| leftover_a.contains(&k) || u.is_some_and(&in_sample))
     };
@@ -638,6 +639,8 @@ fn link_leftovers(
         None => (read_a(store), read_b(store)),
     };
     let (rows_a, rows_b) = (rows_a?, rows_b?);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "censuses read for linkage");
+    let t = std::time::Instant::now();
     let mut training: Vec<LinkRecord> = Vec::new();
     for (k, r) in rows_a {
         if r.upn.as_ref().is_some_and(&in_sample) {
@@ -664,24 +667,44 @@ fn link_leftovers(
             records.push(LinkRecord { upn: None, upn_text: None, ..r });
         }
     }
+    // A source row for a child born well outside the cohort's years (a
+    // toddler known to social care, a young adult) cannot be a leaver's:
+    // a year's margin either side keeps a date of birth with its year
+    // mistyped.
+    let (near_from, near_to) = (
+        dob_from.checked_sub_months(chrono::Months::new(12)).unwrap_or(dob_from),
+        dob_to.checked_add_months(chrono::Months::new(12)).unwrap_or(dob_to),
+    );
+    let mut skipped = 0usize;
     for &s in unmatched_sources {
         let (key, r) = &sources[s];
+        if r.dob.is_some_and(|d| d < near_from || d > near_to) {
+            skipped += 1;
+            continue;
+        }
         let mut rec = source_link_record(*key, r);
         rec.upn = None;
         rec.upn_text = None;
         keys.insert((rec.source.clone(), rec.record_id.clone()), RecordKey::Source(*key));
         records.push(rec);
     }
+    tracing::debug!(records = records.len(), sources_outside_the_years = skipped, "records to link");
     let source_index: HashMap<SourceKey, usize> = unmatched_sources.iter().map(|&s| (sources[s].0, s)).collect();
     let training = training_sample(training, a, b, sources, options);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), records = training.n, "training sample prepared");
     let model = cnis_link::train(&training, &options.train)?;
     drop(training);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "model trained");
     let mut p = Prepared::from_records(records.clone());
     // A census lists each child once: two of its rows are two children.
     p.mark_unique(&label_a);
     p.mark_unique(&label_b);
-    let (pairs, _) = cnis_link::predict(&p, &model, model.review_threshold)?;
+    // Only a pair with a first-census pupil in it can tell where a leaver
+    // went: pairs of second-census rows with source rows are not scored.
+    let is_a: Vec<bool> = (0..p.n).map(|i| p.sources[p.source[i] as usize] == label_a).collect();
+    let (pairs, _) = cnis_link::predict_new(&p, &model, &cnis_link::model::Scoring::at(model.review_threshold), &is_a)?;
     let clusters = cnis_link::cluster(&p, &pairs, model.link_threshold);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), pairs = pairs.len(), "scored and clustered");
     let key_of = |i: usize| keys.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).copied();
     let is_a = |i: usize| p.sources[p.source[i] as usize] == label_a;
     // The best pair probability of each record with a member of its cluster.

@@ -166,6 +166,7 @@ impl Store {
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        rusqlite::vtab::array::load_module(&conn)?;
         conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;")?;
         Ok(Some(Store { conn }))
     }
@@ -316,6 +317,8 @@ impl Store {
             }
             if r.get::<_, bool>(3)? {
                 roll.faulty_upn.push(key);
+            } else if upn.is_none() {
+                roll.blank_upn.push(key);
             }
         }
         Ok(roll)
@@ -345,38 +348,17 @@ impl Store {
         keep: &KeepRow<'_>,
     ) -> Result<Vec<(PupilKey, LinkRecord)>> {
         let (first, last) = self.rows_of(census)?;
-        let mut stmt = self.conn.prepare(
-            "SELECT rowid, upn, former_upn, forename, middle_names, surname, former_surname, dob, sex,
-                    coalesce(postcode, postcode_text), address_line1, upn_text
-             FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2",
-        )?;
+        let mut stmt = self.conn.prepare(&format!("{LINK_SELECT} WHERE rowid BETWEEN ?1 AND ?2"))?;
         let mut rows = stmt.query([first, last])?;
         let mut out = Vec::new();
-        const T: &str = "census_pupils";
         while let Some(r) = rows.next()? {
             let key = PupilKey { census, row: r.get(0)? };
-            let upn = opt_upn(r.get(1)?, T)?;
-            let former = opt_upn(r.get(2)?, T)?;
+            let upn = opt_upn(r.get(1)?, LINK_TABLE)?;
+            let former = opt_upn(r.get(2)?, LINK_TABLE)?;
             if !keep(key, upn.as_ref(), former.as_ref()) {
                 continue;
             }
-            let record = LinkRecord {
-                source: source.to_string(),
-                record_id: key.row.to_string(),
-                upn,
-                former_upn: former,
-                upn_text: r.get(11)?,
-                forename: r.get(3)?,
-                middle_names: r.get(4)?,
-                surname: r.get(5)?,
-                former_surname: r.get(6)?,
-                dob: opt_date(r.get(7)?, T)?,
-                sex: r.get::<_, String>(8).ok().and_then(|s| Sex::parse(&s)),
-                postcode: r.get::<_, Option<String>>(9)?.map(|p| p.replace(' ', "")),
-                address: r.get(10)?,
-                ..Default::default()
-            };
-            out.push((key, record));
+            out.push((key, link_record(r, key, source, upn, former)?));
         }
         Ok(out)
     }
@@ -540,6 +522,37 @@ impl Store {
     }
 }
 
+const LINK_TABLE: &str = "census_pupils";
+const LINK_SELECT: &str = "SELECT rowid, upn, former_upn, forename, middle_names, surname, former_surname, dob, sex,
+        coalesce(postcode, postcode_text), address_line1, upn_text
+ FROM census_pupils";
+
+/// A row of [`LINK_SELECT`] as a linkage record.
+fn link_record(
+    r: &rusqlite::Row<'_>,
+    key: PupilKey,
+    source: &str,
+    upn: Option<Upn>,
+    former: Option<Upn>,
+) -> Result<LinkRecord> {
+    Ok(LinkRecord {
+        source: source.to_string(),
+        record_id: key.row.to_string(),
+        upn,
+        former_upn: former,
+        upn_text: r.get(11)?,
+        forename: r.get(3)?,
+        middle_names: r.get(4)?,
+        surname: r.get(5)?,
+        former_surname: r.get(6)?,
+        dob: opt_date(r.get(7)?, LINK_TABLE)?,
+        sex: r.get::<_, String>(8).ok().and_then(|s| Sex::parse(&s)),
+        postcode: r.get::<_, Option<String>>(9)?.map(|p| p.replace(' ', "")),
+        address: r.get(10)?,
+        ..Default::default()
+    })
+}
+
 /// A text column of a row, borrowed.
 fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>> {
     r.get_ref(i)?.as_str_or_null().map_err(|_| Error::Corrupt { table: "census_pupils", what: "text" })
@@ -613,6 +626,8 @@ pub struct Roll {
     pub with_former_upn: Vec<(PupilKey, Upn, Option<Upn>)>,
     /// Rows whose UPN failed its check.
     pub faulty_upn: Vec<PupilKey>,
+    /// Rows with no UPN at all (kept for their names and date of birth).
+    pub blank_upn: Vec<PupilKey>,
 }
 
 /// What a census row says of who a pupil is.
