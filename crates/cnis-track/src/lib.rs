@@ -302,10 +302,21 @@ pub fn track(input: TrackInput<'_>) -> Tracked {
         // Deciding first: current evidence with a destination, most serious
         // first; then the rest in a fixed order.
         read.sort_by_key(|(e, r)| (r.stale, r.destination.map_or(u8::MAX, rank), e.matched_by, e.key));
-        let current: Vec<&(Evidence, Reading)> =
+        let mut current: Vec<&(Evidence, Reading)> =
             read.iter().filter(|(_, r)| !r.stale && r.destination.is_some()).collect();
-        let destination = current.first().and_then(|(_, r)| r.destination).unwrap_or(Destination::Unknown);
         let mut conflicts: Vec<String> = input.matching_conflicts.get(&p.key).cloned().unwrap_or_default();
+        // Missing education is a state the child can leave: a CME entry
+        // followed by a later record of where the child is (a school roll,
+        // a placement, home education, custody, a move abroad) was resolved.
+        if let Some((cme, r)) = current.first().copied()
+            && r.destination == Some(Destination::Cme)
+            && let Some(at) = later_whereabouts(&current, cme.record.date)
+        {
+            let later = current.remove(at);
+            conflicts.push(format!("{} is older than {}, which gives the destination", r.text, later.1.text));
+            current.insert(0, later);
+        }
+        let destination = current.first().and_then(|(_, r)| r.destination).unwrap_or(Destination::Unknown);
         if let Some((_, first)) = current.first()
             && let Some((_, other)) = current.iter().find(|(_, r)| r.destination != first.destination)
         {
@@ -331,6 +342,17 @@ pub fn track(input: TrackInput<'_>) -> Tracked {
     }
     tracing::info!(cohort = cohort.len(), leavers = leavers.len(), "tracked");
     Tracked { cohort, leavers, social_care }
+}
+
+/// The most serious current evidence dated after `cme_date` that says
+/// where the child is (not another CME entry, an unnamed state school or
+/// nothing), as an index into `current` (sorted most serious first).
+fn later_whereabouts(current: &[&(Evidence, Reading)], cme_date: Option<NaiveDate>) -> Option<usize> {
+    let cme_date = cme_date?;
+    current.iter().position(|(e, r)| {
+        !matches!(r.destination, None | Some(Destination::Cme | Destination::AnotherSchool | Destination::Unknown))
+            && e.record.date.is_some_and(|d| d > cme_date)
+    })
 }
 
 fn name_of(d: Option<Destination>) -> &'static str {

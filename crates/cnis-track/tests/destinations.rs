@@ -314,3 +314,34 @@ fn the_summary_counts_risk_factors_over_known_values() {
     assert_eq!((r.children, r.absence_known, r.severe, r.persistent_or_severe), (2, 1, 1, 1));
     assert_eq!((r.deprivation_known, r.more_deprived_half, r.sen_support, r.social_care), (2, 1, 1, 1));
 }
+
+#[test]
+fn a_later_record_of_where_the_child_is_resolves_a_cme_entry() {
+    let on = |kind: SourceKind, day: &str| SourceRecord { date: Some(d(day)), ..source(kind) };
+    let evidence = vec![
+        // Missing in April, on an independent school's roll in September.
+        (1, on(SourceKind::Cme, "2022-04-15")),
+        (1, on(SourceKind::IndependentRoll, "2022-09-17")),
+        // On the roll in April, missing in September: still missing.
+        (2, on(SourceKind::IndependentRoll, "2022-04-15")),
+        (2, on(SourceKind::Cme, "2022-09-17")),
+        // Missing, then a notice naming no school: still missing.
+        (3, on(SourceKind::Cme, "2022-04-15")),
+        (3, SourceRecord { date: Some(d("2022-09-17")), ..deletion('b', Some(DestinationCode::Unknown)) }),
+        // Home educated, found unsuitable and missing later: missing.
+        (4, on(SourceKind::HomeEducation, "2022-03-01")),
+        (4, on(SourceKind::Cme, "2022-06-01")),
+        // Missing, then registered for home education: home education.
+        (5, on(SourceKind::Cme, "2022-03-01")),
+        (5, on(SourceKind::HomeEducation, "2022-06-01")),
+    ];
+    let t = run(5, &[], evidence, &Settings::default());
+    let by: HashMap<i64, &cnis_track::Leaver> = t.leavers.iter().map(|l| (l.pupil.key.row, l)).collect();
+    assert_eq!(by[&1].destination, Destination::IndependentSchool);
+    let c1 = by[&1].conflict.as_deref().expect("the older CME entry is listed");
+    assert!(c1.contains("is older than"), "{c1}");
+    assert_eq!(by[&2].destination, Destination::Cme);
+    assert_eq!(by[&3].destination, Destination::Cme);
+    assert_eq!(by[&4].destination, Destination::Cme);
+    assert_eq!(by[&5].destination, Destination::HomeEducation);
+}
