@@ -288,19 +288,11 @@ pub fn reconcile(
     progress.step("reading the censuses", None);
     let (dob_from, dob_to) = dob_window(a.date, b.date);
     let t = std::time::Instant::now();
-    // The two censuses are read at once, each on its own connection.
-    let (raw, roll) = match store.reader()? {
-        Some(second) => std::thread::scope(|s| {
-            let roll = s.spawn(move || second.roll(b.id));
-            let raw = store.cohort(a.id, dob_from, dob_to);
-            let roll = roll.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (raw, roll)
-        }),
-        None => (store.cohort(a.id, dob_from, dob_to), store.roll(b.id)),
-    };
+    let (raw, roll) = at_once(store, |s| s.cohort(a.id, dob_from, dob_to), |s| s.roll(b.id))?;
     let (raw, roll) = (raw?, roll?);
     tracing::debug!(rows = raw.len(), upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "censuses read");
-    // Sized once: growing a map of millions rehashes it again and again.
+    // The UPN map is built while dual registrations are collapsed, sized
+    // once: growing a map of millions rehashes it again and again.
     let (first_roll, by_upn) = collapse_with_index(raw);
     let by_former: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
@@ -630,14 +622,7 @@ fn link_leftovers(
             leftover_b(k, u, f) || u.is_some_and(&in_sample) || f.is_some_and(&in_sample)
         })
     };
-    let (rows_a, rows_b) = match store.reader()? {
-        Some(second) => std::thread::scope(|s| {
-            let rows_b = s.spawn(move || read_b(&second));
-            let rows_a = read_a(store);
-            (rows_a, rows_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-        }),
-        None => (read_a(store), read_b(store)),
-    };
+    let (rows_a, rows_b) = at_once(store, read_a, read_b)?;
     let (rows_a, rows_b) = (rows_a?, rows_b?);
     tracing::debug!(secs = t.elapsed().as_secs_f64(), "censuses read for linkage");
     let t = std::time::Instant::now();
@@ -802,6 +787,24 @@ fn source_link_record(key: SourceKey, r: &SourceRecord) -> LinkRecord {
         postcode: r.postcode.as_ref().map(|p| p.as_str().replace(' ', "")).or_else(|| r.postcode_text.clone()),
         ..LinkRecord::default()
     }
+}
+
+/// Runs `first` on `store` and `second` on a second connection to the same
+/// database, at once (one after the other for an in-memory database, which
+/// has no second connection): tracking reads two censuses of millions.
+fn at_once<A: Send, B: Send>(
+    store: &Store,
+    first: impl FnOnce(&Store) -> A,
+    second: impl FnOnce(&Store) -> B + Send,
+) -> Result<(A, B)> {
+    Ok(match store.reader()? {
+        Some(other) => std::thread::scope(|s| {
+            let b = s.spawn(move || second(&other));
+            let a = first(store);
+            (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        }),
+        None => (first(store), second(store)),
+    })
 }
 
 /// Whether a child's UPN puts them in the training sample: about
