@@ -2,21 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn cnis(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnis"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("CNIS_DB")
-        .output()
-        .expect("cnis runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{cnis, read_csv, stdout};
 
 #[test]
 fn id_check_agrees_with_the_check_characters() {
@@ -131,17 +120,6 @@ fn a_missing_file_is_an_error_naming_it() {
     let out = cnis(dir.path(), &["ingest", "census", "nowhere.csv", "--census-date", "2022-01-20"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.csv"));
-}
-
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(path).expect("csv");
-    let headers: Vec<String> = rdr.headers().expect("header").iter().map(str::to_string).collect();
-    rdr.records()
-        .map(|r| {
-            let r = r.expect("row");
-            headers.iter().cloned().zip(r.iter().map(str::to_string)).collect()
-        })
-        .collect()
 }
 
 /// The demo end to end on the generator's hard rates (every kind of

@@ -6,19 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn cnis(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnis"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("CNIS_DB")
-        .output()
-        .expect("cnis runs")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{cnis, stderr as err};
 
 fn code(o: &Output) -> Option<i32> {
     o.status.code()

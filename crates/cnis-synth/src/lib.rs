@@ -30,6 +30,8 @@ mod cases;
 mod geo;
 mod names;
 mod noise;
+
+pub use noise::typo;
 mod people;
 pub mod score;
 pub mod truth;

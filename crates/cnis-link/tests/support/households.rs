@@ -329,24 +329,6 @@ fn postcode(rng: &mut ChaCha8Rng) -> String {
     format!("{area}{district} {sector}{unit}")
 }
 
-/// A typo: one letter changed, dropped, doubled or swapped with the next.
-fn typo(rng: &mut ChaCha8Rng, s: &str) -> String {
-    let mut c: Vec<char> = s.chars().collect();
-    if c.len() < 3 {
-        return s.to_string();
-    }
-    let i = rng.random_range(1..c.len() - 1);
-    match rng.random_range(0..4) {
-        0 => c[i] = (b'a' + rng.random_range(0..26)) as char,
-        1 => {
-            c.remove(i);
-        }
-        2 => c.insert(i, c[i]),
-        _ => c.swap(i, i + 1),
-    }
-    c.into_iter().collect()
-}
-
 /// A name that is not a variant of any in `not` (brothers and sisters, and
 /// a child's own forename for a middle name).
 fn different_name<'a>(rng: &mut ChaCha8Rng, pool: &[&'a str], not: &[String]) -> &'a str {
@@ -509,7 +491,7 @@ fn record(rng: &mut ChaCha8Rng, c: &Child, source: &str, prefix: &str, noise: f6
     };
     let noisy = noise.min(1.0);
     if rng.random_bool(noisy) {
-        r.forename = r.forename.map(|f| typo(rng, &f));
+        r.forename = r.forename.map(|f| cnis_synth::typo(&f, rng));
     } else if rng.random_bool(noisy) {
         // Known by a nickname, or by the middle name.
         if let Some(&(_, short)) = NICKNAMES.iter().find(|(long, _)| *long == c.forename) {
@@ -520,7 +502,7 @@ fn record(rng: &mut ChaCha8Rng, c: &Child, source: &str, prefix: &str, noise: f6
         }
     }
     if rng.random_bool(noisy) {
-        r.surname = r.surname.map(|s| typo(rng, &s));
+        r.surname = r.surname.map(|s| cnis_synth::typo(&s, rng));
     } else if rng.random_bool(noisy / 3.0) {
         // A new surname, the old one recorded, or double-barrelled.
         if rng.random_bool(0.5) {
@@ -544,12 +526,12 @@ fn record(rng: &mut ChaCha8Rng, c: &Child, source: &str, prefix: &str, noise: f6
         });
     }
     if rng.random_bool(noisy) {
-        r.postcode = r.postcode.map(|p| typo(rng, &p));
+        r.postcode = r.postcode.map(|p| cnis_synth::typo(&p, rng));
     } else if rng.random_bool(noisy) {
         r.postcode = None;
     }
     if rng.random_bool(noisy) {
-        r.address = r.address.map(|a| typo(rng, &a));
+        r.address = r.address.map(|a| cnis_synth::typo(&a, rng));
     } else if rng.random_bool(noisy) {
         r.address = None;
     }
