@@ -30,8 +30,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use chrono::NaiveDate;
 use cnis_core::Upn;
 use cnis_core::records::{
-    CohortPupil, DestinationCode, EnrolStatus, Laestab, LinkRecord, PupilKey, RecordKey, Sector, SourceKey, SourceKind,
-    SourceRecord,
+    CohortPupil, DestinationCode, EnrolStatus, Laestab, LinkRecord, PupilKey, RecordKey, Sector, Sex, SourceKey,
+    SourceKind, SourceRecord,
 };
 use cnis_core::school_age::SchoolAgeRules;
 use cnis_link::prepare::normalise_name;
@@ -183,7 +183,9 @@ pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
         !f.is_empty() && m.as_deref().is_some_and(|m| normalise_name(m).split(' ').any(|w| w == f))
     };
     close(&af, &bf)
-        || (some(&af, &bs) && some(&as_, &bf))
+        // Forename and surname swapped, one of them perhaps mistyped.
+        || (some(&af, &bs) && close(&as_, &bf))
+        || (close(&af, &bs) && some(&as_, &bf))
         || middle(&a.middle_names, &bf)
         || middle(&b.middle_names, &af)
 }
@@ -503,7 +505,9 @@ pub fn reconcile(
 
     // Step 5: the school a deletion notice names.
     progress.step("looking at the schools deletion notices name", None);
-    let named = named_school_moves(store, b, &roll, &first_roll, &on_second, &evidence, &sectors)?;
+    let taken =
+        |k: &PupilKey, d: &PupilDetails| matched_b.contains(k) || d.upn.is_some_and(|u| by_upn.contains_key(&u));
+    let named = named_school_moves(store, b, &roll, &first_roll, &on_second, &evidence, &sectors, &taken)?;
     for k in named {
         on_second.entry(k).or_insert(FoundBy::NamedSchool);
     }
@@ -511,7 +515,11 @@ pub fn reconcile(
 }
 
 /// Leavers (so far) whose current deletion notice names a state school they
-/// are on the next roll of, with the same date of birth and a name in common.
+/// are on the next roll of, with the same date of birth and a name in common
+/// or the same sex and home postcode. Rows `taken` by another child of the
+/// first census (by UPN) are not candidates: a twin at the named school is
+/// not the leaver.
+#[allow(clippy::too_many_arguments)]
 fn named_school_moves(
     store: &Store,
     b: &CensusInfo,
@@ -520,6 +528,7 @@ fn named_school_moves(
     on_second: &HashMap<PupilKey, FoundBy>,
     evidence: &HashMap<PupilKey, Vec<Evidence>>,
     sectors: &HashMap<Laestab, Sector>,
+    taken: &dyn Fn(&PupilKey, &PupilDetails) -> bool,
 ) -> Result<Vec<PupilKey>> {
     let mut named: HashMap<PupilKey, Vec<Laestab>> = HashMap::default();
     let entry: HashMap<PupilKey, Option<NaiveDate>> = first_roll.iter().map(|p| (p.key, p.entry_date)).collect();
@@ -559,8 +568,8 @@ fn named_school_moves(
         .map(|row| PupilKey { census: b.id, row })
         .collect();
     let mut at_school: HashMap<(Laestab, NaiveDate), Vec<PupilDetails>> = HashMap::default();
-    for (_, d) in store.pupil_details(&rows)? {
-        if let (Some(dob), Some(school)) = (d.dob, d.laestab) {
+    for (k, d) in store.pupil_details(&rows)? {
+        if let (Some(dob), Some(school), false) = (d.dob, d.laestab, taken(&k, &d)) {
             at_school.entry((school, dob)).or_default().push(d);
         }
     }
@@ -568,7 +577,17 @@ fn named_school_moves(
     for (k, ls) in named {
         let Some(d) = details.get(&k) else { continue };
         let Some(dob) = d.dob else { continue };
-        if ls.iter().any(|&l| at_school.get(&(l, dob)).is_some_and(|v| v.iter().any(|x| a_name_agrees(d, x)))) {
+        // A name in common, or the same sex and home postcode: the school the
+        // notice names has a pupil born the same day living at the same place.
+        let same_home = |x: &PupilDetails| {
+            d.sex != Sex::Unknown
+                && x.sex == d.sex
+                && d.postcode.as_deref().is_some_and(|p| !p.is_empty() && x.postcode.as_deref() == Some(p))
+        };
+        if ls
+            .iter()
+            .any(|&l| at_school.get(&(l, dob)).is_some_and(|v| v.iter().any(|x| a_name_agrees(d, x) || same_home(x))))
+        {
             found.push(k);
         }
     }
@@ -887,6 +906,9 @@ mod tests {
         assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Jones", None)));
         assert!(a_name_agrees(&p("Hugo", "Smith", None), &p("Huugo", "Smith", None)));
         assert!(a_name_agrees(&p("Samuel", "Smith", None), &p("Sam", "Jones", None)));
+        // Swapped, and one of the two mistyped.
+        assert!(a_name_agrees(&p("Olivia", "Peauson", None), &p("Pearson", "Olivia", None)));
+        assert!(!a_name_agrees(&p("Olivia", "Peauson", None), &p("Pearson", "Oliver", None)));
         // Twins: the same surname, different forenames.
         assert!(!a_name_agrees(&p("Amelia", "Smith", None), &p("Oliver", "Smith", None)));
         assert!(!a_name_agrees(&p("", "", None), &p("", "", None)));

@@ -31,6 +31,7 @@ struct Row<'a> {
     school: &'a str,
     status: &'a str,
     absent: u16,
+    postcode: &'a str,
 }
 
 impl Default for Row<'_> {
@@ -44,6 +45,7 @@ impl Default for Row<'_> {
             school: "8012000",
             status: "C",
             absent: 2,
+            postcode: "",
         }
     }
 }
@@ -63,6 +65,7 @@ fn census(path: &Path, rows: &[Row]) {
         set(C::Laestab, r.school);
         set(C::EnrolStatus, r.status);
         set(C::EntryDate, "2019-09-02");
+        set(C::Postcode, r.postcode);
         set(C::SessionsPossible, "140");
         set(C::SessionsAuthorised, &r.absent.to_string());
         set(C::SessionsUnauthorised, "0");
@@ -203,16 +206,55 @@ fn a_move_to_the_school_a_deletion_names_is_not_a_leaver() {
     let a = vec![
         Row { upn: upn(50), forename: "Leo", ..Row::default() },
         Row { upn: upn(51), forename: "Mia", ..Row::default() },
+        Row { upn: upn(52), forename: "Olivia", surname: "Peauson", ..Row::default() },
+        Row { upn: upn(53), forename: "Ava", surname: "Brown", postcode: "XB1 2CD", ..Row::default() },
+        Row { upn: upn(54), forename: "Ella", surname: "Stone", postcode: "XB1 2CE", ..Row::default() },
+        Row { upn: upn(55), forename: "Ruby", surname: "Hale", postcode: "XB1 3AA", ..Row::default() },
+        Row { upn: upn(56), forename: "Rose", surname: "Hale", postcode: "XB1 3AA", ..Row::default() },
     ];
     // Pupil 50 at school 4001 under a new UPN (no former UPN recorded); pupil 51 is not there.
-    let b = vec![Row { upn: upn(60), forename: "Leo", school: "8014001", ..Row::default() }];
-    let del: &[&[(S, &str)]] = &[
-        &[(S::Upn, &upn(50)), (S::Date, "2022-04-01"), (S::DeletionGround, "b"), (S::Destination, "8014001")],
-        &[(S::Upn, &upn(51)), (S::Date, "2022-04-01"), (S::DeletionGround, "b"), (S::Destination, "8014001")],
+    // Pupil 52 is there with forename and surname swapped, the surname now spelt right;
+    // pupil 53 under new names, at the same home postcode; pupil 54 is not
+    // there: the pupil born the same day lives elsewhere and shares no name;
+    // pupil 55 is not there, but her twin sister 56 is, under her own UPN.
+    let b = vec![
+        Row { upn: upn(60), forename: "Leo", school: "8014001", ..Row::default() },
+        Row { upn: upn(62), forename: "Pearson", surname: "Olivia", school: "8014001", ..Row::default() },
+        Row {
+            upn: upn(63),
+            forename: "Evie",
+            surname: "Green",
+            postcode: "XB1 2CD",
+            school: "8014001",
+            ..Row::default()
+        },
+        Row {
+            upn: upn(64),
+            forename: "Isla",
+            surname: "Moss",
+            postcode: "XB9 9ZZ",
+            school: "8014001",
+            ..Row::default()
+        },
     ];
-    let r = run(dir.path(), &a, &b, &[(SourceKind::Deletion, del)]);
+    let notice = |u: &str| {
+        [
+            (S::Upn, u.to_string()),
+            (S::Date, "2022-04-01".into()),
+            (S::DeletionGround, "b".into()),
+            (S::Destination, "8014001".into()),
+        ]
+    };
+    let rows: Vec<_> = [50, 51, 52, 53, 54, 55].into_iter().map(|i| notice(&upn(i))).collect();
+    let rows: Vec<Vec<(S, &str)>> = rows.iter().map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect()).collect();
+    let del: Vec<&[(S, &str)]> = rows.iter().map(Vec::as_slice).collect();
+    let r = run(dir.path(), &a, &b, &[(SourceKind::Deletion, &del)]);
     let l = leavers(&r);
     assert!(!l.contains_key(&upn(50)), "found at the named school");
+    assert!(!l.contains_key(&upn(52)), "found at the named school, names swapped");
+    assert!(!l.contains_key(&upn(53)), "found at the named school, same home");
+    assert_eq!(l[&upn(54)].destination, Destination::AnotherSchool);
+    assert_eq!(l[&upn(55)].destination, Destination::AnotherSchool, "her twin is not her");
     assert_eq!(l[&upn(51)].destination, Destination::AnotherSchool);
     assert!(l[&upn(51)].evidence_text().contains("8(1)(b)"), "{}", l[&upn(51)].evidence_text());
 }
