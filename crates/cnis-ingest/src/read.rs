@@ -934,12 +934,67 @@ fn parse_link(r: &Row, f: &mut Faults, default_source: &str) -> Result<LinkRecor
     })
 }
 
-/// Reads a whole file on every core. A file with no quote character and no
-/// lone carriage return cannot have a field that spans lines or holds a
-/// comma, and its lines end in `\n`, so it can be cut at line ends into
-/// chunks parsed side by side; any other file is read by the ordinary
-/// streaming reader. Rows come back in file order, and problems go to the
-/// quarantine in file order, with the same lines and reasons either way.
+/// Splits one line of a CSV file into its fields as the csv crate reads
+/// them, for a line whose quoting is plain: a quoted field opens at the start
+/// of a field and closes at its end, with `""` for a quote inside it. Returns
+/// false for any other line (a quote inside an unquoted field, text after a
+/// closing quote, a quote still open at the line's end: a field that goes
+/// on to the next line), which only the streaming reader reads right.
+fn split_line(line: &[u8], rec: &mut csv::ByteRecord) -> bool {
+    rec.clear();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if memchr::memchr(b'"', line).is_none() {
+        for field in line.split(|&b| b == b',') {
+            rec.push_field(field);
+        }
+        return true;
+    }
+    let mut field = Vec::new();
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            field.clear();
+            i += 1;
+            loop {
+                let Some(q) = memchr::memchr(b'"', &line[i..]) else { return false };
+                field.extend_from_slice(&line[i..i + q]);
+                i += q + 1;
+                if line.get(i) == Some(&b'"') {
+                    field.push(b'"');
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            rec.push_field(&field);
+            match line.get(i) {
+                None => return true,
+                Some(b',') => i += 1,
+                Some(_) => return false,
+            }
+        } else {
+            let end = memchr::memchr(b',', &line[i..]).map_or(line.len(), |p| i + p);
+            let f = &line[i..end];
+            if memchr::memchr(b'"', f).is_some() {
+                return false;
+            }
+            rec.push_field(f);
+            if end == line.len() {
+                return true;
+            }
+            i = end + 1;
+        }
+    }
+}
+
+/// Reads a whole file on every core. The file is cut at line ends into
+/// chunks parsed side by side, each line one record, as long as every line's
+/// quoting is plain ([`split_line`]): then no field spans lines, so every cut
+/// falls between records (a cut inside a quoted field would leave the line
+/// before it with its quote open). A file with a lone carriage return, or
+/// any line that is not plain, is read by the ordinary streaming reader
+/// instead. Rows come back in file order, and problems go to the quarantine
+/// in file order, with the same lines and reasons either way.
 fn read_file_parallel<T, S: Send>(
     path: &Path,
     kind: FileKind,
@@ -952,28 +1007,26 @@ fn read_file_parallel<T, S: Send>(
     let fields = kind.fields();
     map.check(&fields)?;
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
-    let lone_cr = bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
-    if bytes.contains(&b'"') || lone_cr {
+    let lone_cr = memchr::memchr_iter(b'\r', &bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'));
+    let streaming = |quarantine: &mut Quarantine| {
         let mut sink = make_sink();
-        let report = read_file(path, kind, map, quarantine, &mut |_| {}, parse_row, |v, _| {
+        let report = read_file(path, kind, map, quarantine, &mut |_| {}, &parse_row, |v, _| {
             push(&mut sink, v);
             Ok(Verdict::Accept)
         })?;
-        return Ok((vec![sink], report));
-    }
-    let split_line = |line: &[u8], rec: &mut csv::ByteRecord| {
-        rec.clear();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        for field in line.split(|&b| b == b',') {
-            rec.push_field(field);
-        }
+        Ok((vec![sink], report))
     };
+    if lone_cr {
+        return streaming(quarantine);
+    }
     if bytes.is_empty() {
         return Err(Error::Empty { path: path.to_path_buf() });
     }
-    let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let header_end = memchr::memchr(b'\n', &bytes).unwrap_or(bytes.len());
     let mut header = csv::ByteRecord::new();
-    split_line(&bytes[..header_end], &mut header);
+    if !split_line(&bytes[..header_end], &mut header) {
+        return streaming(quarantine);
+    }
     let (idx, layout) = layout(path, kind, map, &header)?;
     let ncols = header.len();
     let body = bytes.get(header_end + 1..).unwrap_or_default();
@@ -998,25 +1051,42 @@ fn read_file_parallel<T, S: Send>(
         sink: S,
         stats: LoadStats,
         problems: Vec<(u64, Outcome, FieldError, String)>,
+        /// A line whose quoting is not plain: the file is read again by the
+        /// streaming reader.
+        not_plain: bool,
     }
+    let not_plain = std::sync::atomic::AtomicBool::new(false);
     let chunks: Vec<Chunk<S>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
             .windows(2)
             .zip(&first_line)
             .map(|(w, &start)| {
-                let (idx, parse_row, make_sink, push, fields) = (&idx, &parse_row, &make_sink, &push, &fields);
+                let (idx, parse_row, make_sink, push, fields, not_plain) =
+                    (&idx, &parse_row, &make_sink, &push, &fields, &not_plain);
                 let chunk = &body[w[0]..w[1]];
                 scope.spawn(move || {
-                    let mut c = Chunk { sink: make_sink(), stats: LoadStats::default(), problems: Vec::new() };
+                    let mut c = Chunk {
+                        sink: make_sink(),
+                        stats: LoadStats::default(),
+                        problems: Vec::new(),
+                        not_plain: false,
+                    };
                     let mut rec = csv::ByteRecord::new();
                     let mut faults = Vec::new();
                     for (k, line) in chunk.split(|&b| b == b'\n').enumerate() {
-                        if line.iter().all(u8::is_ascii_whitespace) {
+                        if !split_line(line, &mut rec) {
+                            c.not_plain = true;
+                            not_plain.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        if c.not_plain || not_plain.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        // A blank line is not a row.
+                        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
                             continue;
                         }
                         let at = start + k as u64;
                         c.stats.rows_in += 1;
-                        split_line(line, &mut rec);
                         faults.clear();
                         let result = if rec.len() != ncols {
                             Err(FieldError {
@@ -1050,6 +1120,10 @@ fn read_file_parallel<T, S: Send>(
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
+    if chunks.iter().any(|c| c.not_plain) {
+        drop(chunks);
+        return streaming(quarantine);
+    }
     let file_name = path.display().to_string();
     let mut stats = LoadStats::default();
     let mut out = Vec::with_capacity(chunks.len());
@@ -1074,4 +1148,47 @@ fn read_file_parallel<T, S: Send>(
     tracing::info!(file = %file_name, rows_in = stats.rows_in, accepted = stats.accepted, rejected = stats.rejected, faults = stats.faults, "loaded");
     let content_hash = blake3::hash(&bytes).to_hex().to_string();
     Ok((out, FileReport { stats, layout, bytes: bytes.len() as u64, content_hash }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_line;
+
+    fn split(line: &str) -> Option<Vec<String>> {
+        let mut rec = csv::ByteRecord::new();
+        split_line(line.as_bytes(), &mut rec)
+            .then(|| rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+    }
+
+    /// What the csv crate makes of one line, for comparison.
+    fn csv_crate(line: &str) -> Vec<String> {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line.as_bytes());
+        let mut rec = csv::StringRecord::new();
+        assert!(r.read_record(&mut rec).expect("csv"));
+        rec.iter().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn plain_lines_split_as_the_csv_crate_reads_them() {
+        for line in [
+            "a,b,c",
+            "a,,c,",
+            "\"Flat 5, 1 High Street\",x",
+            "x,\"Flat 5, 1 High Street\"",
+            "\"\",\"say \"\"hello\"\"\",\"\"\"\"",
+            "a,\"b\"\r",
+            " spaced , out ",
+        ] {
+            let ours = split(line).unwrap_or_else(|| panic!("{line:?} is plain"));
+            assert_eq!(ours, csv_crate(line), "{line:?}");
+        }
+        assert_eq!(split("\"a,b\",c").expect("plain"), ["a,b", "c"]);
+    }
+
+    #[test]
+    fn lines_that_are_not_plain_are_refused() {
+        for line in ["a\"b,c", "\"open,c", "\"ab\"c,d", "a, \"b\"", "\"a\"\"", "x,\"Flat 1,"] {
+            assert!(split(line).is_none(), "{line:?}");
+        }
+    }
 }

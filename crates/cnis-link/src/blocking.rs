@@ -231,14 +231,25 @@ pub struct Blocks {
     /// two records whose hashes differ cannot agree on the rule, which
     /// turns most pairs away before the exact check.
     keys: Vec<Vec<u64>>,
+    /// Per rule: whether any two different keys share a hash. Every record
+    /// with a key is in the rule's sorted order, so a shared hash shows as a
+    /// block of mixed keys; without one, equal hashes are equal keys.
+    collides: Vec<bool>,
 }
 
 impl Blocks {
     /// Builds the blocks.
     pub fn build(p: &Prepared, rules: &[Rule]) -> Blocks {
         let built: Vec<(Vec<u32>, Vec<Group>, Vec<u64>)> = rules.par_iter().map(|&rule| group(p, rule)).collect();
-        let mut blocks = Blocks { rules: rules.to_vec(), order: Vec::new(), groups: Vec::new(), keys: Vec::new() };
+        let mut blocks = Blocks {
+            rules: rules.to_vec(),
+            order: Vec::new(),
+            groups: Vec::new(),
+            keys: Vec::new(),
+            collides: Vec::new(),
+        };
         for (order, groups, keys) in built {
+            blocks.collides.push(groups.iter().any(|g| g.mixed));
             blocks.order.push(order);
             blocks.groups.push(groups);
             blocks.keys.push(keys);
@@ -247,11 +258,11 @@ impl Blocks {
     }
 
     /// Whether rule `k` puts `a` and `b` in one block (exact: equal hashes
-    /// are checked against the values).
+    /// are checked against the values where the rule has a collision).
     #[inline(always)]
     fn agrees(&self, k: usize, p: &Prepared, a: usize, b: usize) -> bool {
         let keys = &self.keys[k];
-        keys[a] != 0 && keys[a] == keys[b] && self.rules[k].agrees(p, a, b)
+        keys[a] != 0 && keys[a] == keys[b] && (!self.collides[k] || self.rules[k].agrees(p, a, b))
     }
 
     /// Whether `a` and `b`, both of rule `k`'s block `g`, agree on the rule:
