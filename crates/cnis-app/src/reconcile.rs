@@ -134,8 +134,18 @@ pub fn collapse_dual_registration(rows: Vec<CohortPupil>) -> Vec<CohortPupil> {
 
 /// [`collapse_dual_registration`], with each UPN's place in the result.
 fn collapse_with_index(rows: Vec<CohortPupil>) -> (Vec<CohortPupil>, HashMap<Upn, usize>) {
+    let (out, at, _) = collapse_noting_schools(rows);
+    (out, at)
+}
+
+/// [`collapse_with_index`], also giving the other schools of each child
+/// whose rows were collapsed (by place in the result).
+fn collapse_noting_schools(
+    rows: Vec<CohortPupil>,
+) -> (Vec<CohortPupil>, HashMap<Upn, usize>, HashMap<usize, Vec<Laestab>>) {
     let mut at: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut out: Vec<CohortPupil> = Vec::with_capacity(rows.len());
+    let mut also_at: HashMap<usize, Vec<Laestab>> = HashMap::default();
     for p in rows {
         let Some(u) = p.upn else {
             out.push(p);
@@ -148,13 +158,16 @@ fn collapse_with_index(rows: Vec<CohortPupil>) -> (Vec<CohortPupil>, HashMap<Upn
             }
             std::collections::hash_map::Entry::Occupied(e) => {
                 let i = *e.get();
-                if !EnrolStatus::is_main(out[i].enrol_status) && EnrolStatus::is_main(p.enrol_status) {
-                    out[i] = p;
-                }
+                let other = if !EnrolStatus::is_main(out[i].enrol_status) && EnrolStatus::is_main(p.enrol_status) {
+                    std::mem::replace(&mut out[i], p).laestab
+                } else {
+                    p.laestab
+                };
+                also_at.entry(i).or_default().extend(other);
             }
         }
     }
-    (out, at)
+    (out, at, also_at)
 }
 
 /// Letters only, upper case.
@@ -295,7 +308,7 @@ pub fn reconcile(
     tracing::debug!(rows = raw.len(), upns = roll.upns.len(), secs = t.elapsed().as_secs_f64(), "censuses read");
     // The UPN map is built while dual registrations are collapsed, sized
     // once: growing a map of millions rehashes it again and again.
-    let (first_roll, by_upn) = collapse_with_index(raw);
+    let (first_roll, by_upn, also_at) = collapse_noting_schools(raw);
     let by_former: HashMap<Upn, usize> =
         first_roll.iter().enumerate().filter_map(|(i, p)| p.former_upn.map(|u| (u, i))).collect();
     let mut on_second: HashMap<PupilKey, FoundBy> =
@@ -471,10 +484,17 @@ pub fn reconcile(
     if let Some(options) = link {
         progress.step("linking what UPNs left unmatched", None);
         let rules = SchoolAgeRules::default();
-        let leftover_a: HashSet<PupilKey> = first_roll
+        // Each leftover pupil with every school they were on the roll of.
+        let leftover_a: HashMap<PupilKey, Vec<Laestab>> = first_roll
             .iter()
-            .filter(|p| !on_second.contains_key(&p.key) && rules.is_csa(p.dob, a.date) && rules.is_csa(p.dob, b.date))
-            .map(|p| p.key)
+            .enumerate()
+            .filter(|(_, p)| {
+                !on_second.contains_key(&p.key) && rules.is_csa(p.dob, a.date) && rules.is_csa(p.dob, b.date)
+            })
+            .map(|(i, p)| {
+                let schools = p.laestab.into_iter().chain(also_at.get(&i).into_iter().flatten().copied()).collect();
+                (p.key, schools)
+            })
             .collect();
         let linked = link_leftovers(
             store,
@@ -555,11 +575,12 @@ fn named_school_moves(
     }
     let keys: Vec<PupilKey> = named.keys().copied().collect();
     let details = store.pupil_details(&keys)?;
-    // Only the rows at a named school with a leaver's date of birth are read.
+    // Only the rows at a named school with a leaver's date of birth (or
+    // its day and month swapped) are read.
     let wanted: HashSet<(Laestab, NaiveDate)> = named
         .iter()
         .filter_map(|(k, ls)| details.get(k).and_then(|d| d.dob).map(|dob| (ls, dob)))
-        .flat_map(|(ls, dob)| ls.iter().map(move |&l| (l, dob)))
+        .flat_map(|(ls, dob)| ls.iter().flat_map(move |&l| [(l, dob)].into_iter().chain(swapped(dob).map(|s| (l, s)))))
         .collect();
     let rows: Vec<PupilKey> = wanted
         .iter()
@@ -567,32 +588,89 @@ fn named_school_moves(
         .flat_map(|(v, dob)| v.iter().filter(move |(_, d)| *d == Some(dob)).map(|&(row, _)| row))
         .map(|row| PupilKey { census: b.id, row })
         .collect();
-    let mut at_school: HashMap<(Laestab, NaiveDate), Vec<PupilDetails>> = HashMap::default();
+    let mut at_school: HashMap<Laestab, Vec<(PupilKey, PupilDetails)>> = HashMap::default();
     for (k, d) in store.pupil_details(&rows)? {
-        if let (Some(dob), Some(school), false) = (d.dob, d.laestab, taken(&k, &d)) {
-            at_school.entry((school, dob)).or_default().push(d);
+        if let (Some(school), false) = (d.laestab, taken(&k, &d)) {
+            at_school.entry(school).or_default().push((k, d));
         }
     }
+    // A name in common, or the same sex and home postcode, is strong: the
+    // school the notice names has a new pupil born the same day, and no
+    // other child of the first census is that pupil. Any other name in
+    // common (a surname kept while a middle name becomes the forename) is
+    // weak: it counts only where it is the leaver's one candidate, no other
+    // leaver's, and no leaver's strong one.
     let mut found = Vec::new();
+    let mut claimed: HashSet<PupilKey> = HashSet::default();
+    let mut weak: Vec<(PupilKey, Vec<PupilKey>)> = Vec::new();
+    let mut named: Vec<(PupilKey, Vec<Laestab>)> = named.into_iter().collect();
+    named.sort_unstable_by_key(|(k, _)| *k);
     for (k, ls) in named {
         let Some(d) = details.get(&k) else { continue };
-        let Some(dob) = d.dob else { continue };
-        // A name in common, or the same sex and home postcode: the school the
-        // notice names has a pupil born the same day living at the same place.
+        let sex_agrees = |x: &PupilDetails| d.sex == Sex::Unknown || x.sex == Sex::Unknown || x.sex == d.sex;
         let same_home = |x: &PupilDetails| {
             d.sex != Sex::Unknown
                 && x.sex == d.sex
                 && d.postcode.as_deref().is_some_and(|p| !p.is_empty() && x.postcode.as_deref() == Some(p))
         };
-        if ls
-            .iter()
-            .any(|&l| at_school.get(&(l, dob)).is_some_and(|v| v.iter().any(|x| a_name_agrees(d, x) || same_home(x))))
+        let candidates: Vec<&(PupilKey, PupilDetails)> =
+            ls.iter().filter_map(|l| at_school.get(l)).flatten().filter(|(_, x)| dob_agrees(d.dob, x.dob)).collect();
+        let strong: Vec<PupilKey> =
+            candidates.iter().filter(|(_, x)| a_name_agrees(d, x) || same_home(x)).map(|(kb, _)| *kb).collect();
+        if strong.is_empty() {
+            let w = candidates.iter().filter(|(_, x)| shares_a_name(d, x) && sex_agrees(x)).map(|(kb, _)| *kb);
+            weak.push((k, w.collect()));
+        } else {
+            claimed.extend(strong);
+            found.push(k);
+        }
+    }
+    let mut wanted_by: HashMap<PupilKey, usize> = HashMap::default();
+    for (_, w) in &weak {
+        for kb in w {
+            *wanted_by.entry(*kb).or_default() += 1;
+        }
+    }
+    for (k, w) in weak {
+        if let [kb] = w.as_slice()
+            && !claimed.contains(kb)
+            && wanted_by.get(kb) == Some(&1)
         {
             found.push(k);
         }
     }
     Ok(found)
 }
+
+/// A date with its day and month swapped, where that is another date.
+fn swapped(d: NaiveDate) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    (d.day() != d.month()).then(|| NaiveDate::from_ymd_opt(d.year(), d.day(), d.month())).flatten()
+}
+
+/// Whether any name of one record (forename, middle names, surname,
+/// former surname) is close to any name of the other: a surname kept while
+/// a middle name becomes the forename, names swapped, a nickname.
+fn shares_a_name(a: &PupilDetails, b: &PupilDetails) -> bool {
+    let words = |d: &PupilDetails| -> Vec<String> {
+        [&d.forename, &d.middle_names, &d.surname, &d.former_surname]
+            .into_iter()
+            .flatten()
+            .flat_map(|n| normalise_name(n).split([' ', '-']).map(str::to_string).collect::<Vec<_>>())
+            .filter(|w| w.len() >= 2)
+            .collect()
+    };
+    let (wa, wb) = (words(a), words(b));
+    wa.iter().any(|x| {
+        wb.iter().any(|y| {
+            x == y || cnis_core::names::variants_agree(x, y) || cnis_link::strings::jaro_winkler(x, y) >= 0.92
+        })
+    })
+}
+
+/// Why a linked deletion notice is in the review list instead of the evidence.
+pub const NOTICE_FROM_ANOTHER_SCHOOL: &str =
+    "linked deletion notice from a school the child was not on the roll of at the first census";
 
 /// What linkage found among the leftovers.
 struct Linked {
@@ -612,7 +690,7 @@ fn link_leftovers(
     a: &CensusInfo,
     b: &CensusInfo,
     (dob_from, dob_to): (NaiveDate, NaiveDate),
-    leftover_a: &HashSet<PupilKey>,
+    leftover_a: &HashMap<PupilKey, Vec<Laestab>>,
     cohort_upns: &HashMap<Upn, usize>,
     matched_b: &HashSet<PupilKey>,
     sources: &[(SourceKey, SourceRecord)],
@@ -634,7 +712,7 @@ fn link_leftovers(
     };
     let t = std::time::Instant::now();
     let read_a = |store: &Store| {
-        store.census_link_records(a.id, &label_a, &|k, u, _| leftover_a.contains(&k) || u.is_some_and(&in_sample))
+        store.census_link_records(a.id, &label_a, &|k, u, _| leftover_a.contains_key(&k) || u.is_some_and(&in_sample))
     };
     let read_b = |store: &Store| {
         store.census_link_records(b.id, &label_b, &|k, u, f| {
@@ -650,7 +728,7 @@ fn link_leftovers(
         if r.upn.as_ref().is_some_and(&in_sample) {
             training.push(r.clone());
         }
-        if leftover_a.contains(&k) {
+        if leftover_a.contains_key(&k) {
             keys.insert((label_a.clone(), r.record_id.clone()), RecordKey::Pupil(k));
             records.push(LinkRecord { upn_text: None, ..r });
         }
@@ -710,6 +788,7 @@ fn link_leftovers(
     let clusters = cnis_link::cluster(&p, &pairs, model.link_threshold);
     tracing::debug!(secs = t.elapsed().as_secs_f64(), pairs = pairs.len(), "scored and clustered");
     let key_of = |i: usize| keys.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).copied();
+    let name = |i: usize| format!("{}:{}", p.sources[p.source[i] as usize], p.record_id[i]);
     let is_a = |i: usize| p.sources[p.source[i] as usize] == label_a;
     // The best pair probability of each record with a member of its cluster.
     let mut best: HashMap<u32, f64> = HashMap::default();
@@ -743,7 +822,23 @@ fn link_leftovers(
         match other {
             RecordKey::Pupil(_) => out.on_second.push((ka, prob)),
             RecordKey::Source(sk) => {
-                if let Some(&s) = source_index.get(&sk) {
+                let Some(&s) = source_index.get(&sk) else { continue };
+                // A school deletes its own pupils: a notice from a school the
+                // child was not on the roll of, tied by names and a date of
+                // birth alone, is most likely another child's (a twin's, or
+                // a namesake's elsewhere); a person decides.
+                let r = &sources[s].1;
+                let from_another_school = r.kind == SourceKind::Deletion
+                    && r.laestab.is_some_and(|l| leftover_a.get(&ka).is_some_and(|at| !at.is_empty() && !at.contains(&l)));
+                if from_another_school {
+                    out.review.push(ReviewPair {
+                        pupil: ka,
+                        other,
+                        probability: prob,
+                        why: NOTICE_FROM_ANOTHER_SCHOOL,
+                        explain: (name(ai), name(i)),
+                    });
+                } else {
                     out.sources.push((ka, s, prob));
                 }
             }
@@ -772,7 +867,6 @@ fn link_leftovers(
             continue;
         }
         let (Some(RecordKey::Pupil(ka)), Some(other)) = (key_of(ai), key_of(oi)) else { continue };
-        let name = |i: usize| format!("{}:{}", p.sources[p.source[i] as usize], p.record_id[i]);
         out.review.push(ReviewPair {
             pupil: ka,
             other,

@@ -112,11 +112,17 @@ const SHORT_FORMS: &[(&str, &[&str])] = &[
     ("ZACHARY", &["ZACH", "ZAC", "ZAK", "ZACK"]),
 ];
 
-/// The formal names a given name (upper case) is a short form of, and the
-/// name itself.
-fn roots(name: &str) -> impl Iterator<Item = &str> + '_ {
-    std::iter::once(name)
-        .chain(SHORT_FORMS.iter().filter(move |(_, short)| short.contains(&name)).map(|(formal, _)| *formal))
+/// The formal names a given name (upper case) is, or is a short form of, as
+/// bits: bit `i` for the `i`th formal name of the table. Two names are
+/// variants of one name when they are equal or their masks share a bit, so
+/// a linkage run can work each name's mask out once and compare pairs by a
+/// single AND.
+pub fn root_mask(name: &str) -> u128 {
+    SHORT_FORMS
+        .iter()
+        .enumerate()
+        .filter(|(_, (formal, short))| *formal == name || short.contains(&name))
+        .fold(0, |m, (i, _)| m | (1u128 << i))
 }
 
 /// Whether two given names (letters, upper case) could be one name: the
@@ -126,10 +132,7 @@ pub fn variants_agree(a: &str, b: &str) -> bool {
     if a.is_empty() || b.is_empty() {
         return false;
     }
-    if a == b {
-        return true;
-    }
-    roots(a).any(|ra| roots(b).any(|rb| ra == rb))
+    a == b || root_mask(a) & root_mask(b) != 0
 }
 
 #[cfg(test)]
@@ -146,6 +149,8 @@ mod tests {
         assert!(!variants_agree("", ""));
         // Two names that share a short form are not thereby one name.
         assert!(!variants_agree("CHARLES", "CHARLOTTE"));
+        assert!(SHORT_FORMS.len() <= 128, "root_mask holds 128 formal names");
+        assert!(variants_agree("REBECCA", "BECKY") && variants_agree("BECCA", "BECKY"));
         for (formal, short) in SHORT_FORMS {
             assert!(formal.bytes().all(|b| b.is_ascii_uppercase()), "{formal}");
             assert!(short.iter().all(|s| s.bytes().all(|b| b.is_ascii_uppercase())), "{formal}");

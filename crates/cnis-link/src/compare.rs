@@ -103,8 +103,8 @@ impl Field {
             Field::Sex => &["missing", "same", "different"],
             Field::Place => &[
                 "missing",
-                "same postcode and address",
-                "same postcode, address differs or is missing",
+                "same postcode and address, or an address missing",
+                "same postcode, address differs",
                 "same address, postcode one character apart, same sector or missing",
                 "postcode one character apart or same sector",
                 "same postcode district",
@@ -279,7 +279,7 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
         1
     } else if swapped {
         2
-    } else if middle_or_shared(p, a, b) {
+    } else if middle_or_shared(p, a, b) || p.variants(fa, fb) {
         3
     } else {
         cache.name(p, fa, fb)
@@ -303,7 +303,9 @@ pub fn compare(p: &Prepared, a: usize, b: usize, cache: &mut Cache) -> Pattern {
 
 /// A forename that is the other record's middle name, two forenames with a
 /// word in common ("Mary Ann" and "Mary"), or a short form: one forename of
-/// three letters or more that starts the other ("Sam" and "Samuel").
+/// three letters or more that starts the other ("Sam" and "Samuel"). Short
+/// forms that do not start the name (Becky, Rebecca) are
+/// [`Prepared::variants`].
 fn middle_or_shared(p: &Prepared, a: usize, b: usize) -> bool {
     let (ida, idb) = (p.forename[a], p.forename[b]);
     // A single-word middle name equal to the other forename is the same id.
@@ -402,7 +404,14 @@ fn place_level(p: &Prepared, a: usize, b: usize) -> u8 {
             !x.is_empty() && !y.is_empty() && same_address(x, y)
         };
         if pa == pb {
-            return if same_home() { 1 } else { 2 };
+            // With an address missing, the postcode is all there is, and
+            // the chance of two records agreeing on it is the two levels'
+            // chances together, which level 1 (most matches, and twins)
+            // holds nearly all of. Level 2 would weigh a twin's notice
+            // without an address as if the address were known to differ:
+            // a level EM rarely sees among children known apart.
+            let (x, y) = (p.address.get(a), p.address.get(b));
+            return if x.is_empty() || y.is_empty() || same_address(x, y) { 1 } else { 2 };
         }
         // UK postcodes one character apart in another area are not looked for.
         let close = (p.sector[a] != 0 && p.sector[a] == p.sector[b])
@@ -525,6 +534,9 @@ mod tests {
             r("Harry", None, "Smith"),
         ];
         assert_eq!(levels(rs.clone(), Field::Forename), [1, 2, 3, 3, 4, 5, 6]);
+        // A short form that does not start the name.
+        let becky = vec![r("Rebecca", None, "Smith"), r("Becky", None, "Smith"), r("Becca", None, "Smith")];
+        assert_eq!(levels(becky, Field::Forename), [3, 3]);
         let ms = vec![
             r("A", Some("Noah James"), "S"),
             r("A", Some("Noah James"), "S"),
@@ -583,7 +595,9 @@ mod tests {
         assert_eq!(levels(addresses, Field::Place), [3, 7]);
         // Postcodes outside the UK: one character apart is close.
         let au = vec![r(Some("2119"), Some("7 wallaby place")), r(Some("2191"), None), r(Some("2119"), None)];
-        assert_eq!(levels(au, Field::Place), [4, 2]);
+        // The same postcode with an address missing is level 1: the postcode
+        // is all there is to compare.
+        assert_eq!(levels(au, Field::Place), [4, 1]);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use crate::compare::{Cache, FIELDS, Field, NF, PLACE_SAME_POSTCODE, Pattern, com
 use crate::prepare::Prepared;
 
 /// The model file format this version reads and writes.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// One level's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -301,6 +301,9 @@ pub struct Prepared {
     pub forename_tf: Arc<Vec<f32>>,
     /// The same for surnames.
     pub surname_tf: Arc<Vec<f32>>,
+    /// Per name id: the formal names it is or is a short form of
+    /// ([`cnis_core::names::root_mask`]); Becky and Rebecca share a bit.
+    pub name_roots: Arc<Vec<u128>>,
     /// The same for postcodes, per `places` id.
     pub postcode_tf: Arc<Vec<f32>>,
     /// What to add to the adjustments of forename, surname and postcode
@@ -319,6 +322,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Whether two name ids are variants of one name (Becky, Rebecca).
+    #[inline]
+    pub fn variants(&self, a: u32, b: u32) -> bool {
+        let roots = |id: u32| self.name_roots.get(id as usize).copied().unwrap_or(0);
+        roots(a) & roots(b) != 0
+    }
+
     /// Normalises and interns the records (one thread; files are read on
     /// every core by filling one [`Partial`] per chunk).
     pub fn from_records(records: Vec<LinkRecord>) -> Prepared {
@@ -476,6 +486,7 @@ impl Prepared {
             names: Arc::clone(&self.names),
             places: Arc::clone(&self.places),
             forename_tf: Arc::clone(&self.forename_tf),
+            name_roots: Arc::clone(&self.name_roots),
             surname_tf: Arc::clone(&self.surname_tf),
             postcode_tf: Arc::clone(&self.postcode_tf),
             tf_within_block: self.tf_within_block,
@@ -745,6 +756,7 @@ impl Prepared {
             names: Arc::new(Interner::new()),
             places: Arc::new(Interner::new()),
             forename_tf: Arc::new(Vec::new()),
+            name_roots: Arc::new(Vec::new()),
             surname_tf: Arc::new(Vec::new()),
             postcode_tf: Arc::new(Vec::new()),
             tf_within_block: [0.0; 3],
@@ -797,6 +809,7 @@ impl Prepared {
         let (surname_tf, surname_shift) = tf_adjustments(names.len(), &p.surname);
         let (postcode_tf, postcode_shift) = tf_adjustments(places.len(), &p.postcode);
         p.forename_tf = Arc::new(forename_tf);
+        p.name_roots = Arc::new((0..names.len() as u32).map(|id| cnis_core::names::root_mask(names.get(id))).collect());
         p.surname_tf = Arc::new(surname_tf);
         p.postcode_tf = Arc::new(postcode_tf);
         p.tf_within_block = [forename_shift, surname_shift, postcode_shift];
