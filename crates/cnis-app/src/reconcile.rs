@@ -138,11 +138,12 @@ fn collapse_with_index(rows: Vec<CohortPupil>) -> (Vec<CohortPupil>, HashMap<Upn
     (out, at)
 }
 
+/// The other schools of each collapsed child, by place in the collapsed rows.
+type OtherSchools = HashMap<usize, Vec<Laestab>>;
+
 /// [`collapse_with_index`], also giving the other schools of each child
 /// whose rows were collapsed (by place in the result).
-fn collapse_noting_schools(
-    rows: Vec<CohortPupil>,
-) -> (Vec<CohortPupil>, HashMap<Upn, usize>, HashMap<usize, Vec<Laestab>>) {
+fn collapse_noting_schools(rows: Vec<CohortPupil>) -> (Vec<CohortPupil>, HashMap<Upn, usize>, OtherSchools) {
     let mut at: HashMap<Upn, usize> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut out: Vec<CohortPupil> = Vec::with_capacity(rows.len());
     let mut also_at: HashMap<usize, Vec<Laestab>> = HashMap::default();
@@ -662,9 +663,8 @@ fn shares_a_name(a: &PupilDetails, b: &PupilDetails) -> bool {
     };
     let (wa, wb) = (words(a), words(b));
     wa.iter().any(|x| {
-        wb.iter().any(|y| {
-            x == y || cnis_core::names::variants_agree(x, y) || cnis_link::strings::jaro_winkler(x, y) >= 0.92
-        })
+        wb.iter()
+            .any(|y| x == y || cnis_core::names::variants_agree(x, y) || cnis_link::strings::jaro_winkler(x, y) >= 0.92)
     })
 }
 
@@ -829,7 +829,8 @@ fn link_leftovers(
                 // a namesake's elsewhere); a person decides.
                 let r = &sources[s].1;
                 let from_another_school = r.kind == SourceKind::Deletion
-                    && r.laestab.is_some_and(|l| leftover_a.get(&ka).is_some_and(|at| !at.is_empty() && !at.contains(&l)));
+                    && r.laestab
+                        .is_some_and(|l| leftover_a.get(&ka).is_some_and(|at| !at.is_empty() && !at.contains(&l)));
                 if from_another_school {
                     out.review.push(ReviewPair {
                         pupil: ka,
