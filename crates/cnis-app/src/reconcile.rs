@@ -176,6 +176,21 @@ fn norm(s: &Option<String>) -> String {
     s.as_deref().map(normalise_name).unwrap_or_default()
 }
 
+/// Whether two normalised names could be one name: the same, a name and
+/// its short form (Charlotte, Charlie), or a typing slip apart (Jaro-Winkler
+/// at least 0.92).
+fn variant_or_slip(x: &str, y: &str) -> bool {
+    x == y || cnis_core::names::variants_agree(x, y) || cnis_link::strings::jaro_winkler(x, y) >= 0.92
+}
+
+/// [`variant_or_slip`], or one the start of the other (Sam, Samuel); never
+/// for a missing name.
+fn close(x: &str, y: &str) -> bool {
+    !x.is_empty()
+        && !y.is_empty()
+        && (variant_or_slip(x, y) || (x.len().min(y.len()) >= 3 && (x.starts_with(y) || y.starts_with(x))))
+}
+
 /// Whether two records name the same child: forenames that are the same,
 /// a name and its short form (Charlotte, Charlie), a typing slip apart (Jaro-Winkler at least 0.92), or one the start of the
 /// other (Sam, Samuel); or one's forename is the other's middle name, or
@@ -185,14 +200,6 @@ fn norm(s: &Option<String>) -> String {
 pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
     let (af, as_, bf, bs) = (norm(&a.forename), norm(&a.surname), norm(&b.forename), norm(&b.surname));
     let some = |x: &str, y: &str| !x.is_empty() && x == y;
-    let close = |x: &str, y: &str| {
-        !x.is_empty()
-            && !y.is_empty()
-            && (x == y
-                || cnis_core::names::variants_agree(x, y)
-                || cnis_link::strings::jaro_winkler(x, y) >= 0.92
-                || (x.len().min(y.len()) >= 3 && (x.starts_with(y) || y.starts_with(x))))
-    };
     let middle = |m: &Option<String>, f: &str| {
         !f.is_empty() && m.as_deref().is_some_and(|m| normalise_name(m).split(' ').any(|w| w == f))
     };
@@ -207,9 +214,8 @@ pub fn a_name_agrees(a: &PupilDetails, b: &PupilDetails) -> bool {
 /// Whether two dates of birth agree, allowing day and month swapped (a
 /// slip as common as any in a child's record).
 fn dob_agrees(a: Option<NaiveDate>, b: Option<NaiveDate>) -> bool {
-    use chrono::Datelike;
     match (a, b) {
-        (Some(a), Some(b)) => a == b || (a.year() == b.year() && a.day() == b.month() && a.month() == b.day()),
+        (Some(a), Some(b)) => a == b || swapped(a) == Some(b),
         _ => false,
     }
 }
@@ -657,15 +663,12 @@ fn shares_a_name(a: &PupilDetails, b: &PupilDetails) -> bool {
         [&d.forename, &d.middle_names, &d.surname, &d.former_surname]
             .into_iter()
             .flatten()
-            .flat_map(|n| normalise_name(n).split([' ', '-']).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|n| normalise_name(n).split(' ').map(str::to_string).collect::<Vec<_>>())
             .filter(|w| w.len() >= 2)
             .collect()
     };
     let (wa, wb) = (words(a), words(b));
-    wa.iter().any(|x| {
-        wb.iter()
-            .any(|y| x == y || cnis_core::names::variants_agree(x, y) || cnis_link::strings::jaro_winkler(x, y) >= 0.92)
-    })
+    wa.iter().any(|x| wb.iter().any(|y| variant_or_slip(x, y)))
 }
 
 /// Why a linked deletion notice is in the review list instead of the evidence.

@@ -1051,10 +1051,9 @@ fn read_file_parallel<T, S: Send>(
         sink: S,
         stats: LoadStats,
         problems: Vec<(u64, Outcome, FieldError, String)>,
-        /// A line whose quoting is not plain: the file is read again by the
-        /// streaming reader.
-        not_plain: bool,
     }
+    // Set by the first line whose quoting is not plain: every chunk stops,
+    // and the file is read again by the streaming reader.
     let not_plain = std::sync::atomic::AtomicBool::new(false);
     let chunks: Vec<Chunk<S>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
@@ -1065,20 +1064,14 @@ fn read_file_parallel<T, S: Send>(
                     (&idx, &parse_row, &make_sink, &push, &fields, &not_plain);
                 let chunk = &body[w[0]..w[1]];
                 scope.spawn(move || {
-                    let mut c = Chunk {
-                        sink: make_sink(),
-                        stats: LoadStats::default(),
-                        problems: Vec::new(),
-                        not_plain: false,
-                    };
+                    let mut c = Chunk { sink: make_sink(), stats: LoadStats::default(), problems: Vec::new() };
                     let mut rec = csv::ByteRecord::new();
                     let mut faults = Vec::new();
                     for (k, line) in chunk.split(|&b| b == b'\n').enumerate() {
                         if !split_line(line, &mut rec) {
-                            c.not_plain = true;
                             not_plain.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
-                        if c.not_plain || not_plain.load(std::sync::atomic::Ordering::Relaxed) {
+                        if not_plain.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
                         // A blank line is not a row.
@@ -1120,7 +1113,7 @@ fn read_file_parallel<T, S: Send>(
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
-    if chunks.iter().any(|c| c.not_plain) {
+    if not_plain.into_inner() {
         drop(chunks);
         return streaming(quarantine);
     }

@@ -181,16 +181,23 @@ pub fn normalise_name(s: &str) -> String {
 
 /// [`normalise_name`] into a buffer, so a loop allocates nothing.
 fn normalise_into(out: &mut String, s: &str) {
+    normalise_kept(out, s, char::is_alphabetic);
+}
+
+/// Keeps the characters `keep` accepts, in upper case, with each run of
+/// anything else (but apostrophes, which join: O'Brien) as one space.
+#[inline]
+fn normalise_kept(out: &mut String, s: &str, keep: impl Fn(char) -> bool) {
     out.clear();
     let mut gap = false;
     if s.is_ascii() {
         for &b in s.as_bytes() {
-            if b.is_ascii_alphabetic() {
+            if keep(char::from(b)) {
                 if gap && !out.is_empty() {
                     out.push(' ');
                 }
                 gap = false;
-                out.push(b.to_ascii_uppercase() as char);
+                out.push(char::from(b.to_ascii_uppercase()));
             } else if b != b'\'' {
                 gap = true;
             }
@@ -198,7 +205,7 @@ fn normalise_into(out: &mut String, s: &str) {
         return;
     }
     for c in s.chars() {
-        if c.is_alphabetic() {
+        if keep(c) {
             if gap && !out.is_empty() {
                 out.push(' ');
             }
@@ -219,19 +226,7 @@ pub fn normalise_address(s: &str) -> String {
 }
 
 fn normalise_address_into(out: &mut String, s: &str) {
-    out.clear();
-    let mut gap = false;
-    for c in s.chars() {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.extend(c.to_uppercase());
-        } else if c != '\'' {
-            gap = true;
-        }
-    }
+    normalise_kept(out, s, char::is_alphanumeric);
 }
 
 /// Upper case letters and digits only: an identifier as written, with its
