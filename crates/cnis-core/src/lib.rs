@@ -19,6 +19,7 @@ pub mod names;
 mod nhs;
 mod postcode;
 pub mod records;
+pub mod register;
 pub mod schema;
 pub mod school_age;
 mod uln;

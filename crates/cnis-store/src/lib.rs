@@ -12,8 +12,11 @@
 //! refused without anything changing. The database file is readable by its
 //! owner only: it holds children's personal data.
 
+pub mod audit;
+pub mod db;
 mod link;
 mod loads;
+pub mod register;
 mod schema;
 
 use std::collections::HashMap;
@@ -36,6 +39,28 @@ pub enum Error {
     /// SQLite said no.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL said no.
+    #[error("database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A lock was poisoned by a thread that panicked.
+    #[error("a database connection pool's lock was poisoned")]
+    Poisoned,
+    /// The thing to add exists already.
+    #[error("there is already {0}")]
+    Duplicate(&'static str),
+    /// The thing named does not exist.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// A change was made from an older version than the one stored.
+    #[error(
+        "the entry changed since it was read (version {expected} was read, {found} is stored); reload it and make the change again"
+    )]
+    Conflict {
+        /// Version the change was made from.
+        expected: i64,
+        /// Version stored.
+        found: i64,
+    },
     /// A stored value did not parse: the database was changed outside cnis.
     #[error("database holds a bad {what} in {table}; was it edited by hand?")]
     Corrupt {
