@@ -16,6 +16,7 @@
 
 pub mod load;
 pub mod reconcile;
+pub mod service;
 pub mod settings;
 pub mod track;
 

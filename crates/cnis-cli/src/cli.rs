@@ -58,6 +58,119 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print tracking's settings (how each deletion ground is read) as TOML, or check a settings file.
     Settings(SettingsArgs),
+    /// Accounts of the register service.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The register service's audit: check the chain, export what is recorded about a child.
+    ///
+    /// `verify` exits 1 when the chain is broken, naming the first broken link.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The children not in school register: drafts from a tracking run, the daily sweep.
+    #[command(subcommand)]
+    Register(RegisterCommand),
+}
+
+/// Where the register service keeps its data.
+#[derive(Debug, Args)]
+pub struct RegisterDb {
+    /// The register's database: an SQLite file (created if missing) or a
+    /// `postgres://` URL.
+    #[arg(long = "register", default_value = "register.db", env = "CNIS_REGISTER")]
+    pub register: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account. A person's password is read from standard input
+    /// (`--password-stdin`) or made up and printed once.
+    Add(UserAddArgs),
+    /// Issue an API token for an account (a partner agency's system); printed once.
+    Token(UserTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// Sign-in e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Name shown.
+    #[arg(long)]
+    pub name: String,
+    /// Role: caseworker, team_manager, council_admin, school, partner, national_analyst, auditor.
+    #[arg(long)]
+    pub role: String,
+    /// The council's three-digit LA code (council roles and schools).
+    #[arg(long)]
+    pub council: Option<String>,
+    /// The school's LAESTAB (school users).
+    #[arg(long)]
+    pub school: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserTokenArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The account's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// What the token is for.
+    #[arg(long, default_value = "api")]
+    pub label: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole audit chain against its checkpoint file.
+    Verify(RegisterDb),
+    /// Write everything recorded about one child (a subject access request) as JSON.
+    Export(AuditExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The child's id.
+    pub child_id: String,
+    /// The file to write (readable by its owner only).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterCommand {
+    /// Make draft entries from a tracking run's leavers of one council's schools.
+    Import(RegisterImportArgs),
+    /// Take off children past compulsory school age and delete entries past retention.
+    Sweep(RegisterSweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterImportArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The tracking run (in the database given by --db).
+    #[arg(long)]
+    pub run: i64,
+    /// The caseworker making the drafts, by e-mail; their council's leavers are imported.
+    #[arg(long = "as")]
+    pub as_user: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterSweepArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The day to sweep as of (default today).
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
 }
 
 #[derive(Debug, Args)]

@@ -93,7 +93,8 @@ pub enum Error {
     },
 }
 
-type Result<T> = std::result::Result<T, Error>;
+/// Result of a storage call.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// Says whether to build a census row, given its key, UPN and former UPN.
 pub type KeepRow<'a> = dyn Fn(PupilKey, Option<&Upn>, Option<&Upn>) -> bool + 'a;
@@ -520,6 +521,56 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// One tracking run's leavers from schools in LA `la`, each with their
+    /// names, date of birth and home from the run's first census (none for
+    /// a leaver whose UPN failed its check). One pass over that census.
+    pub fn run_leavers(&self, run: i64, la: u16) -> Result<Vec<RunLeaver>> {
+        let census_a: i64 = self
+            .conn
+            .query_row("SELECT census_a FROM tracking_runs WHERE id = ?1", [run], |r| r.get(0))
+            .optional()?
+            .ok_or(Error::NotFound("tracking run"))?;
+        let mut stmt = self.conn.prepare(
+            "SELECT child_id, upn, laestab, destination, sen, social_care FROM leavers
+             WHERE run_id = ?1 AND la = ?2 ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query(params![run, la])?;
+        let mut out = Vec::new();
+        let mut by_upn: HashMap<String, usize> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let upn: Option<String> = r.get(1)?;
+            if let Some(u) = &upn {
+                by_upn.insert(u.clone(), out.len());
+            }
+            out.push(RunLeaver {
+                child_id: r.get::<_, Option<i64>>(0)?.map(|c| ChildId::from_payload(c as u64)),
+                laestab: r.get::<_, Option<i64>>(2)?.map(laestab_from),
+                destination: r.get(3)?,
+                sen: r.get(4)?,
+                social_care: r.get(5)?,
+                details: None,
+            });
+        }
+        if by_upn.is_empty() {
+            return Ok(out);
+        }
+        let (first, last) = self.rows_of(CensusId(census_a))?;
+        let mut scan = self.conn.prepare("SELECT rowid, upn FROM census_pupils WHERE rowid BETWEEN ?1 AND ?2")?;
+        let mut rows = scan.query([first, last])?;
+        let mut found = Vec::new();
+        while let Some(r) = rows.next()? {
+            if let Some(u) = r.get_ref(1)?.as_str_or_null().ok().flatten()
+                && let Some(&i) = by_upn.get(u)
+            {
+                found.push((i, r.get::<_, i64>(0)?));
+            }
+        }
+        for (i, row) in found {
+            out[i].details = details_of(&self.conn, row)?;
+        }
+        Ok(out)
+    }
+
     /// The child id of each UPN given that has one.
     pub fn child_ids(&self, upns: &[Upn]) -> Result<HashMap<Upn, ChildId>> {
         let mut stmt = self.conn.prepare_cached("SELECT child_id FROM child_upns WHERE upn = ?1")?;
@@ -680,6 +731,23 @@ pub struct PupilDetails {
     pub postcode: Option<String>,
     /// First address line.
     pub address: Option<String>,
+}
+
+/// A leaver of a tracking run with their details, for the register.
+#[derive(Debug, Clone)]
+pub struct RunLeaver {
+    /// Child id.
+    pub child_id: Option<ChildId>,
+    /// School left.
+    pub laestab: Option<Laestab>,
+    /// Destination name.
+    pub destination: String,
+    /// SEN code.
+    pub sen: String,
+    /// Social-care status code.
+    pub social_care: Option<String>,
+    /// Names, date of birth and home, from the first census.
+    pub details: Option<PupilDetails>,
 }
 
 /// A leaver as stored with its tracking run.

@@ -12,8 +12,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use cnis_app::load::{self, LoadRequest};
 use cnis_app::reconcile::LinkOptions;
+use cnis_app::service::{NewAccount, Service, ServiceConfig};
 use cnis_app::track::{TrackReport, TrackRequest};
+use cnis_core::LaCode;
 use cnis_core::records::{Destination, SourceKind};
+use cnis_core::register::Role;
+use cnis_store::db::Backend;
 use cnis_synth::score::{Class, Score, knowable};
 use cnis_synth::truth::{TruthRow, read_truth};
 use cnis_track::{Group, Settings};
@@ -111,6 +115,9 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let linked = track(&mut store, true, &results.join("linked"))?;
     steps.push(("track with linkage", t.elapsed().as_secs_f64()));
     bar.finish();
+    let t = Instant::now();
+    let register = demo_register(out, &store, &linked)?;
+    steps.push(("register", t.elapsed().as_secs_f64()));
 
     let truth = read_truth(&data.join(&manifest.truth))?;
     if !g.quiet {
@@ -138,10 +145,11 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
         show(&by_upn, &truth);
         println!("With probabilistic linkage as well (names, date of birth, postcode):");
         show(&linked, &truth);
+        print_register(&register, out);
         let timing: Vec<String> = steps.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
         println!("Time: {}", timing.join(", "));
         println!(
-            "Outputs in {}: data/ (generated files), cnis.db, results/ (by UPN), results/linked/ (with linkage), quarantine/",
+            "Outputs in {}: data/ (generated files), cnis.db, register.db (the register service), results/ (by UPN), results/linked/ (with linkage), quarantine/",
             out.display()
         );
     }
@@ -202,4 +210,93 @@ fn file_name(p: &Path) -> String {
 
 fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("bad date {s:?} in the manifest"))
+}
+
+/// The password of every demo account: synthetic children only.
+pub const DEMO_PASSWORD: &str = "demo-password-cnis";
+
+/// The register the demo leaves behind.
+struct DemoRegister {
+    accounts: Vec<(String, Role, Option<String>)>,
+    imports: Vec<(String, cnis_app::service::entries::ImportReport)>,
+    partner_token: String,
+}
+
+/// Fills `register.db`: accounts of every role in the three councils with
+/// the most leavers, and each council's register drafted from its leavers.
+fn demo_register(out: &Path, store: &cnis_store::Store, linked: &TrackReport) -> anyhow::Result<DemoRegister> {
+    for suffix in ["", "-journal", "-wal", "-shm", ".secret", ".audit-head"] {
+        let f = out.join(format!("register.db{suffix}"));
+        if f.exists() {
+            std::fs::remove_file(&f).with_context(|| format!("removing {}", f.display()))?;
+        }
+    }
+    let service = Service::open(ServiceConfig::new(Backend::Sqlite(out.join("register.db"))))
+        .context("opening the demo register")?;
+    let mut by_la: std::collections::BTreeMap<LaCode, (usize, Option<String>)> = Default::default();
+    for l in &linked.tracked.leavers {
+        if let Some(la) = l.la() {
+            let e = by_la.entry(la).or_default();
+            e.0 += 1;
+            if e.1.is_none() {
+                e.1 = l.pupil.laestab.map(|s| s.to_string());
+            }
+        }
+    }
+    let mut councils: Vec<(LaCode, usize, Option<String>)> = by_la.into_iter().map(|(la, (n, s))| (la, n, s)).collect();
+    councils.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    councils.truncate(3);
+    let mut accounts = Vec::new();
+    let mut add = |email: String, role: Role, council: Option<LaCode>, school: Option<String>| -> anyhow::Result<()> {
+        let a = NewAccount {
+            email: email.clone(),
+            name: format!("Demo {}", role.label().to_lowercase()),
+            role,
+            council,
+            school,
+            password: (role != Role::Partner).then(|| DEMO_PASSWORD.to_string()),
+        };
+        service.add_account(None, &a).map_err(|e| anyhow::anyhow!("demo account {email}: {e}"))?;
+        accounts.push((email, role, council.map(|c| format!("{} {}", c, c.info().name))));
+        Ok(())
+    };
+    for (la, _, school) in &councils {
+        for role in [Role::Caseworker, Role::TeamManager, Role::CouncilAdmin] {
+            add(format!("{}@{}.demo.invalid", role.code().replace('_', "-"), la), role, Some(*la), None)?;
+        }
+        if let Some(s) = school {
+            add(format!("school@{la}.demo.invalid"), Role::School, Some(*la), Some(s.clone()))?;
+        }
+    }
+    add("analyst@national.demo.invalid".into(), Role::NationalAnalyst, None, None)?;
+    add("auditor@national.demo.invalid".into(), Role::Auditor, None, None)?;
+    add("partner@health.demo.invalid".into(), Role::Partner, None, None)?;
+    let partner_token = service
+        .issue_token(None, "partner@health.demo.invalid", "demo partner system")
+        .map_err(|e| anyhow::anyhow!("demo token: {e}"))?;
+    let mut imports = Vec::new();
+    for (la, _, _) in &councils {
+        let actor = service.actor_for(&format!("caseworker@{la}.demo.invalid")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r =
+            service.import_leavers(&actor, store, linked.run).map_err(|e| anyhow::anyhow!("importing leavers: {e}"))?;
+        imports.push((format!("{} {}", la, la.info().name), r));
+    }
+    Ok(DemoRegister { accounts, imports, partner_token })
+}
+
+fn print_register(r: &DemoRegister, out: &Path) {
+    println!("The register service ({}):", out.join("register.db").display());
+    for (council, i) in &r.imports {
+        println!(
+            "  {council}: {} leavers, {} possibly not in school, {} past school age by now, {} drafts for caseworkers to confirm",
+            i.leavers, i.not_in_school, i.past_school_age, i.drafts
+        );
+    }
+    println!("  Demo accounts (password {DEMO_PASSWORD}):");
+    for (email, role, council) in &r.accounts {
+        println!("    {email:<40} {:<22} {}", role.label(), council.as_deref().unwrap_or("all councils"));
+    }
+    println!("  Partner system's API token: {}", r.partner_token);
+    println!("  Check the audit chain: cnis audit verify --register {}", out.join("register.db").display());
+    println!();
 }

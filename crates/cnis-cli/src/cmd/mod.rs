@@ -8,6 +8,7 @@ mod demo;
 mod id;
 mod ingest;
 mod link;
+mod register;
 mod synth;
 mod track;
 
@@ -23,5 +24,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unload(a) => ingest::unload(a, &cli.global),
         Command::Settings(a) => track::settings(a),
         Command::Score(a) => synth::score(a),
+        Command::User(c) => register::user(c, &cli.global),
+        Command::Audit(c) => register::audit(c, &cli.global),
+        Command::Register(c) => register::register(c, &cli.global),
     }
 }

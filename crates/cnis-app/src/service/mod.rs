@@ -1,0 +1,315 @@
+//! The register service's use cases: one function per thing a person or
+//! a system does, each taking the acting user ([`Actor`]) and typed input.
+//! The CLI and the HTTP server both call these, so every rule (who may do
+//! what, which council's children a user sees, what is audited, what an
+//! entry must hold) is written here once.
+//!
+//! Access is decided in two steps, both here and never in a handler: the
+//! role's permissions ([`allows`], one table), then the council scope: a
+//! council user sees only entries on their own council's register, or a
+//! child they hold live emergency access to. Every read of a child, every
+//! search, every change and every lookup is audited ([`audit`]); a read's
+//! answer is returned only after its audit row is committed.
+
+pub mod accounts;
+pub mod audit;
+pub mod entries;
+pub mod search;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cnis_core::LaCode;
+use cnis_core::register::Role;
+use cnis_store::db::{Backend, Db};
+use serde::Serialize;
+
+pub use accounts::{NewAccount, SignedIn};
+pub use entries::{ChildView, Condition, Dashboard, EntryView, Page};
+pub use search::{LookupCandidate, LookupRequest, SearchHit, SearchRequest};
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Account id.
+    pub user_id: i64,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Council, for council roles.
+    pub council: Option<LaCode>,
+    /// School (LAESTAB), for a school user.
+    pub school: Option<String>,
+}
+
+/// What a role may do. One table; see [`allows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read a child's register entry and history.
+    ReadChild,
+    /// Create and change register entries.
+    EditRegister,
+    /// Read and change optional content (SEN, child protection).
+    ReadRestricted,
+    /// Search the council's register.
+    Search,
+    /// Make drafts from a tracking run's leavers.
+    Import,
+    /// Take time-limited access to another council's child, with a reason.
+    EmergencyAccess,
+    /// See the council's counts (the dashboard).
+    CouncilCounts,
+    /// Manage the council's accounts.
+    ManageAccounts,
+    /// Submit the school's own deletion notices.
+    SubmitNotices,
+    /// Look up a child's identifier (partner systems).
+    IdentityLookup,
+    /// Counts across every council, no names.
+    NationalCounts,
+    /// Read the audit chain (who did what), not the children.
+    ReadAudit,
+}
+
+/// Whether a role has a permission: the whole access table.
+pub fn allows(role: Role, p: Permission) -> bool {
+    use Permission::*;
+    match p {
+        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts => {
+            matches!(role, Role::Caseworker | Role::TeamManager)
+        }
+        ReadRestricted => role == Role::TeamManager,
+        ManageAccounts => role == Role::CouncilAdmin,
+        SubmitNotices => role == Role::School,
+        IdentityLookup => role == Role::Partner,
+        NationalCounts => role == Role::NationalAnalyst,
+        ReadAudit => role == Role::Auditor,
+    }
+}
+
+/// One field's problem, for a form or a problem document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field, as the API names it (`given_name`, `parents[0].name`).
+    pub field: String,
+    /// What is wrong, in words for the person who typed it. Never echoes
+    /// the value.
+    pub message: String,
+}
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is wrong; nothing changed.
+    #[error("{} field(s) need correcting", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// A request that needs a signed-in user had none, or the sign-in failed.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// The e-mail or password is wrong (the same words for both).
+    #[error("the e-mail address or password is not right")]
+    BadCredentials,
+    /// The account is locked after too many failed sign-ins.
+    #[error("this account is locked after too many failed sign-ins; try again in {minutes} minutes")]
+    Locked {
+        /// Minutes until it unlocks.
+        minutes: i64,
+    },
+    /// The role may not do this, or the child is not in the user's scope.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Nothing with that id (in the user's scope).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The change was made from an old version, or would duplicate.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests.
+    #[error("too many requests; wait {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until the next is allowed.
+        retry_after: u64,
+    },
+    /// The audit could not be written, so nothing is shown or changed.
+    #[error("the audit log cannot be written just now, so the request was not carried out")]
+    AuditUnavailable,
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] cnis_store::Error),
+    /// A file the service needs could not be read or written.
+    #[error("{what} {path}: {source}")]
+    File {
+        /// Which file.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl ServiceError {
+    fn from_store(e: cnis_store::Error) -> ServiceError {
+        match e {
+            cnis_store::Error::Conflict { .. } => ServiceError::Conflict(e.to_string()),
+            cnis_store::Error::Duplicate(what) => ServiceError::Conflict(format!("there is already {what}")),
+            cnis_store::Error::NotFound(what) => ServiceError::NotFound(what),
+            other => ServiceError::Store(other),
+        }
+    }
+
+    fn invalid(field: &str, message: &str) -> ServiceError {
+        ServiceError::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+}
+
+/// Result of a use case.
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Which identifier is the statutory consistent identifier (s.16LC
+/// Children Act 2004; the regulations will say; the NHS number is the one
+/// the government intends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatutoryIdentifier {
+    /// The NHS number.
+    NhsNumber,
+    /// The UPN.
+    Upn,
+    /// cnis's own child id.
+    ChildId,
+}
+
+/// The service's settings. Defaults are the documented starting points
+/// (`docs/register.md`); every one is a setting because the regulations
+/// are not yet made.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The database.
+    pub backend: Backend,
+    /// Key for hashing session and API tokens (32 bytes, created on first
+    /// start, readable by its owner only).
+    pub secret_file: PathBuf,
+    /// Where the audit chain's head is written outside the database.
+    pub checkpoint_file: PathBuf,
+    /// Years an entry is kept after the child leaves the register.
+    pub retention_years: u32,
+    /// The statutory consistent identifier.
+    pub statutory_identifier: StatutoryIdentifier,
+    /// Identity lookups return only candidates at or above this match
+    /// probability.
+    pub lookup_floor: f64,
+    /// Identity lookups allowed per partner system per minute.
+    pub lookups_per_minute: u32,
+    /// Hours a session lasts.
+    pub session_hours: i64,
+    /// Failed sign-ins that lock an account.
+    pub lock_after: i64,
+    /// Minutes it stays locked.
+    pub lock_minutes: i64,
+    /// Fields an entry must have before it is confirmed (names as in the
+    /// API: `address`, `postcode`, `parents`, ...; the child's names and
+    /// date of birth are always required).
+    pub required_to_confirm: Vec<String>,
+    /// Hours a week of education by others from which their details are
+    /// required (the "prescribed amount of time", not yet prescribed).
+    pub prescribed_hours: f64,
+    /// Hours an emergency access grant lasts.
+    pub emergency_hours: i64,
+}
+
+impl ServiceConfig {
+    /// The defaults for a database: secret and checkpoint beside an SQLite
+    /// file, or in the working directory for PostgreSQL.
+    pub fn new(backend: Backend) -> ServiceConfig {
+        let (secret_file, checkpoint_file) = match &backend {
+            Backend::Sqlite(p) => {
+                let with = |ext: &str| {
+                    let mut s = p.clone().into_os_string();
+                    s.push(ext);
+                    PathBuf::from(s)
+                };
+                (with(".secret"), with(".audit-head"))
+            }
+            Backend::Postgres { .. } => (PathBuf::from("cnis.secret"), PathBuf::from("cnis.audit-head")),
+        };
+        ServiceConfig {
+            backend,
+            secret_file,
+            checkpoint_file,
+            retention_years: 6,
+            statutory_identifier: StatutoryIdentifier::NhsNumber,
+            lookup_floor: 0.9,
+            lookups_per_minute: 30,
+            session_hours: 8,
+            lock_after: 5,
+            lock_minutes: 15,
+            required_to_confirm: vec!["address".into(), "postcode".into(), "parents".into()],
+            prescribed_hours: 0.0,
+            emergency_hours: 24,
+        }
+    }
+}
+
+/// The register service: a database, its audit log and its settings.
+pub struct Service {
+    pub(crate) db: Arc<Db>,
+    pub(crate) config: ServiceConfig,
+    pub(crate) audit: audit::AuditLog,
+    pub(crate) secret: [u8; 32],
+    pub(crate) limiter: search::Limiter,
+}
+
+impl Service {
+    /// Opens the database, brings its tables up to date and starts the
+    /// audit writer.
+    pub fn open(config: ServiceConfig) -> Result<Service> {
+        let db = Arc::new(Db::open(config.backend.clone())?);
+        cnis_store::register::migrate(&db)?;
+        let secret = accounts::load_or_create_secret(&config.secret_file)?;
+        let audit = audit::AuditLog::start(db.clone(), config.checkpoint_file.clone())?;
+        let limiter = search::Limiter::new(config.lookups_per_minute);
+        Ok(Service { db, config, audit, secret, limiter })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Whether the database answers (readiness).
+    pub fn ready(&self) -> bool {
+        self.db.read(|tx| tx.query_one("SELECT 1", &[])).is_ok()
+    }
+
+    /// Which database, for the start-up message.
+    pub fn describe_backend(&self) -> String {
+        self.db.backend().describe()
+    }
+
+    /// The database (for tests that tamper and for bulk tools).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Councils, by code and name.
+    pub fn councils(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.db.read(|tx| {
+            tx.query("SELECT code, name FROM councils ORDER BY code", &[])?
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?)))
+                .collect::<cnis_store::Result<Vec<_>>>()
+        })?)
+    }
+}
+
+/// Fails unless the actor's role has the permission.
+pub(crate) fn require(actor: &Actor, p: Permission) -> Result<()> {
+    if allows(actor.role, p) { Ok(()) } else { Err(ServiceError::Forbidden("your role does not allow this")) }
+}
+
+/// The council a council user acts for.
+pub(crate) fn scope(actor: &Actor) -> Result<LaCode> {
+    actor.council.ok_or(ServiceError::Forbidden("this account belongs to no council"))
+}

@@ -1,0 +1,361 @@
+//! The register's use cases, on SQLite always and on PostgreSQL when
+//! `DATABASE_URL` is set (a schema per test). Access is checked as a table
+//! written by hand: each role against each use case, in its own council and
+//! another's.
+
+use chrono::{Datelike, NaiveDate};
+use cnis_app::service::entries::NewEntry;
+use cnis_app::service::{Actor, LookupRequest, NewAccount, SearchRequest, Service, ServiceConfig, ServiceError};
+use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent, Role};
+use cnis_core::{ChildId, LaCode};
+use cnis_store::db::Backend;
+
+struct Env {
+    name: &'static str,
+    service: Service,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.service.db().drop_schema();
+    }
+}
+
+fn services() -> Vec<Env> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = Service::open(ServiceConfig::new(Backend::Sqlite(dir.path().join("register.db")))).expect("SQLite");
+    let mut out = vec![Env { name: "sqlite", service: sqlite, _dir: dir }];
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let schema = format!("t{}", ChildId::random(&mut rand::rng()).payload());
+        let mut config = ServiceConfig::new(Backend::Postgres { url, schema: Some(schema) });
+        config.secret_file = dir.path().join("secret");
+        config.checkpoint_file = dir.path().join("audit-head");
+        let pg = Service::open(config).expect("DATABASE_URL is set but PostgreSQL did not answer");
+        out.push(Env { name: "postgres", service: pg, _dir: dir });
+    }
+    out
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+fn la(code: &str) -> LaCode {
+    LaCode::parse(code).expect("LA")
+}
+
+fn account(s: &Service, email: &str, role: Role, council: Option<&str>) -> Actor {
+    let school = (role == Role::School).then(|| format!("{}4001", council.unwrap_or("000")));
+    s.add_account(
+        None,
+        &NewAccount {
+            email: email.into(),
+            name: email.split('@').next().unwrap_or(email).into(),
+            role,
+            council: council.map(la),
+            school,
+            password: (role != Role::Partner).then(|| PASSWORD.to_string()),
+        },
+    )
+    .expect("account");
+    s.actor_for(email).expect("actor")
+}
+
+/// A date of birth of a child aged about 11 today.
+fn dob_aged(years: i32) -> String {
+    let t = chrono::Utc::now().date_naive();
+    NaiveDate::from_ymd_opt(t.year() - years, 3, 14).expect("date").to_string()
+}
+
+fn content(given: &str, family: &str, dob: &str) -> EntryContent {
+    EntryContent {
+        given_name: given.into(),
+        family_name: family.into(),
+        dob: dob.into(),
+        address: Some("1 High Street".into()),
+        postcode: Some("XA1 2BC".into()),
+        parents: vec![Parent { name: "Sam Parent".into(), provides_education: true, ..Parent::default() }],
+        ..EntryContent::default()
+    }
+}
+
+fn new_entry(c: EntryContent) -> NewEntry {
+    NewEntry { content: c, source: EntrySource::Hand, child_id: None, restricted: None }
+}
+
+#[test]
+fn a_caseworker_keeps_the_register_and_every_step_is_audited() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, Some("203"));
+        let e = s
+            .create_entry(&cw, new_entry(content("Amelia", "Thompson", &dob_aged(11))), "parent phoned")
+            .expect("create");
+        assert_eq!(e.entry.status, EntryStatus::Draft, "{}", env.name);
+        assert!(e.eligibility.iter().find(|c| c.code == "B").is_some_and(|c| c.met == Some(true)));
+        assert!(e.missing.is_empty(), "{}: {:?}", env.name, e.missing);
+        let confirmed = s.confirm_entry(&cw, e.entry.id, 1, "visited").expect("confirm");
+        assert_eq!((confirmed.entry.status, confirmed.entry.version), (EntryStatus::Registered, 2));
+
+        let mut c = confirmed.entry.content.clone();
+        c.address = Some("2 High Street".into());
+        let edited = s.update_entry(&cw, e.entry.id, 2, c.clone(), "moved house").expect("edit");
+        assert_eq!(edited.entry.version, 3);
+        // An edit from a version already replaced is refused.
+        let stale = s.update_entry(&cw, e.entry.id, 2, c, "second edit");
+        assert!(matches!(stale, Err(ServiceError::Conflict(_))), "{}: {stale:?}", env.name);
+
+        let child = &e.entry.child_id;
+        let view = s.child(&cw, child).expect("read");
+        assert_eq!(view.history[0].1.len(), 3, "{}: created, confirmed, edited", env.name);
+        let view = s.child(&cw, child).expect("read again");
+        assert!(view.restricted.is_none(), "a caseworker does not see optional content");
+        assert!(view.viewers.iter().any(|v| v.action == "child.read"), "{}: the read is on the child's page", env.name);
+
+        // Another council's caseworker is refused, and the refusal audited.
+        let refused = s.child(&other, child);
+        assert!(matches!(refused, Err(ServiceError::Forbidden(_))), "{}", env.name);
+
+        // Emergency access: a reason, then the child, shown to the owner.
+        assert!(matches!(s.emergency_access(&other, child, "short"), Err(ServiceError::Invalid(_))));
+        s.emergency_access(&other, child, "police report the child is at risk tonight").expect("grant");
+        let seen = s.child(&other, child).expect("emergency read");
+        assert!(seen.emergency);
+        let dash = s.dashboard(&cw).expect("dashboard");
+        assert_eq!(dash.emergency_access.len(), 1, "{}", env.name);
+        let owner_view = s.child(&cw, child).expect("read");
+        assert!(owner_view.viewers.iter().any(|v| v.action == "child.read.emergency"), "{}", env.name);
+
+        // Leaving keeps the entry with a retention date.
+        let today = chrono::Utc::now().date_naive();
+        let left = s.leave_entry(&cw, e.entry.id, 3, LeaveReason::MovedAway, today, "moved to Wales").expect("leave");
+        assert_eq!(left.entry.status, EntryStatus::Left);
+        assert!(left.entry.retain_until.is_some_and(|d| d.year() == today.year() + 6));
+
+        // The chain verifies; the subject access export has this child only.
+        let v = s.verify_audit().expect("verify");
+        assert_eq!(v.first_broken, None, "{}", env.name);
+        let other_child =
+            s.create_entry(&cw, new_entry(content("Bo", "Nguyen", &dob_aged(9))), "school told us").expect("create");
+        s.child(&cw, &other_child.entry.child_id).expect("read");
+        let export = s.subject_access_export(None, child).expect("export");
+        let reads = export.events.iter().filter(|e| e.action.starts_with("child.read")).count();
+        assert_eq!(reads, 5, "{}: every read of the child, refused ones included", env.name);
+        assert!(export.events.iter().any(|e| e.action == "entry.update"));
+        let text = serde_json::to_string(&export).expect("json");
+        assert!(!text.contains(&other_child.entry.child_id) && !text.contains("Nguyen"), "{}", env.name);
+    }
+}
+
+#[test]
+fn bad_input_is_refused_field_by_field_and_changes_nothing() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let before = s.audit_count().expect("count");
+        let mut c = content("", "Smith", "2031-02-30");
+        c.upn = Some("A123".into());
+        c.nhs_number = Some("943 476 5910".into());
+        c.postcode = Some("not a postcode".into());
+        let Err(ServiceError::Invalid(errors)) = s.create_entry(&cw, new_entry(c), "x") else {
+            panic!("{}: bad content accepted", env.name)
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["given_name", "dob", "postcode", "upn", "nhs_number"], "{}", env.name);
+        assert!(errors.iter().all(|e| !e.message.contains("943")), "messages never repeat the value");
+        assert_eq!(s.audit_count().expect("count"), before, "{}: nothing written", env.name);
+        let (page, _) = (s.list_entries(&cw, None, 1, 50).expect("list"), ());
+        assert_eq!(page.total, 0);
+        assert!(matches!(s.confirm_entry(&cw, 99, 1, "x"), Err(ServiceError::NotFound(_))));
+        assert!(matches!(s.child(&cw, "not-an-id"), Err(ServiceError::Invalid(_))));
+    }
+}
+
+#[test]
+fn a_misspelt_name_finds_the_child_and_says_why() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, Some("203"));
+        let dob = dob_aged(12);
+        s.create_entry(&cw, new_entry(content("Katherine", "Whitfield", &dob)), "x").expect("create");
+        s.create_entry(&cw, new_entry(content("Oliver", "Brown", &dob_aged(8))), "x").expect("create");
+        s.create_entry(&other, new_entry(content("Katherine", "Whitfield", &dob)), "x").expect("create");
+        let hits = s
+            .search(
+                &cw,
+                &SearchRequest {
+                    given_name: Some("Kathrine".into()),
+                    family_name: Some("Whitfeild".into()),
+                    ..SearchRequest::default()
+                },
+                10,
+            )
+            .expect("search");
+        assert_eq!(hits.len(), 1, "{}: only this council's child, not Oliver", env.name);
+        assert_eq!(hits[0].family_name, "Whitfield");
+        let fields: Vec<&str> = hits[0].agreed.iter().map(|a| a.field).collect();
+        assert_eq!(fields, ["forename", "surname"], "{}", env.name);
+        let by_dob =
+            s.search(&cw, &SearchRequest { dob: Some(dob.clone()), ..SearchRequest::default() }, 10).expect("search");
+        assert_eq!(by_dob.len(), 1);
+        assert!(matches!(s.search(&cw, &SearchRequest::default(), 10), Err(ServiceError::Invalid(_))));
+    }
+}
+
+#[test]
+fn identity_lookup_gives_identifiers_above_the_floor_agrees_and_is_rate_limited() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let partner = account(s, "gp-system@nhs.example.invalid", Role::Partner, None);
+        let dob = dob_aged(10);
+        let mut c = content("Noah", "Patel", &dob);
+        c.nhs_number = Some("943 476 5919".into());
+        let e = s.create_entry(&cw, new_entry(c), "x").expect("create");
+        s.create_entry(&cw, new_entry(content("Noah", "Pate", &dob_aged(14))), "x").expect("create");
+
+        let ask = |given: &str, dob: &str| LookupRequest {
+            reference: Some("GP-1".into()),
+            given_name: Some(given.into()),
+            family_name: Some("Patel".into()),
+            dob: Some(dob.into()),
+            ..LookupRequest::default()
+        };
+        let found = s.lookup(&partner, &ask("Noah", &dob)).expect("lookup");
+        assert!(!found.is_empty(), "{}", env.name);
+        assert_eq!(found[0].child_id, e.entry.child_id);
+        assert_eq!(found[0].consistent_identifier.as_deref(), Some("9434765919"));
+        assert!(found[0].probability >= 0.9 && found[0].agreed.contains(&"dob"));
+        let json = serde_json::to_string(&found).expect("json");
+        assert!(!json.contains("Noah") && !json.contains("XA1"), "{}: identifiers only", env.name);
+
+        // A name alone is not a lookup; a caseworker may not look up.
+        let mut no_dob = ask("Noah", &dob);
+        no_dob.dob = None;
+        assert!(matches!(s.lookup(&partner, &no_dob), Err(ServiceError::Invalid(_))));
+        assert!(matches!(s.lookup(&cw, &ask("Noah", &dob)), Err(ServiceError::Forbidden(_))));
+
+        // Agreed: the next lookup by that reference is exact.
+        s.agree_identity(&partner, "GP-1", &e.entry.child_id).expect("agree");
+        let again = s.lookup(&partner, &ask("Noa", &dob)).expect("lookup");
+        assert!(again.iter().any(|c| c.agreed_before && c.probability == 1.0), "{}", env.name);
+
+        // The bucket empties: 30 a minute by default.
+        let mut limited = false;
+        for _ in 0..40 {
+            if let Err(ServiceError::RateLimited { retry_after }) = s.lookup(&partner, &ask("Noah", &dob)) {
+                assert!(retry_after >= 1);
+                limited = true;
+                break;
+            }
+        }
+        assert!(limited, "{}: lookups are rate-limited", env.name);
+    }
+}
+
+#[test]
+fn sign_in_locks_after_repeated_failures_and_sessions_carry_a_form_token() {
+    for env in services() {
+        let s = &env.service;
+        account(s, "tm@202.example.invalid", Role::TeamManager, Some("202"));
+        let ok = s.sign_in("TM@202.example.invalid ", PASSWORD).expect("sign in");
+        let (actor, csrf) = s.session(&ok.token).expect("session");
+        assert_eq!((actor.role, csrf), (Role::TeamManager, ok.csrf.clone()));
+        s.sign_out(&ok.token).expect("sign out");
+        assert!(matches!(s.session(&ok.token), Err(ServiceError::Unauthenticated)));
+        assert!(matches!(s.sign_in("nobody@example.invalid", PASSWORD), Err(ServiceError::BadCredentials)));
+        for _ in 0..5 {
+            assert!(matches!(
+                s.sign_in("tm@202.example.invalid", "wrong password!"),
+                Err(ServiceError::BadCredentials)
+            ));
+        }
+        let locked = s.sign_in("tm@202.example.invalid", PASSWORD);
+        assert!(matches!(locked, Err(ServiceError::Locked { minutes: 15 })), "{}: {locked:?}", env.name);
+        // A short password or a council role without a council is refused.
+        let bad = s.add_account(
+            None,
+            &NewAccount {
+                email: "x@example.invalid".into(),
+                name: "X".into(),
+                role: Role::Caseworker,
+                council: None,
+                school: None,
+                password: Some("short".into()),
+            },
+        );
+        let Err(ServiceError::Invalid(errors)) = bad else { panic!("accepted") };
+        assert_eq!(errors.len(), 2);
+    }
+}
+
+#[test]
+fn each_role_does_only_what_it_may_in_its_own_council() {
+    // (role, use case) -> allowed, written by hand.
+    const TABLE: &[(Role, [bool; 7])] = &[
+        //                 create  read   search import dash   national audit
+        (Role::Caseworker, [true, true, true, true, true, false, false]),
+        (Role::TeamManager, [true, true, true, true, true, false, false]),
+        (Role::CouncilAdmin, [false, false, false, false, false, false, false]),
+        (Role::School, [false, false, false, false, false, false, false]),
+        (Role::Partner, [false, false, false, false, false, false, false]),
+        (Role::NationalAnalyst, [false, false, false, false, false, true, false]),
+        (Role::Auditor, [false, false, false, false, false, false, true]),
+    ];
+    for env in services() {
+        let s = &env.service;
+        let owner = account(s, "owner@202.example.invalid", Role::Caseworker, Some("202"));
+        let e = s.create_entry(&owner, new_entry(content("Ivy", "Green", &dob_aged(13))), "x").expect("create");
+        for (i, (role, allowed)) in TABLE.iter().enumerate() {
+            let national = matches!(role, Role::NationalAnalyst | Role::Auditor | Role::Partner);
+            for council in ["202", "203"] {
+                let a = account(s, &format!("u{i}-{council}@example.invalid"), *role, (!national).then_some(council));
+                let same = council == "202" || national;
+                let got = [
+                    s.create_entry(&a, new_entry(content("New", "Child", &dob_aged(7))), "x").is_ok(),
+                    s.child(&a, &e.entry.child_id).is_ok(),
+                    s.search(&a, &SearchRequest { family_name: Some("Green".into()), ..SearchRequest::default() }, 10)
+                        .is_ok_and(|h| !h.is_empty()),
+                    s.list_entries(&a, None, 1, 10).is_ok_and(|p| p.items.iter().any(|v| v.entry.id == e.entry.id)),
+                    s.dashboard(&a).is_ok(),
+                    s.national_counts(&a).is_ok(),
+                    s.audit_chain(&a, 0, 10).is_ok(),
+                ];
+                // In another council, a council role creates in its own
+                // council but never sees this council's child.
+                let expected =
+                    if same { *allowed } else { [allowed[0], false, false, false, allowed[4], allowed[5], allowed[6]] };
+                assert_eq!(got, expected, "{}: {role:?} in {council}", env.name);
+            }
+        }
+        // Counts for national analysts carry no names.
+        let analyst = s.actor_for("u5-202@example.invalid").expect("analyst");
+        let counts = serde_json::to_string(&s.national_counts(&analyst).expect("counts")).expect("json");
+        assert!(!counts.contains("Ivy") && !counts.contains(&e.entry.child_id));
+    }
+}
+
+#[test]
+fn the_sweep_takes_off_children_past_school_age_and_deletes_after_retention() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let old = s.create_entry(&cw, new_entry(content("Old", "Enough", &dob_aged(15))), "x").expect("create");
+        let young = s.create_entry(&cw, new_entry(content("Young", "Child", &dob_aged(9))), "x").expect("create");
+        let today = chrono::Utc::now().date_naive();
+        let in_two_years = NaiveDate::from_ymd_opt(today.year() + 2, 1, 15).expect("date");
+        let (left, deleted) = s.sweep(in_two_years).expect("sweep");
+        assert_eq!((left, deleted), (1, 0), "{}", env.name);
+        let view = s.child(&cw, &old.entry.child_id).expect("read");
+        assert_eq!(view.entries[0].entry.left_reason, Some(LeaveReason::PassedCompulsorySchoolAge));
+        assert!(s.child(&cw, &young.entry.child_id).expect("read").entries[0].entry.status != EntryStatus::Left);
+        let far = NaiveDate::from_ymd_opt(today.year() + 12, 1, 1).expect("date");
+        let (_, deleted) = s.sweep(far).expect("sweep");
+        assert!(deleted >= 1, "{}", env.name);
+        assert!(matches!(s.child(&cw, &old.entry.child_id), Err(ServiceError::Forbidden(_))));
+        // The chain still verifies: retention deleted entries, not audit rows.
+        assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
+    }
+}

@@ -1,0 +1,157 @@
+//! `cnis user`, `cnis audit` and `cnis register`: the register service's
+//! console commands, each one call into `cnis_app::service`.
+
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cnis_app::service::{NewAccount, Service, ServiceConfig, ServiceError};
+use cnis_core::LaCode;
+use cnis_core::register::Role;
+use cnis_store::db::Backend;
+
+use crate::cli::{AuditCommand, Global, RegisterCommand, RegisterDb, UserCommand};
+
+pub fn open_service(db: &RegisterDb) -> anyhow::Result<Service> {
+    let backend = Backend::parse(&db.register);
+    let described = backend.describe();
+    Service::open(ServiceConfig::new(backend)).with_context(|| format!("opening the register ({described})"))
+}
+
+fn explain(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Invalid(errors) => {
+            let lines: Vec<String> = errors.iter().map(|f| format!("  {}: {}", f.field, f.message)).collect();
+            anyhow::anyhow!("the input needs correcting:\n{}", lines.join("\n"))
+        }
+        other => anyhow::anyhow!(other),
+    }
+}
+
+fn made_up_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
+pub fn user(c: UserCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    match c {
+        UserCommand::Add(a) => {
+            let role = Role::parse(&a.role).with_context(|| {
+                let all: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
+                format!("--role must be one of {}", all.join(", "))
+            })?;
+            let council = a.council.as_deref().map(LaCode::parse).transpose().context("--council: not an LA code")?;
+            let (password, shown) = match (role, a.password_stdin) {
+                (Role::Partner, _) => (None, None),
+                (_, true) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).context("reading the password")?;
+                    (Some(line.trim_end_matches(['\r', '\n']).to_string()), None)
+                }
+                (_, false) => {
+                    let p = made_up_password();
+                    (Some(p.clone()), Some(p))
+                }
+            };
+            let service = open_service(&a.db)?;
+            let account = NewAccount { email: a.email, name: a.name, role, council, school: a.school, password };
+            let id = service.add_account(None, &account).map_err(explain)?;
+            if !g.quiet {
+                println!("account {id} added: {} ({})", account.email, role.label());
+                if let Some(p) = shown {
+                    println!("password (shown once): {p}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Token(a) => {
+            let service = open_service(&a.db)?;
+            let token = service.issue_token(None, &a.email, &a.label).map_err(explain)?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn audit(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    match c {
+        AuditCommand::Verify(db) => {
+            let service = open_service(&db)?;
+            let v = service.verify_audit().map_err(explain)?;
+            match v.first_broken {
+                None => {
+                    if !g.quiet {
+                        println!("audit chain verified: {} rows, head {} ({})", v.rows, v.head.seq, &v.head.hash[..16]);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, what)) => {
+                    println!("audit chain BROKEN at row {seq}: {what} ({} rows checked before it)", seq - 1);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Export(a) => {
+            let service = open_service(&a.db)?;
+            let export = service.subject_access_export(None, &a.child_id).map_err(explain)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut f = options.open(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+            serde_json::to_writer_pretty(&mut f, &export)?;
+            f.write_all(b"\n")?;
+            if !g.quiet {
+                println!(
+                    "{} events and {} entries written to {}",
+                    export.events.len(),
+                    export.entries.len(),
+                    a.out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn register(c: RegisterCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    match c {
+        RegisterCommand::Import(a) => {
+            let service = open_service(&a.db)?;
+            let actor = service.actor_for(&a.as_user).map_err(explain)?;
+            let store = super::ingest::open_store(&g.db)?;
+            let r = service.import_leavers(&actor, &store, a.run).map_err(explain)?;
+            if !g.quiet {
+                println!(
+                    "tracking run {}: {} leavers of the council's schools, {} possibly not in school: {} past school age by now, {} drafts made, {} already on the register, {} without names on the census",
+                    a.run,
+                    r.leavers,
+                    r.not_in_school,
+                    r.past_school_age,
+                    r.drafts,
+                    r.already_on_register,
+                    r.without_details
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RegisterCommand::Sweep(a) => {
+            let service = open_service(&a.db)?;
+            let today = a.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let (left, deleted) = service.sweep(today).map_err(explain)?;
+            if !g.quiet {
+                println!(
+                    "{left} children left the register (past compulsory school age); {deleted} entries deleted after retention"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
