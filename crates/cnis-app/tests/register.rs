@@ -108,7 +108,7 @@ fn a_caseworker_keeps_the_register_and_every_step_is_audited() {
 
         let child = &e.entry.child_id;
         let view = s.child(&cw, child).expect("read");
-        assert_eq!(view.history[0].1.len(), 3, "{}: created, confirmed, edited", env.name);
+        assert_eq!(view.history[0].rows.len(), 3, "{}: created, confirmed, edited", env.name);
         let view = s.child(&cw, child).expect("read again");
         assert!(view.restricted.is_none(), "a caseworker does not see optional content");
         assert!(view.viewers.iter().any(|v| v.action == "child.read"), "{}: the read is on the child's page", env.name);

@@ -58,6 +58,11 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print tracking's settings (how each deletion ground is read) as TOML, or check a settings file.
     Settings(SettingsArgs),
+    /// Run the register service: the caseworkers' pages, the JSON API and its OpenAPI document.
+    ///
+    /// Runs on the embedded database with no configuration; `--register postgres://...` for a
+    /// shared PostgreSQL. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Accounts of the register service.
     #[command(subcommand)]
     User(UserCommand),
@@ -78,6 +83,22 @@ pub struct RegisterDb {
     /// `postgres://` URL.
     #[arg(long = "register", default_value = "register.db", env = "CNIS_REGISTER")]
     pub register: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "CNIS_BIND")]
+    pub bind: std::net::SocketAddr,
+    /// The analytical database holding tracking runs, for imports (as `--db` names it).
+    #[arg(long)]
+    pub analytics: Option<PathBuf>,
+    /// Send cookies without the Secure flag (only for plain HTTP on a test network; browsers
+    /// treat localhost as secure, so it is not needed there).
+    #[arg(long)]
+    pub insecure_cookies: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ macro_rules! words {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal, $label:literal;)+ }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $v,)+ }
 
@@ -121,6 +122,7 @@ words! {
 
 /// A parent (s.436C(1)(b)–(d)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Parent {
     /// Name.
@@ -136,6 +138,7 @@ pub struct Parent {
 
 /// Someone other than a parent who educates the child (s.436C(1)(e)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Provider {
     /// Name of the person or organisation.
@@ -159,6 +162,7 @@ pub struct Provider {
 /// Values are stored as entered after validation by the application layer
 /// (identifiers and postcodes in their normal form, dates `YYYY-MM-DD`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct EntryContent {
     /// Given name.
@@ -208,6 +212,7 @@ pub struct EntryContent {
 
 /// Optional content (s.436C(2)), held apart with tighter access.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct RestrictedContent {
     /// Special educational needs: `none`, `sen_support`, `ehc_plan`.

@@ -52,6 +52,7 @@ pub struct Event {
 
 /// A row of the chain, as an auditor sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainRow {
     /// Sequence number, from 1.
     pub seq: i64,
@@ -113,6 +114,7 @@ fn content_hash(text: &str) -> String {
 
 /// The chain's head: its last sequence number and hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Head {
     /// Last sequence number (0 when empty).
     pub seq: i64,

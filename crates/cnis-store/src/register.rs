@@ -412,6 +412,7 @@ pub fn token_user(tx: &mut Tx<'_>, token_hash: &str) -> Result<Option<i64>> {
 
 /// A register entry as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     /// Id.
     pub id: i64,
@@ -686,6 +687,7 @@ pub fn set_restricted(tx: &mut Tx<'_>, entry: &Entry, content: &RestrictedConten
 
 /// One row of an entry's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryRow {
     /// The entry's version after the change.
     pub version: i64,
@@ -914,6 +916,7 @@ pub fn has_emergency(tx: &mut Tx<'_>, user_id: i64, child_id: &str, now: i64) ->
 
 /// Emergency access to a council's children, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmergencyGrant {
     /// Who.
     pub user_name: String,

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use cnis_store::audit::{self, ChainRow, Event, Head, Verification};
 use cnis_store::db::Db;
-use cnis_store::register::{self as reg, HistoryRow};
+use cnis_store::register as reg;
 use serde::Serialize;
 
 use super::{Actor, Permission, Result, Service, ServiceError, require};
@@ -169,6 +169,7 @@ impl Drop for AuditLog {
 /// and other children shown beside them are left out: they may be about
 /// someone else.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubjectAccessExport {
     /// The child.
     pub child_id: String,
@@ -176,7 +177,7 @@ pub struct SubjectAccessExport {
     pub events: Vec<ChainRow>,
     /// Each entry's history (optional content included: it is the
     /// child's own).
-    pub entries: Vec<(i64, Vec<HistoryRow>)>,
+    pub entries: Vec<super::entries::EntryHistory>,
 }
 
 impl Service {
@@ -220,20 +221,35 @@ impl Service {
         Ok(rows)
     }
 
-    /// Everything recorded about one child, for a subject access request
-    /// (the console, or an auditor).
+    /// Everything recorded about one child, for a subject access request:
+    /// the console, or a team manager of a council whose register holds the
+    /// child (an auditor reads who did what, never the child's record).
     pub fn subject_access_export(&self, actor: Option<&Actor>, child_id: &str) -> Result<SubjectAccessExport> {
-        if let Some(a) = actor {
-            require(a, Permission::ReadAudit)?;
-        }
         let child = cnis_core::ChildId::parse(child_id)
             .map_err(|_| ServiceError::invalid("child_id", "Enter a child id like the ones cnis shows"))?
             .to_string();
+        if let Some(a) = actor {
+            require(a, Permission::ReadRestricted)?;
+            let council = super::scope(a)?.to_string();
+            let held =
+                self.db.read(|tx| Ok(reg::entries_for_child(tx, &child)?.iter().any(|e| e.council == council)))?;
+            if !held {
+                self.audit.record(self.event(
+                    a,
+                    "audit.subject_access_export",
+                    "refused",
+                    vec![],
+                    serde_json::json!({}),
+                ))?;
+                return Err(ServiceError::Forbidden("This child is not on your council's register."));
+            }
+        }
         let export = self.db.read(|tx| {
             let events = audit::about_child(tx, &child)?;
             let mut entries = Vec::new();
             for e in reg::entries_for_child(tx, &child)? {
-                entries.push((e.id, reg::entry_history(tx, e.id, true)?));
+                entries
+                    .push(super::entries::EntryHistory { entry_id: e.id, rows: reg::entry_history(tx, e.id, true)? });
             }
             Ok(SubjectAccessExport { child_id: child.clone(), events, entries })
         })?;

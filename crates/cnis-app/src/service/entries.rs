@@ -23,6 +23,7 @@ use super::{Actor, FieldError, Permission, Result, Service, ServiceError, requir
 
 /// One eligibility condition and whether it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Condition {
     /// `A`, `B` or `C`.
     pub code: &'static str,
@@ -36,6 +37,7 @@ pub struct Condition {
 
 /// An entry as a user with access sees it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryView {
     /// The entry.
     #[serde(flatten)]
@@ -52,6 +54,7 @@ pub struct EntryView {
 
 /// A child's page: their identifiers, entries, history and who viewed them.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildView {
     /// cnis's child id.
     pub child_id: String,
@@ -59,17 +62,51 @@ pub struct ChildView {
     /// emergency access).
     pub entries: Vec<EntryView>,
     /// Each entry's history, oldest first.
-    pub history: Vec<(i64, Vec<HistoryRow>)>,
+    pub history: Vec<EntryHistory>,
     /// Optional content, for roles allowed it.
-    pub restricted: Option<Vec<(i64, RestrictedContent)>>,
+    pub restricted: Option<Vec<EntryRestricted>>,
     /// Who has viewed or changed this child (newest first).
     pub viewers: Vec<Viewer>,
     /// Whether this view was under emergency access.
     pub emergency: bool,
 }
 
+/// One entry's history.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntryHistory {
+    /// The entry.
+    pub entry_id: i64,
+    /// Its changes, oldest first.
+    pub rows: Vec<HistoryRow>,
+}
+
+/// One entry's optional content.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntryRestricted {
+    /// The entry.
+    pub entry_id: i64,
+    /// Its optional content.
+    pub content: RestrictedContent,
+}
+
+/// Entries in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusCount {
+    /// Council (national counts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub council: Option<String>,
+    /// Status.
+    pub status: EntryStatus,
+    /// Entries.
+    pub count: i64,
+}
+
 /// One audited access to a child.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Viewer {
     /// When (ms).
     pub at: i64,
@@ -83,6 +120,7 @@ pub struct Viewer {
 
 /// A page of a list.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -96,13 +134,14 @@ pub struct Page<T> {
 
 /// A council's counts.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dashboard {
     /// Council.
     pub council: String,
     /// Its name.
     pub council_name: String,
     /// Entries by status.
-    pub by_status: Vec<(EntryStatus, i64)>,
+    pub by_status: Vec<StatusCount>,
     /// Drafts waiting for a caseworker.
     pub drafts_waiting: i64,
     /// Registered children with no education recorded (no parent
@@ -469,9 +508,9 @@ impl Service {
             let mut history = Vec::new();
             let mut restricted = Vec::new();
             for e in &entries {
-                history.push((e.id, reg::entry_history(tx, e.id, with_restricted)?));
+                history.push(EntryHistory { entry_id: e.id, rows: reg::entry_history(tx, e.id, with_restricted)? });
                 if with_restricted {
-                    restricted.push((e.id, reg::restricted(tx, e.id)?));
+                    restricted.push(EntryRestricted { entry_id: e.id, content: reg::restricted(tx, e.id)? });
                 }
             }
             let viewers = viewers(tx, &child, actor.council)?;
@@ -721,7 +760,9 @@ impl Service {
             }
             Ok((by_status, none, reg::emergency_grants(tx, &code, 20)?))
         })?;
-        let drafts_waiting = by_status.iter().find(|(s, _)| *s == EntryStatus::Draft).map_or(0, |(_, n)| *n);
+        let by_status: Vec<StatusCount> =
+            by_status.into_iter().map(|(status, count)| StatusCount { council: None, status, count }).collect();
+        let drafts_waiting = by_status.iter().find(|c| c.status == EntryStatus::Draft).map_or(0, |c| c.count);
         Ok(Dashboard {
             council_name: self.council_name(&code),
             council: code,
@@ -734,9 +775,14 @@ impl Service {
 
     /// Counts by council and status across England, no names (national
     /// analysts).
-    pub fn national_counts(&self, actor: &Actor) -> Result<Vec<(String, EntryStatus, i64)>> {
+    pub fn national_counts(&self, actor: &Actor) -> Result<Vec<StatusCount>> {
         require(actor, Permission::NationalCounts)?;
-        let rows = self.db.read(reg::national_counts)?;
+        let rows = self
+            .db
+            .read(reg::national_counts)?
+            .into_iter()
+            .map(|(council, status, count)| StatusCount { council: Some(council), status, count })
+            .collect();
         self.audit.record(self.event(actor, "counts.national", "ok", vec![], serde_json::json!({})))?;
         Ok(rows)
     }
@@ -899,6 +945,7 @@ fn viewers(tx: &mut cnis_store::db::Tx<'_>, child: &str, council: Option<LaCode>
 
 /// What importing a tracking run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportReport {
     /// Leavers of the council's schools in the run.
     pub leavers: usize,
@@ -921,6 +968,24 @@ pub struct ImportReport {
 pub const NOT_IN_SCHOOL: &[&str] = &["home_education", "cme", "alternative_provision", "unknown"];
 
 impl Service {
+    /// [`Service::import_leavers`] from the analytical database at `path`
+    /// (as `cnis track` left it).
+    /// `None`: the service was started without one.
+    pub fn import_leavers_from(&self, actor: &Actor, path: Option<&std::path::Path>, run: i64) -> Result<ImportReport> {
+        require(actor, Permission::Import)?;
+        let Some(path) = path else {
+            return Err(ServiceError::Conflict(
+                "This server was started without an analytical database (--analytics), so it has no tracking runs to import."
+                    .into(),
+            ));
+        };
+        if !path.exists() {
+            return Err(ServiceError::NotFound("analytical database with tracking runs"));
+        }
+        let store = cnis_store::Store::open(path).map_err(ServiceError::from_store)?;
+        self.import_leavers(actor, &store, run)
+    }
+
     /// Makes a draft entry for each leaver of the actor's council's schools
     /// in a tracking run whose destination leaves them possibly not in
     /// school, for a caseworker to check and confirm. Children already on
@@ -1015,5 +1080,34 @@ impl Service {
         })?;
         self.audit.advance(&head);
         Ok(report)
+    }
+}
+
+impl Service {
+    /// One entry of the actor's council, for editing. Audited as a read
+    /// of the child.
+    pub fn entry(&self, actor: &Actor, id: i64) -> Result<EntryView> {
+        require(actor, Permission::ReadChild)?;
+        scope(actor)?;
+        let e = self.db.read(|tx| self.own_entry(actor, tx, id))?;
+        let Some(e) = e else {
+            self.audit.record(self.event(
+                actor,
+                "entry.read",
+                "refused",
+                vec![],
+                serde_json::json!({ "entry": id }),
+            ))?;
+            return Err(ServiceError::NotFound("No entry with that id on your council's register"));
+        };
+        self.audit.record(self.event(
+            actor,
+            "entry.read",
+            "ok",
+            vec![e.child_id.clone()],
+            serde_json::json!({ "entry": id }),
+        ))?;
+        let name = self.council_name(&e.council);
+        Ok(self.view(e, name))
     }
 }

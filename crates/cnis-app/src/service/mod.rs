@@ -21,10 +21,13 @@ use std::sync::Arc;
 
 use cnis_core::LaCode;
 use cnis_core::register::Role;
-use cnis_store::db::{Backend, Db};
+use cnis_store::db::Db;
 use serde::Serialize;
 
 pub use accounts::{NewAccount, SignedIn};
+pub use cnis_store::audit::ChainRow;
+pub use cnis_store::db::Backend;
+pub use cnis_store::register::{Entry, HistoryRow, now_ms};
 pub use entries::{ChildView, Condition, Dashboard, EntryView, Page};
 pub use search::{LookupCandidate, LookupRequest, SearchHit, SearchRequest};
 
@@ -90,6 +93,7 @@ pub fn allows(role: Role, p: Permission) -> bool {
 
 /// One field's problem, for a form or a problem document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field, as the API names it (`given_name`, `parents[0].name`).
     pub field: String,
@@ -171,6 +175,7 @@ pub type Result<T> = std::result::Result<T, ServiceError>;
 /// Children Act 2004; the regulations will say; the NHS number is the one
 /// the government intends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatutoryIdentifier {
     /// The NHS number.

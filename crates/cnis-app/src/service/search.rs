@@ -67,6 +67,7 @@ fn level_weight(f: Field, level: u8) -> f64 {
 /// What a person searches for. Any field may be left out; at least one
 /// must be given.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchRequest {
     /// Given name.
@@ -89,6 +90,7 @@ pub struct SearchRequest {
 
 /// One field's part in a match.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agreement {
     /// The field.
     pub field: &'static str,
@@ -100,6 +102,7 @@ pub struct Agreement {
 
 /// A search result: the entry, its weight and why it matched.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// cnis's child id.
     pub child_id: String,
@@ -123,6 +126,7 @@ pub struct SearchHit {
 
 /// A partner's lookup: the child's details as the partner holds them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct LookupRequest {
     /// The partner's own reference for the child, so that an agreed match
@@ -144,6 +148,7 @@ pub struct LookupRequest {
 
 /// A candidate child for a lookup: identifiers and evidence only.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupCandidate {
     /// cnis's child id.
     pub child_id: String,

@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unload(a) => ingest::unload(a, &cli.global),
         Command::Settings(a) => track::settings(a),
         Command::Score(a) => synth::score(a),
+        Command::Serve(a) => register::serve(a, &cli.global),
         Command::User(c) => register::user(c, &cli.global),
         Command::Audit(c) => register::audit(c, &cli.global),
         Command::Register(c) => register::register(c, &cli.global),

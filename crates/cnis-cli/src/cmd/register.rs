@@ -12,7 +12,7 @@ use cnis_core::LaCode;
 use cnis_core::register::Role;
 use cnis_store::db::Backend;
 
-use crate::cli::{AuditCommand, Global, RegisterCommand, RegisterDb, UserCommand};
+use crate::cli::{AuditCommand, Global, RegisterCommand, RegisterDb, ServeArgs, UserCommand};
 
 pub fn open_service(db: &RegisterDb) -> anyhow::Result<Service> {
     let backend = Backend::parse(&db.register);
@@ -154,4 +154,29 @@ pub fn register(c: RegisterCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+pub fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let service = std::sync::Arc::new(open_service(&a.db)?);
+    let described = service.describe_backend();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let config = cnis_server::ServerConfig {
+            bind: a.bind,
+            analytics: a.analytics,
+            secure_cookies: !a.insecure_cookies,
+            ..cnis_server::ServerConfig::default()
+        };
+        let app = cnis_server::Application::build(service.clone(), config)
+            .await
+            .with_context(|| format!("listening on {}", a.bind))?;
+        if !g.quiet {
+            println!("cnis register service on http://{} ({described})", app.address());
+            println!("  pages at /, API at /api/v1, OpenAPI document at /api/openapi.json; Ctrl-C stops it");
+        }
+        tokio::spawn(cnis_server::sweep_daily(service));
+        app.run_until(cnis_server::shutdown_signal()).await.context("serving")?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

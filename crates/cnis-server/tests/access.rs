@@ -1,0 +1,538 @@
+//! The access matrix: every endpoint the router serves, against every
+//! role, in the role's own council and in another. The table is written
+//! by hand; the endpoints are listed from the router, so a new endpoint
+//! without a row here fails this test, and so does a row for an endpoint
+//! that is gone.
+
+mod common;
+
+use std::collections::HashMap;
+
+use cnis_core::register::Role;
+use common::{PEOPLE, Server, Session, add_accounts, draft, servers};
+
+/// What a role may get from an endpoint: the status expected.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// This status, for everyone.
+    All(u16),
+    /// `yes` for the roles named, `no` for the rest.
+    Only(&'static [&'static str], u16, u16),
+}
+
+/// One endpoint's row: how to call it and what each role gets.
+struct Row {
+    method: &'static str,
+    path: &'static str,
+    /// The concrete request: path (ids filled in) and body.
+    call: fn(&Fixture, &str) -> Call,
+    expect: Expect,
+}
+
+enum Body {
+    None,
+    Json(serde_json::Value),
+    Form(Vec<(&'static str, String)>),
+}
+
+struct Call {
+    path: String,
+    body: Body,
+}
+
+/// What the matrix acts on: for each request, fresh entries made by the
+/// owner in council 202 so no call depends on another's effect.
+struct Fixture<'a> {
+    server: &'a Server,
+    owner: cnis_app::service::Actor,
+    other_child: String,
+}
+
+impl Fixture<'_> {
+    fn fresh(&self) -> (i64, String) {
+        draft(&self.server.service, &self.owner, "Matrix", "Child")
+    }
+
+    fn registered(&self) -> (i64, String) {
+        let (id, child) = self.fresh();
+        self.server.service.confirm_entry(&self.owner, id, 1, "checked").expect("confirm");
+        (id, child)
+    }
+}
+
+const CW: &[&str] = &["caseworker", "team_manager"];
+const CW_ALL: &[&str] = &["caseworker", "team_manager", "caseworker_other", "team_manager_other"];
+const PEOPLE_WITH_PASSWORDS: &[&str] = &[
+    "caseworker",
+    "team_manager",
+    "council_admin",
+    "school",
+    "caseworker_other",
+    "team_manager_other",
+    "national_analyst",
+    "auditor",
+];
+
+fn entry_json(f: &Fixture) -> serde_json::Value {
+    let _ = f;
+    serde_json::json!({
+        "content": { "given_name": "New", "family_name": "Entry", "dob": common::dob_aged(9) },
+        "source": "hand",
+        "reason": "matrix test"
+    })
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            method: "GET",
+            path: "/health",
+            call: |_, _| Call { path: "/health".into(), body: Body::None },
+            expect: Expect::All(200),
+        },
+        Row {
+            method: "GET",
+            path: "/ready",
+            call: |_, _| Call { path: "/ready".into(), body: Body::None },
+            expect: Expect::All(200),
+        },
+        Row {
+            method: "GET",
+            path: "/api/openapi.json",
+            call: |_, _| Call { path: "/api/openapi.json".into(), body: Body::None },
+            expect: Expect::All(200),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/session",
+            call: |_, who| Call {
+                path: "/api/v1/session".into(),
+                body: Body::Json(serde_json::json!({ "email": common::email(who), "password": common::PASSWORD })),
+            },
+            expect: Expect::Only(PEOPLE_WITH_PASSWORDS, 200, 401),
+        },
+        Row {
+            method: "DELETE",
+            path: "/api/v1/session",
+            call: |_, _| Call { path: "/api/v1/session".into(), body: Body::None },
+            expect: Expect::All(204),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/me",
+            call: |_, _| Call { path: "/api/v1/me".into(), body: Body::None },
+            expect: Expect::All(200),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/dashboard",
+            call: |_, _| Call { path: "/api/v1/dashboard".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/entries",
+            call: |_, _| Call { path: "/api/v1/entries".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/entries",
+            call: |f, _| Call { path: "/api/v1/entries".into(), body: Body::Json(entry_json(f)) },
+            expect: Expect::Only(CW_ALL, 201, 403),
+        },
+        Row {
+            method: "PUT",
+            path: "/api/v1/entries/{id}",
+            call: |f, _| {
+                let (id, _) = f.fresh();
+                let mut c = common::content("Matrix", "Changed", &common::dob_aged(11));
+                c.notes = Some("changed".into());
+                Call {
+                    path: format!("/api/v1/entries/{id}"),
+                    body: Body::Json(serde_json::json!({ "version": 1, "content": c, "reason": "matrix" })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/entries/{id}/confirm",
+            call: |f, _| {
+                let (id, _) = f.fresh();
+                Call {
+                    path: format!("/api/v1/entries/{id}/confirm"),
+                    body: Body::Json(serde_json::json!({ "version": 1, "reason": "matrix" })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/entries/{id}/leave",
+            call: |f, _| {
+                let (id, _) = f.registered();
+                let today = chrono::Utc::now().date_naive().to_string();
+                Call {
+                    path: format!("/api/v1/entries/{id}/leave"),
+                    body: Body::Json(
+                        serde_json::json!({ "version": 2, "why": "moved_away", "on": today, "reason": "matrix" }),
+                    ),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "PUT",
+            path: "/api/v1/entries/{id}/restricted",
+            call: |f, _| {
+                let (id, _) = f.fresh();
+                Call {
+                    path: format!("/api/v1/entries/{id}/restricted"),
+                    body: Body::Json(serde_json::json!({ "content": { "sen": "ehc_plan" }, "reason": "matrix" })),
+                }
+            },
+            expect: Expect::Only(&["team_manager"], 204, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/children/{child_id}",
+            call: |f, _| Call { path: format!("/api/v1/children/{}", f.fresh().1), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/children/{child_id}/emergency-access",
+            call: |f, _| Call {
+                path: format!("/api/v1/children/{}/emergency-access", f.fresh().1),
+                body: Body::Json(
+                    serde_json::json!({ "reason": "police say the child is at risk at an address tonight" }),
+                ),
+            },
+            // Emergency access is to another council's child: the owner's
+            // own caseworkers get "no such child on another register".
+            expect: Expect::Only(&["caseworker_other", "team_manager_other"], 204, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/search",
+            call: |_, _| Call {
+                path: "/api/v1/search".into(),
+                body: Body::Json(serde_json::json!({ "family_name": "Child" })),
+            },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/identity/lookup",
+            call: |_, _| Call {
+                path: "/api/v1/identity/lookup".into(),
+                body: Body::Json(
+                    serde_json::json!({ "given_name": "Matrix", "family_name": "Child", "dob": common::dob_aged(11) }),
+                ),
+            },
+            expect: Expect::Only(&["partner"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/identity/agree",
+            call: |f, _| Call {
+                path: "/api/v1/identity/agree".into(),
+                body: Body::Json(serde_json::json!({ "reference": "REF-1", "child_id": f.fresh().1 })),
+            },
+            expect: Expect::Only(&["partner"], 204, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/national/counts",
+            call: |_, _| Call { path: "/api/v1/national/counts".into(), body: Body::None },
+            expect: Expect::Only(&["national_analyst"], 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/audit",
+            call: |_, _| Call { path: "/api/v1/audit".into(), body: Body::None },
+            expect: Expect::Only(&["auditor"], 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/audit/children/{child_id}",
+            call: |f, _| Call { path: format!("/api/v1/audit/children/{}", f.other_child), body: Body::None },
+            // A subject access request is answered by the council that
+            // holds the child; an auditor never reads a child's record.
+            expect: Expect::Only(&["team_manager_other"], 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/accounts",
+            call: |_, _| Call { path: "/api/v1/accounts".into(), body: Body::None },
+            expect: Expect::Only(&["council_admin"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/accounts",
+            call: |_, who| Call {
+                path: "/api/v1/accounts".into(),
+                body: Body::Json(serde_json::json!({
+                    "email": format!("new-{who}-{}@test.invalid", rand::random::<u32>()),
+                    "name": "New person", "role": "caseworker", "password": "another long password"
+                })),
+            },
+            expect: Expect::Only(&["council_admin"], 201, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/imports",
+            call: |_, _| Call { path: "/api/v1/imports".into(), body: Body::Json(serde_json::json!({ "run": 1 })) },
+            // Allowed to caseworkers, who learn the server has no tracking runs.
+            expect: Expect::Only(CW_ALL, 409, 403),
+        },
+        // Pages.
+        Row {
+            method: "GET",
+            path: "/",
+            call: |_, _| Call { path: "/".into(), body: Body::None },
+            expect: Expect::All(200),
+        },
+        Row {
+            method: "GET",
+            path: "/sign-in",
+            call: |_, _| Call { path: "/sign-in".into(), body: Body::None },
+            // A signed-in user is sent on to their work.
+            expect: Expect::All(303),
+        },
+        Row {
+            method: "POST",
+            path: "/sign-in",
+            call: |_, who| Call {
+                path: "/sign-in".into(),
+                body: Body::Form(vec![("email", common::email(who)), ("password", common::PASSWORD.into())]),
+            },
+            expect: Expect::Only(PEOPLE_WITH_PASSWORDS, 303, 401),
+        },
+        Row {
+            method: "POST",
+            path: "/sign-out",
+            call: |_, _| Call { path: "/sign-out".into(), body: Body::Form(vec![]) },
+            expect: Expect::All(303),
+        },
+        Row {
+            method: "GET",
+            path: "/entries",
+            call: |_, _| Call { path: "/entries".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/entries/new",
+            call: |_, _| Call { path: "/entries/new".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/entries/new",
+            call: |_, _| Call {
+                path: "/entries/new".into(),
+                body: Body::Form(vec![
+                    ("given_name", "Form".into()),
+                    ("family_name", "Child".into()),
+                    ("dob_day", "9".into()),
+                    ("dob_month", "5".into()),
+                    (
+                        "dob_year",
+                        (chrono::Utc::now().date_naive().format("%Y").to_string().parse::<i32>().unwrap_or(2026) - 10)
+                            .to_string(),
+                    ),
+                    ("reason", "matrix".into()),
+                ]),
+            },
+            expect: Expect::Only(CW_ALL, 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/entries/{id}/edit",
+            call: |f, _| Call { path: format!("/entries/{}/edit", f.fresh().0), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/entries/{id}/edit",
+            call: |f, _| {
+                let (id, _) = f.fresh();
+                Call {
+                    path: format!("/entries/{id}/edit"),
+                    body: Body::Form(vec![
+                        ("version", "1".into()),
+                        ("given_name", "Matrix".into()),
+                        ("family_name", "Edited".into()),
+                        ("dob_day", "9".into()),
+                        ("dob_month", "5".into()),
+                        ("dob_year", common::dob_aged(11)[..4].to_string()),
+                        ("reason", "matrix".into()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/entries/{id}/confirm",
+            call: |f, _| Call {
+                path: format!("/entries/{}/confirm", f.fresh().0),
+                body: Body::Form(vec![("version", "1".into())]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/search",
+            call: |_, _| Call { path: "/search".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/search",
+            call: |_, _| Call { path: "/search".into(), body: Body::Form(vec![("family_name", "Child".into())]) },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/children/{child_id}",
+            call: |f, _| Call { path: format!("/children/{}", f.fresh().1), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/import",
+            call: |_, _| Call { path: "/import".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/import",
+            call: |_, _| Call { path: "/import".into(), body: Body::Form(vec![("run", "1".into())]) },
+            expect: Expect::Only(CW_ALL, 409, 403),
+        },
+    ]
+}
+
+/// A refusal is 403, or 404 where the thing asked for is not in the
+/// caller's council (the same answer as for an id that does not exist).
+fn refused(code: u16) -> bool {
+    code == 403 || code == 404
+}
+
+#[test]
+fn every_endpoint_has_a_row_and_every_row_an_endpoint() {
+    let served: Vec<(String, String)> = cnis_server::endpoints();
+    let table: Vec<(String, String)> = rows().iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    for e in &served {
+        assert!(table.contains(e), "endpoint {} {} has no row in the access matrix", e.0, e.1);
+    }
+    for r in &table {
+        assert!(served.contains(r), "the access matrix has a row for {} {}, which the router does not serve", r.0, r.1);
+    }
+}
+
+#[test]
+fn each_role_gets_what_the_matrix_says_and_no_council_sees_another_s_children() {
+    for server in servers() {
+        let actors = add_accounts(&server.service);
+        let owner = actors["caseworker"].clone();
+        // A child in the other council, whose name must never reach 202.
+        let (_, other_child) = draft(&server.service, &actors["caseworker_other"], "Otherside", "Secretname");
+        let f = Fixture { server: &server, owner, other_child };
+        let sessions: HashMap<&str, Session> =
+            PEOPLE.iter().map(|(name, role, _)| (*name, Session::sign_in(&server, name, *role))).collect();
+        let mut failures = Vec::new();
+        for row in rows() {
+            for (name, role, _) in PEOPLE {
+                // Signing out ends the session: use a fresh one for that row.
+                let fresh;
+                let s = if row.path.contains("sign-out") || row.path == "/api/v1/session" && row.method == "DELETE" {
+                    fresh = Session::sign_in(&server, name, *role);
+                    &fresh
+                } else {
+                    &sessions[name]
+                };
+                let call = (row.call)(&f, name);
+                let req = match call.body {
+                    Body::None => s.request(row.method, &call.path),
+                    Body::Json(j) => s.request(row.method, &call.path).json(&j),
+                    Body::Form(fields) => {
+                        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                        s.form(&call.path, &fields)
+                    }
+                };
+                let resp = req.send().expect("request");
+                let code = resp.status().as_u16();
+                let text = resp.text().unwrap_or_default();
+                let (want, allowed) = match row.expect {
+                    Expect::All(c) => (c, true),
+                    Expect::Only(who, yes, no) => {
+                        if who.contains(name) {
+                            (yes, true)
+                        } else {
+                            (no, false)
+                        }
+                    }
+                };
+                let ok = if allowed {
+                    code == want
+                } else if want == 403 {
+                    refused(code)
+                } else {
+                    code == want
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{} {} {} as {name}: got {code}, want {want}",
+                        server.backend, row.method, call.path
+                    ));
+                }
+                // Whatever the answer, council 203's child never reaches
+                // another council's user, and names never reach analysts.
+                let council_202 = matches!(*name, "caseworker" | "team_manager" | "council_admin" | "school");
+                if (council_202 || *name == "national_analyst" || *name == "auditor" || *name == "partner")
+                    && text.contains("Secretname")
+                {
+                    failures.push(format!(
+                        "{} {} {} as {name}: shows another council's child",
+                        server.backend, row.method, call.path
+                    ));
+                }
+                if *role == Role::NationalAnalyst && text.contains("Matrix") && row.path.starts_with("/api/v1/national")
+                {
+                    failures.push(format!("{}: a national analyst saw a name", server.backend));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} access failures:\n{}", failures.len(), failures.join("\n"));
+        // Every request that touched a child was audited, and the chain holds.
+        let v = server.service.verify_audit().expect("verify");
+        assert_eq!(v.first_broken, None, "{}", server.backend);
+    }
+}
+
+#[test]
+fn a_change_with_a_session_cookie_needs_the_form_token() {
+    for server in servers() {
+        add_accounts(&server.service);
+        let mut s = Session::sign_in(&server, "caseworker", Role::Caseworker);
+        s.csrf = Some("not-the-token".into());
+        let r =
+            s.request("POST", "/api/v1/search").json(&serde_json::json!({ "family_name": "x" })).send().expect("send");
+        assert_eq!(r.status().as_u16(), 403, "{}", server.backend);
+        assert_eq!(r.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
+        let page = s.form("/search", &[("family_name", "x")]).send().expect("send");
+        assert_eq!(page.status().as_u16(), 403, "{}: a page form with the wrong token", server.backend);
+        let anonymous = Session::anonymous(&server.base);
+        let r = anonymous.request("GET", "/api/v1/me").send().expect("send");
+        assert_eq!(r.status().as_u16(), 401);
+        let r = anonymous.request("GET", "/entries").send().expect("send");
+        assert_eq!(
+            (r.status().as_u16(), r.headers().get("location").and_then(|l| l.to_str().ok())),
+            (303, Some("/sign-in"))
+        );
+    }
+}
