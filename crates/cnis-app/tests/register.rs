@@ -359,3 +359,18 @@ fn the_sweep_takes_off_children_past_school_age_and_deletes_after_retention() {
         assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
     }
 }
+
+#[test]
+fn settings_files_change_the_defaults_and_name_a_wrong_key() {
+    let mut c = ServiceConfig::new(Backend::Sqlite("x.db".into()));
+    c.apply_toml("retention_years = 25\nstatutory_identifier = \"child_id\"\nrequired_to_confirm = [\"postcode\"]\n")
+        .expect("good settings");
+    assert_eq!(c.retention_years, 25);
+    assert_eq!(c.required_to_confirm, ["postcode"]);
+    let err = c.apply_toml("retention = 3").expect_err("unknown key");
+    assert!(err.contains("retention"), "{err}");
+    let err = c.apply_toml("lookup_floor = 0.1").expect_err("out of range");
+    assert!(err.contains("lookup_floor"), "{err}");
+    let err = c.apply_toml("required_to_confirm = [\"shoe_size\"]").expect_err("unknown field");
+    assert!(err.contains("shoe_size"), "{err}");
+}

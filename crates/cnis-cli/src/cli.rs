@@ -83,6 +83,10 @@ pub struct RegisterDb {
     /// `postgres://` URL.
     #[arg(long = "register", default_value = "register.db", env = "CNIS_REGISTER")]
     pub register: String,
+    /// The register's settings (TOML): retention, the statutory identifier, lookup
+    /// limits, sign-in lockout, fields required to confirm an entry (docs/register.md).
+    #[arg(long = "register-settings", env = "CNIS_REGISTER_SETTINGS")]
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

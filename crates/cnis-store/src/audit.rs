@@ -242,6 +242,43 @@ pub fn about_child(tx: &mut Tx<'_>, child_id: &str) -> Result<Vec<ChainRow>> {
     .collect()
 }
 
+/// One access to a child, for the child's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// When (ms).
+    pub at: i64,
+    /// Who, by name (none for the service itself).
+    pub name: Option<String>,
+    /// Their role.
+    pub actor_role: String,
+    /// Their council.
+    pub council: Option<String>,
+    /// What they did.
+    pub action: String,
+}
+
+/// The newest `limit` events about a child, newest first, with the
+/// actor's name: one query.
+pub fn accesses(tx: &mut Tx<'_>, child_id: &str, limit: i64) -> Result<Vec<Access>> {
+    tx.query(
+        "SELECT c.at, u.name, c.actor_role, c.council, c.action
+         FROM audit_subjects s JOIN audit_chain c ON c.seq = s.seq LEFT JOIN users u ON u.id = c.actor
+         WHERE s.child_id = $1 ORDER BY s.seq DESC LIMIT $2",
+        &[child_id.into(), limit.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Access {
+            at: r.int(0)?,
+            name: r.opt_text(1)?,
+            actor_role: r.text(2)?,
+            council: r.opt_text(3)?,
+            action: r.text(4)?,
+        })
+    })
+    .collect()
+}
+
 /// Events recorded, in all.
 pub fn count(tx: &mut Tx<'_>) -> Result<i64> {
     tx.query_one("SELECT COUNT(*) FROM audit_chain", &[])?.int(0)

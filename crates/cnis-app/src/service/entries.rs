@@ -926,19 +926,17 @@ fn existing_child(tx: &mut cnis_store::db::Tx<'_>, c: &EntryContent) -> cnis_sto
 
 fn viewers(tx: &mut cnis_store::db::Tx<'_>, child: &str, council: Option<LaCode>) -> cnis_store::Result<Vec<Viewer>> {
     let own = council.map(|c| c.to_string());
-    let rows = audit::about_child(tx, child)?;
     let mut out = Vec::new();
-    for r in rows.into_iter().rev().take(100) {
-        let name = match r.actor {
-            Some(id) => reg::user_by_id(tx, id)?.map(|u| u.name),
-            None => Some(r.actor_role.clone()),
-        };
+    for r in audit::accesses(tx, child, 200)? {
         // Another council's accesses are shown only when they are
         // emergency access to this council's child.
         if r.council != own && !r.action.contains("emergency") {
             continue;
         }
-        out.push(Viewer { at: r.at, name, council: r.council, action: r.action });
+        out.push(Viewer { at: r.at, name: r.name.or(Some(r.actor_role)), council: r.council, action: r.action });
+        if out.len() == 100 {
+            break;
+        }
     }
     Ok(out)
 }

@@ -257,6 +257,88 @@ impl ServiceConfig {
     }
 }
 
+/// The settings a council may change, as written in a TOML file (every
+/// key optional; what is left out keeps its default).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Years an entry is kept after the child leaves the register.
+    pub retention_years: Option<u32>,
+    /// `nhs_number`, `upn` or `child_id`.
+    pub statutory_identifier: Option<StatutoryIdentifier>,
+    /// Identity lookups: the lowest match probability returned.
+    pub lookup_floor: Option<f64>,
+    /// Identity lookups a partner system may make a minute.
+    pub lookups_per_minute: Option<u32>,
+    /// Hours a session lasts.
+    pub session_hours: Option<i64>,
+    /// Failed sign-ins that lock an account.
+    pub lock_after: Option<i64>,
+    /// Minutes a locked account stays locked.
+    pub lock_minutes: Option<i64>,
+    /// Fields required before an entry is confirmed.
+    pub required_to_confirm: Option<Vec<String>>,
+    /// Hours a week from which other providers' details are required.
+    pub prescribed_hours: Option<f64>,
+    /// Hours an emergency access grant lasts.
+    pub emergency_hours: Option<i64>,
+}
+
+/// The fields `required_to_confirm` may name.
+pub const CONFIRMABLE_FIELDS: &[&str] =
+    &["address", "postcode", "parents", "sex", "parent_hours_per_week", "reason_not_in_school", "known_on"];
+
+impl ServiceConfig {
+    /// Applies a settings file's text over these settings, checking each
+    /// value; the message names the key that is wrong.
+    pub fn apply_toml(&mut self, text: &str) -> std::result::Result<(), String> {
+        let raw: RawSettings = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let range = |key: &str, ok: bool| if ok { Ok(()) } else { Err(format!("{key} is out of range")) };
+        if let Some(v) = raw.retention_years {
+            range("retention_years", (1..=100).contains(&v))?;
+            self.retention_years = v;
+        }
+        if let Some(v) = raw.statutory_identifier {
+            self.statutory_identifier = v;
+        }
+        if let Some(v) = raw.lookup_floor {
+            range("lookup_floor", (0.5..=1.0).contains(&v))?;
+            self.lookup_floor = v;
+        }
+        if let Some(v) = raw.lookups_per_minute {
+            range("lookups_per_minute", (1..=10_000).contains(&v))?;
+            self.lookups_per_minute = v;
+        }
+        if let Some(v) = raw.session_hours {
+            range("session_hours", (1..=24).contains(&v))?;
+            self.session_hours = v;
+        }
+        if let Some(v) = raw.lock_after {
+            range("lock_after", (1..=100).contains(&v))?;
+            self.lock_after = v;
+        }
+        if let Some(v) = raw.lock_minutes {
+            range("lock_minutes", (1..=1440).contains(&v))?;
+            self.lock_minutes = v;
+        }
+        if let Some(v) = raw.required_to_confirm {
+            if let Some(bad) = v.iter().find(|f| !CONFIRMABLE_FIELDS.contains(&f.as_str())) {
+                return Err(format!("required_to_confirm names {bad:?}, which is not one of {CONFIRMABLE_FIELDS:?}"));
+            }
+            self.required_to_confirm = v;
+        }
+        if let Some(v) = raw.prescribed_hours {
+            range("prescribed_hours", (0.0..=168.0).contains(&v))?;
+            self.prescribed_hours = v;
+        }
+        if let Some(v) = raw.emergency_hours {
+            range("emergency_hours", (1..=168).contains(&v))?;
+            self.emergency_hours = v;
+        }
+        Ok(())
+    }
+}
+
 /// The register service: a database, its audit log and its settings.
 pub struct Service {
     pub(crate) db: Arc<Db>,

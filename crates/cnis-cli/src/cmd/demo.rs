@@ -220,6 +220,7 @@ struct DemoRegister {
     accounts: Vec<(String, Role, Option<String>)>,
     imports: Vec<(String, cnis_app::service::entries::ImportReport)>,
     partner_token: String,
+    run: i64,
 }
 
 /// Fills `register.db`: accounts of every role in the three councils with
@@ -281,7 +282,7 @@ fn demo_register(out: &Path, store: &cnis_store::Store, linked: &TrackReport) ->
             service.import_leavers(&actor, store, linked.run).map_err(|e| anyhow::anyhow!("importing leavers: {e}"))?;
         imports.push((format!("{} {}", la, la.info().name), r));
     }
-    Ok(DemoRegister { accounts, imports, partner_token })
+    Ok(DemoRegister { accounts, imports, partner_token, run: linked.run })
 }
 
 fn print_register(r: &DemoRegister, out: &Path) {
@@ -298,5 +299,11 @@ fn print_register(r: &DemoRegister, out: &Path) {
     }
     println!("  Partner system's API token: {}", r.partner_token);
     println!("  Check the audit chain: cnis audit verify --register {}", out.join("register.db").display());
+    println!(
+        "  Open it in a browser: cnis serve --register {} --analytics {}, then http://127.0.0.1:8080",
+        out.join("register.db").display(),
+        out.join("cnis.db").display()
+    );
+    println!("  (tracking run {} is the one with linkage; the import page makes drafts from it)", r.run);
     println!();
 }

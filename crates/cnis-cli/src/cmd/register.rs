@@ -17,7 +17,12 @@ use crate::cli::{AuditCommand, Global, RegisterCommand, RegisterDb, ServeArgs, U
 pub fn open_service(db: &RegisterDb) -> anyhow::Result<Service> {
     let backend = Backend::parse(&db.register);
     let described = backend.describe();
-    Service::open(ServiceConfig::new(backend)).with_context(|| format!("opening the register ({described})"))
+    let mut config = ServiceConfig::new(backend);
+    if let Some(path) = &db.settings {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        config.apply_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Service::open(config).with_context(|| format!("opening the register ({described})"))
 }
 
 fn explain(e: ServiceError) -> anyhow::Error {
