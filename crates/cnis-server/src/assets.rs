@@ -54,8 +54,13 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
+/// cnis's own stylesheet (a few rules beside the design systems'),
+/// written by hand, so not in the vendored manifest.
+pub const LOCAL: &[(&str, &str, &[u8])] =
+    &[("local.css", "text/css; charset=utf-8", include_bytes!("../static/local.css"))];
+
 async fn asset(Path(path): Path<String>) -> Response {
-    match FILES.iter().find(|(p, _, _)| *p == path) {
+    match FILES.iter().chain(LOCAL).find(|(p, _, _)| *p == path) {
         Some((_, kind, bytes)) => {
             let mut r = bytes.to_vec().into_response();
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
@@ -73,7 +78,7 @@ pub fn version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| {
         let mut h = blake3::Hasher::new();
-        for (p, _, b) in FILES {
+        for (p, _, b) in FILES.iter().chain(LOCAL) {
             h.update(p.as_bytes());
             h.update(b);
         }

@@ -38,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/search"),
     ("POST", "/search"),
     ("GET", "/children/{child_id}"),
+    ("GET", "/children/{child_id}/emergency-access"),
+    ("POST", "/children/{child_id}/emergency-access"),
     ("GET", "/import"),
     ("POST", "/import"),
 ];
@@ -60,6 +62,8 @@ pub fn routes() -> Router<AppState> {
             ("GET", "/search") => get(search_page),
             ("POST", "/search") => post(search),
             ("GET", "/children/{child_id}") => get(child),
+            ("GET", "/children/{child_id}/emergency-access") => get(emergency_page),
+            ("POST", "/children/{child_id}/emergency-access") => post(emergency),
             ("GET", "/import") => get(import_page),
             ("POST", "/import") => post(import),
             // A row of the table with no handler is a bug caught by every
@@ -221,6 +225,8 @@ struct EntryFormPage {
     council_fields: Vec<Field>,
     reason_field: Field,
     button: &'static str,
+    /// For a new entry: how the council learnt of the child (code, label, chosen).
+    sources: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -239,6 +245,18 @@ struct ErrorPage {
     layout: Layout,
     heading: String,
     detail: String,
+    /// A child refused: the link to ask for emergency access.
+    emergency_for: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "emergency.html")]
+struct EmergencyPage {
+    layout: Layout,
+    errors: Vec<FieldError>,
+    csrf: String,
+    child_id: String,
+    reason: Field,
 }
 
 fn render(t: &impl Template, status: StatusCode) -> Response {
@@ -261,7 +279,10 @@ fn error_page(layout: Layout, e: &ApiError) -> Response {
         s if s.is_server_error() => "Sorry, there is a problem with the service",
         _ => "There is a problem",
     };
-    render(&ErrorPage { layout, heading: heading.into(), detail: e.detail().to_string() }, e.status())
+    render(
+        &ErrorPage { layout, heading: heading.into(), detail: e.detail().to_string(), emergency_for: None },
+        e.status(),
+    )
 }
 
 /// The page for an unknown address.
@@ -705,8 +726,18 @@ async fn child(
     let Ok(Path(id)) = id else { return not_found_page() };
     let done = q.ok().and_then(|Query(q)| q.done);
     let a = c.actor.clone();
+    let asked = id.clone();
     let view = match state.blocking(move |s| s.child(&a, &id)).await {
         Ok(v) => v,
+        Err(e) if e.status() == StatusCode::FORBIDDEN && allows(c.actor.role, Permission::EmergencyAccess) => {
+            let page = ErrorPage {
+                layout,
+                heading: "You cannot see this".into(),
+                detail: "This child is not on your council's register.".into(),
+                emergency_for: cnis_core::ChildId::parse(&asked).ok().map(|c| c.to_string()),
+            };
+            return render(&page, StatusCode::FORBIDDEN);
+        }
         Err(e) => return error_page(layout, &e),
     };
     let mut flags = Vec::new();
@@ -750,6 +781,7 @@ struct EntryForm {
     previous_school: String,
     known_on: String,
     reason: String,
+    source: String,
 }
 
 impl EntryForm {
@@ -892,6 +924,17 @@ fn entry_form_page(
             e,
         ),
         button,
+        sources: if version == 0 {
+            EntrySource::ALL
+                .iter()
+                .filter(|s| **s != EntrySource::TrackingRun)
+                .map(|s| {
+                    (s.code(), s.label(), f.source == s.code() || (f.source.is_empty() && *s == EntrySource::Hand))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         errors,
     }
 }
@@ -928,7 +971,12 @@ async fn create_entry(
         return error_page(Layout::for_caller(&c, ""), &e);
     }
     let content = form.content(EntryContent::default());
-    let new = NewEntry { content, source: EntrySource::Hand, child_id: None, restricted: None };
+    let source = match EntrySource::parse(&form.source) {
+        Some(EntrySource::TrackingRun) | None if !form.source.is_empty() => return bad_form(),
+        Some(s) => s,
+        None => EntrySource::Hand,
+    };
+    let new = NewEntry { content, source, child_id: None, restricted: None };
     let (a, reason) = (c.actor.clone(), form.reason.clone());
     match state.blocking(move |s| s.create_entry(&a, new, &reason)).await {
         Ok(v) => Redirect::to(&format!("/children/{}?done=created", v.entry.child_id)).into_response(),
@@ -1106,6 +1154,71 @@ async fn import(
         Ok(r) => page(Vec::new(), Some(r), StatusCode::OK),
         Err(e) if e.status() == StatusCode::NOT_FOUND || e.status() == StatusCode::CONFLICT => {
             page(vec![FieldError { field: "run".into(), message: e.detail().to_string() }], None, e.status())
+        }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+async fn emergency_page(
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    if !allows(c.actor.role, Permission::EmergencyAccess) {
+        return error_page(
+            Layout::for_caller(&c, ""),
+            &ServiceError::Forbidden("your role does not allow this").into(),
+        );
+    }
+    let Ok(child) = cnis_core::ChildId::parse(&id) else { return not_found_page() };
+    let csrf = c.csrf().unwrap_or("").to_string();
+    let reason = field("reason", "Why the child may be at risk", Some(EMERGENCY_HINT), "", &[]);
+    render(
+        &EmergencyPage {
+            layout: Layout::for_caller(&c, ""),
+            errors: Vec::new(),
+            csrf,
+            child_id: child.to_string(),
+            reason,
+        },
+        StatusCode::OK,
+    )
+}
+
+const EMERGENCY_HINT: &str =
+    "At least 20 characters. The council that holds the record will see this reason, your name and when.";
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EmergencyForm {
+    csrf: String,
+    reason: String,
+}
+
+async fn emergency(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<EmergencyForm>, FormRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let Ok(Form(form)) = form else { return bad_form() };
+    if let Err(e) = c.check_form(&form.csrf) {
+        return error_page(Layout::for_caller(&c, ""), &e);
+    }
+    let (a, child, reason) = (c.actor.clone(), id.clone(), form.reason.clone());
+    match state.blocking(move |s| s.emergency_access(&a, &child, &reason)).await {
+        Ok(()) => Redirect::to(&format!("/children/{id}")).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors = form_errors(&e);
+            let reason = field("reason", "Why the child may be at risk", Some(EMERGENCY_HINT), &form.reason, &errors);
+            let csrf = c.csrf().unwrap_or("").to_string();
+            render(
+                &EmergencyPage { layout: Layout::for_caller(&c, ""), errors, csrf, child_id: id, reason },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }

@@ -403,6 +403,23 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/children/{child_id}/emergency-access",
+            call: |f, _| Call { path: format!("/children/{}/emergency-access", f.fresh().1), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/children/{child_id}/emergency-access",
+            call: |f, _| Call {
+                path: format!("/children/{}/emergency-access", f.fresh().1),
+                body: Body::Form(vec![("reason", "police say the child is at risk at an address tonight".into())]),
+            },
+            // Granted to the other council (then sent to the child's page);
+            // the owner's own caseworkers hold no other council's child.
+            expect: Expect::Only(&["caseworker_other", "team_manager_other"], 303, 403),
+        },
+        Row {
+            method: "GET",
             path: "/import",
             call: |_, _| Call { path: "/import".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),

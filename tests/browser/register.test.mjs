@@ -1,0 +1,548 @@
+// Browser tests of the register's pages, as a caseworker would use them:
+// the real `cnis demo` fills a register, the real `cnis serve` serves it,
+// and Debian's headless Chromium (driven by playwright-core, which never
+// downloads a browser) signs in, makes drafts, searches with a misspelt
+// name, edits and confirms an entry, and is refused another council's
+// child. Every main page is checked with axe-core (serious and critical
+// violations fail) and photographed at 1280 and 375 pixels wide.
+//
+// Run: bash tests/browser/setup.sh, then
+//   CNIS_BIN=path/to/cnis CNIS_ARTIFACTS=dir node --test tests/browser/register.test.mjs
+// (crates/cnis-cli/tests/browser.rs does both with the freshly built binary.)
+// CNIS_TRACKING_RUN may name the tracking run for a binary whose demo does
+// not print it yet; the Rust test clears it so that the demo's line is needed.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { chromium } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.CNIS_BIN;
+const ARTIFACTS = path.resolve(process.env.CNIS_ARTIFACTS || path.join(here, '../../target/browser-artifacts'));
+const PASSWORD = 'demo-password-cnis';
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const WIDE = { width: 1280, height: 800 };
+const NARROW = { width: 375, height: 800 };
+
+/** What the tests share: the demo's output, the server, the browser, and what each test found. */
+const s = {
+  tmp: null,
+  demoOut: '',
+  councils: [], // council codes with a caseworker account, in the demo's order
+  run: null, // the tracking run with linkage
+  demoDrafts: new Map(), // council code -> drafts the demo's import made
+  server: null,
+  serverLog: '',
+  serverExit: null,
+  base: null,
+  browser: null,
+  a: null, // { context, page } of council A's caseworker
+  child: null, // the draft that the search, child and edit tests use
+  checked: [], // { name, serious: [violations], other: [violations] }
+  pageProblems: [], // console errors, failed requests, missing CSS
+};
+
+const execFileP = promisify(execFile);
+
+/** The environment for `cnis`: none of the caller's cnis settings, which would change what the demo and server do. */
+function cnisEnv(extra) {
+  const env = { ...process.env, ...extra };
+  for (const k of ['CNIS_DB', 'CNIS_REGISTER', 'CNIS_REGISTER_SETTINGS', 'CNIS_BIND']) delete env[k];
+  return env;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The last `n` lines of a long output, for an error message. */
+const tail = (text, n = 30) => text.trimEnd().split('\n').slice(-n).join('\n');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A deadline for Promise.race that does not keep the process alive once the race is won. */
+const deadline = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** American Soundex, to keep a misspelling sounding like the name. */
+function soundex(name) {
+  const codes = { b: 1, f: 1, p: 1, v: 1, c: 2, g: 2, j: 2, k: 2, q: 2, s: 2, x: 2, z: 2, d: 3, t: 3, l: 4, m: 5, n: 5, r: 6 };
+  const letters = name.toLowerCase().replace(/[^a-z]/g, '');
+  if (!letters) return '';
+  let out = letters[0].toUpperCase();
+  let last = codes[letters[0]] ?? 0;
+  for (const ch of letters.slice(1)) {
+    const c = codes[ch] ?? 0;
+    if (c && c !== last) out += c;
+    if (ch !== 'h' && ch !== 'w') last = c;
+    if (out.length === 4) break;
+  }
+  return out.padEnd(4, '0');
+}
+
+/**
+ * A misspelling of `name` that keeps its first letter and, where it can,
+ * its Soundex code: two inner letters swapped, else one inner letter
+ * dropped, else one doubled.
+ */
+function misspell(name) {
+  const code = soundex(name);
+  const candidates = [];
+  for (let i = 1; i + 2 < name.length; i++) {
+    if (name[i] !== name[i + 1]) candidates.push(name.slice(0, i) + name[i + 1] + name[i] + name.slice(i + 2));
+  }
+  for (let i = 1; i + 1 < name.length; i++) candidates.push(name.slice(0, i) + name.slice(i + 1));
+  for (let i = 1; i < name.length; i++) candidates.push(name.slice(0, i) + name[i] + name.slice(i));
+  const differ = candidates.filter((c) => c.toLowerCase() !== name.toLowerCase());
+  return differ.find((c) => soundex(c) === code) ?? differ[0];
+}
+
+/** Runs axe on the page as it stands and photographs it at both widths. */
+async function checkPage(page, name) {
+  const results = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const other = results.violations.filter((v) => !serious.includes(v));
+  s.checked.push({ name, url: page.url(), serious, other });
+  for (const v of results.violations) {
+    const target = v.nodes[0]?.target?.join(' ') ?? '';
+    console.log(`axe on ${name}: ${v.id} (${v.impact}) ${v.help}; first node: ${target}; ${v.nodes.length} node(s)`);
+  }
+  // The GOV.UK stylesheet must have loaded (a CSP or a missing file would
+  // leave the page unstyled): the width container is capped at 960px.
+  const styled = await page.evaluate(() => {
+    const el = document.querySelector('.govuk-width-container');
+    return el ? getComputedStyle(el).maxWidth : 'no .govuk-width-container';
+  });
+  if (styled !== '960px') s.pageProblems.push(`${name}: the GOV.UK stylesheet did not apply (width container max-width ${styled})`);
+
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.setViewportSize(WIDE);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-1280.png`), fullPage: true });
+  await page.setViewportSize(NARROW);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-375.png`), fullPage: true });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > NARROW.width) log(`note: ${name} is ${wide} px wide at ${NARROW.width} px (scrolls sideways)`);
+  await page.setViewportSize(WIDE);
+  log(`checked ${name}`);
+}
+
+async function newContext() {
+  const context = await s.browser.newContext({ baseURL: s.base, viewport: WIDE });
+  context.on('page', watch);
+  return context;
+}
+
+/** Records console errors (CSP refusals among them) and failed requests. */
+function watch(page) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // Chromium logs a page that answers 401 or 403 (a wrong password, a
+    // refusal) as a failed resource: the tests check those statuses themselves.
+    const own = m.location()?.url === page.url() && /status of 40[13]\b/.test(m.text());
+    if (!own) s.pageProblems.push(`console error on ${page.url()}: ${m.text()} (${m.location()?.url ?? ''})`);
+  });
+  page.on('pageerror', (e) => s.pageProblems.push(`script error on ${page.url()}: ${e.message}`));
+  page.on('requestfailed', (r) => s.pageProblems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('response', (r) => {
+    if (r.url().includes('/assets/') && r.status() >= 400) s.pageProblems.push(`asset ${r.url()} answered ${r.status()}`);
+  });
+}
+
+/** Clicks a form's button and waits for the answer to its POST to `pathname`. */
+async function submit(page, button, pathname) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === pathname),
+    page.getByRole('button', { name: button }).click(),
+  ]);
+  await page.waitForLoadState('load');
+  return response;
+}
+
+const t0 = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}`);
+
+/** Signs in through the sign-in page; `check` runs axe and screenshots on it first. */
+async function signIn(context, email, { check } = {}) {
+  const page = await context.newPage();
+  const r = await page.goto('/sign-in');
+  assert.equal(r.status(), 200, 'GET /sign-in');
+  if (check) await checkPage(page, 'sign-in');
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(PASSWORD);
+  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  return page;
+}
+
+/** Every entry of the signed-in caseworker's council (the API, all pages). */
+async function apiEntries(context, status) {
+  const items = [];
+  for (let p = 1; p < 1000; p++) {
+    const q = new URLSearchParams({ page: String(p), per_page: '100' });
+    if (status) q.set('status', status);
+    const r = await context.request.get(`/api/v1/entries?${q}`);
+    assert.equal(r.status(), 200, `GET /api/v1/entries?${q}: ${await r.text()}`);
+    const body = await r.json();
+    items.push(...body.items.map((i) => i.entry ?? i));
+    if (body.items.length === 0 || items.length >= body.total) break;
+  }
+  return items;
+}
+
+function need(value, what) {
+  if (!value) throw new Error(`${what} is not there: an earlier test failed`);
+  return value;
+}
+
+before(async () => {
+  assert.ok(BIN, 'CNIS_BIN must name the cnis binary');
+  log('demo');
+  s.tmp = await mkdtemp(path.join(os.tmpdir(), 'cnis-browser-'));
+  await mkdir(ARTIFACTS, { recursive: true });
+
+  // 1. The demo: synthetic data, tracking, and a register with accounts.
+  let demo;
+  try {
+    demo = await execFileP(BIN, ['demo', '--pupils', '50000', '--out', s.tmp], {
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 600_000,
+      env: cnisEnv({ RUST_LOG: 'warn' }),
+    });
+  } catch (e) {
+    throw new Error(`cnis demo failed (${e.code ?? e.signal}):\n${tail(e.stdout ?? '')}\n${tail(e.stderr ?? '')}`);
+  }
+  s.demoOut = demo.stdout;
+  await writeFile(path.join(ARTIFACTS, 'demo-output.txt'), demo.stdout + demo.stderr);
+  s.councils = [...demo.stdout.matchAll(/^\s+caseworker@(\w+)\.demo\.invalid\s/gm)].map((m) => m[1]);
+  const demoFile = path.join(ARTIFACTS, 'demo-output.txt');
+  assert.ok(s.councils.length >= 2, `the demo printed fewer than two councils' caseworkers (${demoFile}):\n${tail(demo.stdout)}`);
+  for (const m of demo.stdout.matchAll(/^\s+(\w+) [^:\n]*: .*?(\d+) drafts for caseworkers to confirm/gm)) {
+    s.demoDrafts.set(m[1], Number(m[2]));
+  }
+  const run = demo.stdout.match(/tracking run (\d+) is the one with linkage/);
+  if (run) s.run = Number(run[1]);
+  else if (process.env.CNIS_TRACKING_RUN) s.run = Number(process.env.CNIS_TRACKING_RUN);
+  else throw new Error(`the demo did not print "(tracking run N is the one with linkage; ...)" (${demoFile}):\n${tail(demo.stdout)}`);
+
+  // 2. The server, on a free port, started as a user would.
+  log('serve');
+  const port = await freePort();
+  s.base = `http://127.0.0.1:${port}`;
+  s.server = spawn(
+    BIN,
+    ['serve', '--register', path.join(s.tmp, 'register.db'), '--analytics', path.join(s.tmp, 'cnis.db'), '--bind', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: cnisEnv({ RUST_LOG: 'info' }) },
+  );
+  s.server.stdout.on('data', (d) => (s.serverLog += d));
+  s.server.stderr.on('data', (d) => (s.serverLog += d));
+  s.serverExited = new Promise((resolve) =>
+    s.server.on('exit', (code, signal) => {
+      s.serverExit = { code, signal };
+      resolve(s.serverExit);
+    }),
+  );
+  const readyBy = Date.now() + 60_000;
+  for (;;) {
+    if (s.serverExit) throw new Error(`cnis serve exited (${JSON.stringify(s.serverExit)}):\n${tail(s.serverLog)}`);
+    try {
+      const r = await fetch(`${s.base}/ready`);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > readyBy) throw new Error(`GET /ready did not answer 200 within 60 s:\n${tail(s.serverLog)}`);
+    await sleep(200);
+  }
+
+  // 3. The browser: Debian's Chromium, never a downloaded one.
+  log('browser');
+  s.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  log(`Chromium ${s.browser.version()} on ${s.base}; councils ${s.councils.join(', ')}; tracking run ${s.run}`);
+});
+
+after(async () => {
+  log('after');
+  await s.browser?.close().catch(() => {});
+  if (s.server && !s.serverExit) {
+    s.server.kill('SIGTERM');
+    const stopped = await Promise.race([s.serverExited, deadline(15_000)]);
+    if (!stopped) s.server.kill('SIGKILL');
+  }
+  if (s.serverLog) await writeFile(path.join(ARTIFACTS, 'server.log'), s.serverLog).catch(() => {});
+  if (s.tmp) await rm(s.tmp, { recursive: true, force: true });
+  log('done');
+});
+
+test('a. a caseworker of council A signs in and sees their work', { timeout: 120_000 }, async () => {
+  const A = s.councils[0];
+  const context = await newContext();
+  const page = await signIn(context, `caseworker@${A}.demo.invalid`, { check: true });
+  s.a = { context, page };
+  await assert.doesNotReject(page.getByRole('heading', { level: 1, name: 'Your work' }).waitFor(), 'heading "Your work"');
+  const drafts = page.getByRole('link', { name: /drafts waiting for a caseworker/ });
+  assert.match(await drafts.innerText(), /^\d+ drafts waiting for a caseworker$/);
+  assert.equal(await drafts.getAttribute('href'), '/entries?status=draft');
+  const cookies = await context.cookies();
+  assert.ok(cookies.some((c) => c.name === 'cnis_session'), 'the session cookie is set');
+  await checkPage(page, 'home');
+
+  // The create form is a main page too.
+  await page.getByRole('link', { name: 'Add a child' }).click();
+  await page.waitForURL((u) => u.pathname === '/entries/new');
+  await checkPage(page, 'new-entry');
+});
+
+test('b. the import page makes drafts from the tracking run; the drafts list has its leavers', { timeout: 120_000 }, async () => {
+  const { page, context } = need(s.a, 'council A\'s signed-in page');
+  const A = s.councils[0];
+  const r = await page.goto('/import');
+  assert.equal(r.status(), 200, 'GET /import');
+  await page.getByLabel('Tracking run number').fill(String(s.run));
+  const posted = await submit(page, 'Make drafts', '/import');
+  assert.equal(posted.status(), 200, 'POST /import');
+  const banner = page.locator('.govuk-notification-banner--success');
+  await banner.waitFor();
+  const heading = (await banner.locator('.govuk-notification-banner__heading').innerText()).trim();
+  const made = heading.match(/^(\d+) drafts made$/);
+  assert.ok(made, `banner heading "${heading}"`);
+  const body = await banner.innerText();
+  const already = body.match(/(\d+) already on the register/);
+  assert.ok(already, `banner says how many were already on the register: ${body}`);
+  // The demo imported this run already: nothing new, every draft it made already there.
+  assert.equal(Number(made[1]), 0, `the demo imported run ${s.run} already: ${body}`);
+  if (s.demoDrafts.has(A)) assert.equal(Number(already[1]), s.demoDrafts.get(A), `already on the register = the demo's drafts for ${A}: ${body}`);
+  else assert.ok(Number(already[1]) >= 1, body);
+  await checkPage(page, 'import');
+
+  // The drafts list, reached from the dashboard's link.
+  await page.goto('/');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/entries' && u.searchParams.get('status') === 'draft'),
+    page.getByRole('link', { name: /drafts waiting for a caseworker/ }).click(),
+  ]);
+  const rows = page.locator('table.govuk-table tbody tr');
+  const texts = await rows.allInnerTexts();
+  assert.ok(texts.some((t) => t.includes('Leaver found by tracking')), `a draft from the tracking run in the list:\n${texts.join('\n')}`);
+  await checkPage(page, 'entries');
+
+  // The same through the API, and a draft to search for.
+  const drafts = (await apiEntries(context, 'draft')).filter((e) => e.source === 'tracking_run' && e.status === 'draft');
+  assert.ok(drafts.length >= 1, 'at least one draft from the tracking run (API)');
+  // A draft the page lists, with plain names to misspell if there is one.
+  const listed = drafts.filter((e) =>
+    texts.some((t) => t.includes(`${e.content.given_name} ${e.content.family_name}`) && t.includes(e.child_id)),
+  );
+  assert.ok(listed.length >= 1, `the drafts page lists a draft the API gives:\n${texts.join('\n')}`);
+  const plain = (n) => /^[A-Za-z]+$/.test(n);
+  s.child =
+    listed.find((e) => plain(e.content.given_name) && plain(e.content.family_name) && e.content.family_name.length >= 4) ??
+    listed.find((e) => plain(e.content.family_name)) ??
+    listed[0];
+});
+
+test('c. a misspelt family name finds the child, with why it matched', { timeout: 120_000 }, async () => {
+  const { page } = need(s.a, 'council A\'s signed-in page');
+  const child = need(s.child, 'a draft to search for');
+  const wrong = misspell(child.content.family_name);
+  console.log(`searching for ${child.content.given_name} "${wrong}" (really ${child.content.family_name}, Soundex ${soundex(child.content.family_name)}/${soundex(wrong)})`);
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Find a child' }).click();
+  await page.waitForURL((u) => u.pathname === '/search');
+  await page.locator('#given_name').fill(child.content.given_name);
+  await page.locator('#family_name').fill(wrong);
+  const posted = await submit(page, 'Search', '/search');
+  assert.equal(posted.status(), 200, 'POST /search');
+  await page.getByRole('heading', { level: 2, name: /(child|children) found$/ }).waitFor();
+  const row = page.locator('table.govuk-table tbody tr', { has: page.locator(`a[href="/children/${child.child_id}"]`) });
+  assert.equal(await row.count(), 1, `the results list ${child.child_id}:\n${await page.locator('main').innerText()}`);
+  const tags = (await row.locator('.govuk-tag--blue').allInnerTexts()).map((t) => t.trim());
+  console.log(`why it matched: ${tags.join('; ')}`);
+  assert.ok(tags.length >= 1, 'at least one "why it matched" tag');
+  assert.ok(tags.some((t) => /^Family name (similar|matches)/.test(t)), `a tag about the family name: ${tags}`);
+  assert.ok(tags.some((t) => /^Given name (similar|matches)/.test(t)), `a tag about the given name: ${tags}`);
+  await checkPage(page, 'search');
+});
+
+test('c2. at 375 px wide the search results are not hidden under the search form', { timeout: 60_000 }, async () => {
+  const { page } = need(s.a, 'council A\'s signed-in page');
+  const child = need(s.child, 'a draft to search for');
+  assert.equal(new URL(page.url()).pathname, '/search', 'on the search results');
+  await page.setViewportSize(NARROW);
+  try {
+    const link = page.locator(`table.govuk-table a[href="/children/${child.child_id}"]`);
+    // A trial click checks that a tap would reach the link and not something over it.
+    const blocked = await link.click({ trial: true, timeout: 5_000 }).then(
+      () => null,
+      (e) => e.message.replace(/\x1b\[[0-9;]*m/g, ''),
+    );
+    const cover = blocked?.match(/- (.*intercepts pointer events)/)?.[1];
+    assert.equal(blocked, null, `a tap on the result at ${NARROW.width} px does not reach it: ${cover ?? blocked}`);
+  } finally {
+    await page.setViewportSize(WIDE);
+  }
+});
+
+test('d. the child opens from the results, with the child id in the identity bar', { timeout: 120_000 }, async () => {
+  const { page } = need(s.a, 'council A\'s signed-in page');
+  const child = need(s.child, 'a draft to search for');
+  const link = page.locator(`table.govuk-table a[href="/children/${child.child_id}"]`);
+  assert.equal(await link.count(), 1, 'the search results are still on the page');
+  await Promise.all([page.waitForURL((u) => u.pathname === `/children/${child.child_id}`), link.click()]);
+  const bar = page.locator('.moj-identity-bar');
+  await bar.waitFor();
+  const text = await bar.innerText();
+  assert.ok(text.includes(child.child_id), `identity bar: ${text}`);
+  assert.ok(text.includes(`${child.content.given_name} ${child.content.family_name}`), `identity bar: ${text}`);
+  assert.match(text, /Born \d{1,2} \w+ \d{4}/);
+  // It came from the tracking run: the timeline says so.
+  const created = page.locator('.moj-timeline__item', { has: page.locator('.moj-timeline__title', { hasText: 'Entry created' }) });
+  assert.ok((await created.count()) >= 1, 'an "Entry created" item');
+  assert.match(await created.first().innerText(), new RegExp(`leaver found by tracking run ${s.run}\\b`));
+  await page.getByRole('heading', { name: 'Who viewed this record' }).waitFor();
+  await checkPage(page, 'child');
+});
+
+test('e. the entry is edited and confirmed, and the timeline shows both', { timeout: 120_000 }, async () => {
+  const { page } = need(s.a, 'council A\'s signed-in page');
+  const child = need(s.child, 'a draft to search for');
+  assert.equal(new URL(page.url()).pathname, `/children/${child.child_id}`, 'on the child\'s page');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === `/entries/${child.id}/edit`),
+    page.getByRole('link', { name: 'Edit entry' }).click(),
+  ]);
+  await checkPage(page, 'edit');
+
+  const address = `${10 + Math.floor(Math.random() * 80)} Browser Test Lane`;
+  const reason = 'Address corrected after a home visit by the browser test';
+  await page.locator('#address').fill(address);
+  // Confirming needs a parent: record one if the draft has none.
+  if (!(await page.locator('#parent_name').inputValue()).trim()) await page.locator('#parent_name').fill('Alex Example');
+  await page.locator('#reason').fill(reason);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === `/children/${child.child_id}`),
+    page.getByRole('button', { name: 'Save changes' }).click(),
+  ]);
+  const banner = page.locator('.govuk-notification-banner--success .govuk-notification-banner__heading');
+  assert.equal((await banner.innerText()).trim(), 'Register entry changed');
+  assert.ok((await page.locator('.govuk-summary-list').first().innerText()).includes(address), 'the new address is shown');
+  const changed = page.locator('.moj-timeline__item', { has: page.locator('.moj-timeline__title', { hasText: 'Entry changed' }) });
+  assert.ok((await changed.count()) >= 1, 'an "Entry changed" item in the timeline');
+  assert.ok((await changed.first().innerText()).includes(reason), `the change's reason: ${await changed.first().innerText()}`);
+  await checkPage(page, 'child-changed');
+
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === `/children/${child.child_id}`),
+    page.getByRole('button', { name: 'Confirm: the child is on the register' }).click(),
+  ]);
+  await page.locator('.moj-timeline').waitFor();
+  const confirmed = page.locator('.moj-timeline__title', { hasText: 'Confirmed on the register' });
+  assert.ok((await confirmed.count()) >= 1, `"Confirmed on the register" in the timeline:\n${await page.locator('main').innerText()}`);
+  assert.equal(await page.getByRole('button', { name: 'Confirm: the child is on the register' }).count(), 0, 'no confirm button once confirmed');
+  await checkPage(page, 'child-confirmed');
+});
+
+test("f. council A's caseworker is refused council B's child", { timeout: 120_000 }, async () => {
+  const { page, context } = need(s.a, 'council A\'s signed-in page');
+  const B = s.councils[1];
+  const contextB = await newContext();
+  try {
+    await signIn(contextB, `caseworker@${B}.demo.invalid`);
+    const mine = new Set((await apiEntries(context)).map((e) => e.child_id));
+    const theirs = (await apiEntries(contextB)).filter((e) => !mine.has(e.child_id));
+    assert.ok(theirs.length >= 1, `council ${B} has a child that council ${s.councils[0]} does not hold`);
+    const other = theirs[0];
+    const r = await page.goto(`/children/${other.child_id}`);
+    assert.equal(r.status(), 403, `GET /children/${other.child_id} as council ${s.councils[0]}`);
+    await page.getByRole('heading', { level: 1, name: 'You cannot see this' }).waitFor();
+    const html = await page.content();
+    const c = other.content;
+    for (const [what, v] of [
+      ['name', `${c.given_name} ${c.family_name}`],
+      ['family name', c.family_name],
+      ['postcode', c.postcode],
+      ['UPN', c.upn],
+    ]) {
+      if (v) assert.ok(!html.includes(v), `the refused page shows the other council's child's ${what}`);
+    }
+    await checkPage(page, 'refused');
+  } finally {
+    await contextB.close();
+  }
+});
+
+test('g. a wrong password shows "There is a problem" and stays on the sign-in page', { timeout: 120_000 }, async () => {
+  const context = await newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto('/sign-in');
+    // Another account than the one the tests work as, so no lockout can touch them.
+    await page.locator('#email').fill(`team-manager@${s.councils[0]}.demo.invalid`);
+    await page.locator('#password').fill('not-the-password');
+    const posted = await submit(page, 'Sign in', '/sign-in');
+    assert.equal(posted.status(), 401, 'POST /sign-in with a wrong password');
+    const summary = page.locator('.govuk-error-summary');
+    await summary.waitFor();
+    assert.equal((await summary.locator('.govuk-error-summary__title').innerText()).trim(), 'There is a problem');
+    assert.equal(new URL(page.url()).pathname, '/sign-in');
+    // Each link in the summary leads to a field on the page.
+    for (const href of await summary.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))) {
+      assert.match(href, /^#./);
+      assert.equal(await page.locator(href).count(), 1, `the error summary's link ${href} has a target`);
+    }
+    assert.match(await page.title(), /^Error: Sign in/);
+    assert.ok(!(await context.cookies()).some((c) => c.name === 'cnis_session'), 'no session cookie');
+    await checkPage(page, 'sign-in-error');
+  } finally {
+    await context.close();
+  }
+});
+
+test('every page checked has no serious or critical axe violation', async (t) => {
+  assert.ok(s.checked.length > 0, 'no page was checked');
+  for (const c of s.checked) {
+    await t.test(`axe: ${c.name}`, () => {
+      const lines = c.serious.map(
+        (v) => `  ${v.id} (${v.impact}): ${v.help}; first node ${v.nodes[0]?.target?.join(' ')}: ${v.nodes[0]?.html ?? ''}`,
+      );
+      assert.equal(c.serious.length, 0, `${c.name} (${c.url}):\n${lines.join('\n')}`);
+    });
+  }
+});
+
+test('the pages loaded their stylesheet and scripts with no console error', () => {
+  assert.deepEqual(s.pageProblems, []);
+});
+
+test('the server stops cleanly on SIGTERM', { timeout: 30_000 }, async () => {
+  need(s.server, 'the server');
+  assert.equal(s.serverExit, null, `the server had already stopped:\n${tail(s.serverLog)}`);
+  s.server.kill('SIGTERM');
+  const exit = await Promise.race([s.serverExited, deadline(20_000).then(() => null)]);
+  assert.ok(exit, 'the server stopped within 20 s of SIGTERM');
+  assert.deepEqual(exit, { code: 0, signal: null }, `exit after SIGTERM:\n${tail(s.serverLog)}`);
+});
