@@ -342,8 +342,9 @@ pub fn client_ip(info: Option<&ConnectInfo<std::net::SocketAddr>>) -> std::net::
 
 /// Sign in with e-mail and password. Sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignInRequest, responses(
-    (status = 200, body = SessionResponse), (status = 401, body = Problem), (status = 422, body = Problem),
-    (status = 423, body = Problem), (status = 429, body = Problem)))]
+    (status = 200, body = SessionResponse), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 423, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))))]
 pub async fn sign_in(
     state: axum::extract::State<AppState>,
     info: ConnectInfo<std::net::SocketAddr>,
@@ -363,7 +364,7 @@ pub async fn sign_in(
 
 /// Sign out.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses(
-    (status = 204), (status = 401, body = Problem), (status = 403, body = Problem)),
+    (status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn sign_out(state: axum::extract::State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Via::Session { token, .. } = caller.via {
@@ -376,7 +377,7 @@ pub async fn sign_out(state: axum::extract::State<AppState>, caller: Caller) -> 
 
 /// Who is signed in.
 #[utoipa::path(get, path = "/api/v1/me", tag = "session", responses(
-    (status = 200, body = Me), (status = 401, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me::from(&caller.actor))
 }
@@ -384,7 +385,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
 /// The council's counts: entries by status, drafts waiting, children with
 /// no known education, emergency access by other councils.
 #[utoipa::path(get, path = "/api/v1/dashboard", tag = "register", responses(
-    (status = 200, body = Dashboard), (status = 401, body = Problem), (status = 403, body = Problem)),
+    (status = 200, body = Dashboard), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn dashboard(state: axum::extract::State<AppState>, caller: Caller) -> Result<Json<Dashboard>, ApiError> {
     Ok(Json(state.blocking(move |s| s.dashboard(&caller.actor)).await?))
@@ -392,8 +393,8 @@ pub async fn dashboard(state: axum::extract::State<AppState>, caller: Caller) ->
 
 /// The council's register entries, a page at a time.
 #[utoipa::path(get, path = "/api/v1/entries", tag = "register", params(ListQuery), responses(
-    (status = 200, body = Page<EntryView>), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = Page<EntryView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn list_entries(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -406,9 +407,9 @@ pub async fn list_entries(
 
 /// Add a child to the council's register (a draft to confirm).
 #[utoipa::path(post, path = "/api/v1/entries", tag = "register", request_body = CreateEntryRequest, responses(
-    (status = 201, body = EntryView), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem),
-    (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 201, body = EntryView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn create_entry(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -422,9 +423,9 @@ pub async fn create_entry(
 /// Change an entry's content, from the version seen, with a reason.
 #[utoipa::path(put, path = "/api/v1/entries/{id}", tag = "register", params(("id" = i64, Path, description = "Entry id")),
     request_body = UpdateEntryRequest, responses(
-    (status = 200, body = EntryView), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-    (status = 415, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = EntryView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn update_entry(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -438,9 +439,9 @@ pub async fn update_entry(
 /// Confirm a draft: the child is on the register.
 #[utoipa::path(post, path = "/api/v1/entries/{id}/confirm", tag = "register", params(("id" = i64, Path, description = "Entry id")),
     request_body = ConfirmRequest, responses(
-    (status = 200, body = EntryView), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-    (status = 415, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = EntryView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn confirm_entry(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -455,9 +456,9 @@ pub async fn confirm_entry(
 /// until its retention date.
 #[utoipa::path(post, path = "/api/v1/entries/{id}/leave", tag = "register", params(("id" = i64, Path, description = "Entry id")),
     request_body = LeaveRequest, responses(
-    (status = 200, body = EntryView), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-    (status = 415, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = EntryView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn leave_entry(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -473,9 +474,9 @@ pub async fn leave_entry(
 /// Replace an entry's optional content (team managers).
 #[utoipa::path(put, path = "/api/v1/entries/{id}/restricted", tag = "register", params(("id" = i64, Path, description = "Entry id")),
     request_body = RestrictedRequest, responses(
-    (status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 404, body = Problem), (status = 415, body = Problem),
-    (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn update_restricted(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -491,8 +492,8 @@ pub async fn update_restricted(
 /// Audited.
 #[utoipa::path(get, path = "/api/v1/children/{child_id}", tag = "register",
     params(("child_id" = String, Path, description = "cnis child id")), responses(
-    (status = 200, body = ChildView), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = ChildView), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn child(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -506,8 +507,8 @@ pub async fn child(
 /// the owning council sees. Audited.
 #[utoipa::path(post, path = "/api/v1/children/{child_id}/emergency-access", tag = "register",
     params(("child_id" = String, Path, description = "cnis child id")), request_body = EmergencyRequest, responses(
-    (status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn emergency_access(
     state: axum::extract::State<AppState>,
@@ -524,8 +525,8 @@ pub async fn emergency_access(
 /// postcode, UPN, NHS number or child id. Sent by POST so search terms stay
 /// out of URLs and logs. Audited with the children shown.
 #[utoipa::path(post, path = "/api/v1/search", tag = "register", request_body = SearchRequest, responses(
-    (status = 200, body = SearchResponse), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    (status = 200, body = SearchResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn search(
     state: axum::extract::State<AppState>,
@@ -540,9 +541,9 @@ pub async fn search(
 /// identifiers, match probability and the fields that agreed. Name and
 /// date of birth required; rate-limited per system; audited.
 #[utoipa::path(post, path = "/api/v1/identity/lookup", tag = "identity", request_body = LookupRequest, responses(
-    (status = 200, body = LookupResponse), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
-    (status = 429, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    (status = 200, body = LookupResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))), security(("bearer" = []), ("session" = [])))]
 pub async fn lookup(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -555,8 +556,8 @@ pub async fn lookup(
 /// Record that the partner's reference is this child; the next lookup
 /// with it is exact.
 #[utoipa::path(post, path = "/api/v1/identity/agree", tag = "identity", request_body = AgreeRequest, responses(
-    (status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 404, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn agree(
     state: axum::extract::State<AppState>,
@@ -570,7 +571,7 @@ pub async fn agree(
 /// Entries by council and status across England: counts, no names
 /// (national analysts).
 #[utoipa::path(get, path = "/api/v1/national/counts", tag = "statistics", responses(
-    (status = 200, body = Vec<StatusCount>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    (status = 200, body = Vec<StatusCount>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn national_counts(
     state: axum::extract::State<AppState>,
@@ -581,8 +582,8 @@ pub async fn national_counts(
 
 /// The audit chain: who did what and when, without the children (auditors).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses(
-    (status = 200, body = Vec<ChainRow>), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = Vec<ChainRow>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn audit(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -596,8 +597,8 @@ pub async fn audit(
 /// (team managers of a council whose register holds the child).
 #[utoipa::path(get, path = "/api/v1/audit/children/{child_id}", tag = "audit",
     params(("child_id" = String, Path, description = "cnis child id")), responses(
-    (status = 200, body = SubjectAccessExport), (status = 401, body = Problem), (status = 403, body = Problem),
-    (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = SubjectAccessExport), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn subject_access(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -609,7 +610,7 @@ pub async fn subject_access(
 
 /// The council's accounts (council administrators).
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses(
-    (status = 200, body = Vec<AccountView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    (status = 200, body = Vec<AccountView>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn accounts(
     state: axum::extract::State<AppState>,
@@ -633,9 +634,9 @@ pub async fn accounts(
 
 /// Add an account in the administrator's council.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = AccountRequest, responses(
-    (status = 201, body = AccountView), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 409, body = Problem), (status = 415, body = Problem),
-    (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 201, body = AccountView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn add_account(
     state: axum::extract::State<AppState>,
     caller: Caller,
@@ -664,9 +665,9 @@ pub async fn add_account(
 
 /// Make drafts from a tracking run's leavers of the council's schools.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "register", request_body = ImportRequest, responses(
-    (status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
-    (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-    (status = 415, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+    (status = 200, body = ImportReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn import(
     state: axum::extract::State<AppState>,
     caller: Caller,
