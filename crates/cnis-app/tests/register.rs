@@ -274,6 +274,16 @@ fn sign_in_locks_after_repeated_failures_and_sessions_carry_a_form_token() {
         }
         let locked = s.sign_in("tm@202.example.invalid", PASSWORD);
         assert!(matches!(locked, Err(ServiceError::Locked { minutes: 15 })), "{}: {locked:?}", env.name);
+        // The council's administrator unlocks it; switching it off ends its sessions.
+        let admin = account(s, "admin@202.example.invalid", Role::CouncilAdmin, Some("202"));
+        let other_admin = account(s, "admin@203.example.invalid", Role::CouncilAdmin, Some("203"));
+        let tm = s.actor_for("tm@202.example.invalid").expect("tm");
+        assert!(matches!(s.change_account(&other_admin, tm.user_id, None, true), Err(ServiceError::NotFound(_))));
+        s.change_account(&admin, tm.user_id, None, true).expect("unlock");
+        let again = s.sign_in("tm@202.example.invalid", PASSWORD).expect("signs in once unlocked");
+        s.change_account(&admin, tm.user_id, Some(true), false).expect("switch off");
+        assert!(matches!(s.session(&again.token), Err(ServiceError::Unauthenticated)), "{}", env.name);
+        assert!(matches!(s.sign_in("tm@202.example.invalid", PASSWORD), Err(ServiceError::BadCredentials)));
         // A short password or a council role without a council is refused.
         let bad = s.add_account(
             None,

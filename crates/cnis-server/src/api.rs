@@ -240,6 +240,18 @@ pub struct AccountView {
     pub disabled: bool,
 }
 
+/// A change to an account.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChange {
+    /// Switch the account off (true) or on (false).
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// Clear a lock after failed sign-ins.
+    #[serde(default)]
+    pub unlock: bool,
+}
+
 /// A list's page.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -663,6 +675,34 @@ pub async fn add_account(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// Switch an account of the administrator's council off or on, or unlock it.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = i64, Path, description = "Account id")),
+    request_body = AccountChange, responses(
+    (status = 200, body = AccountView), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn change_account(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(req): Body<AccountChange>,
+) -> Result<Json<AccountView>, ApiError> {
+    let id = id.map(|Path(v)| v).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "No account with that id."))?;
+    let u = state.blocking(move |s| s.change_account(&caller.actor, id, req.disabled, req.unlock)).await?;
+    Ok(Json(AccountView {
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        locked_until: u.locked_until,
+        disabled: u.disabled,
+    }))
+}
+
 /// Make drafts from a tracking run's leavers of the council's schools.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "register", request_body = ImportRequest, responses(
     (status = 200, body = ImportReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -698,5 +738,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
         .routes(routes!(subject_access))
         .routes(routes!(accounts, add_account))
+        .routes(routes!(change_account))
         .routes(routes!(import))
 }

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::entries::{ChildView, Dashboard, EntryView, ImportReport, NewEntry, Page};
 use cnis_app::service::{FieldError, HistoryRow, Permission, SearchHit, SearchRequest, ServiceError, allows};
-use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
+use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent};
 use serde::Deserialize;
 
 use crate::api::{cleared_cookie, client_ip, session_cookie};
@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/entries/{id}/edit"),
     ("POST", "/entries/{id}/edit"),
     ("POST", "/entries/{id}/confirm"),
+    ("POST", "/entries/{id}/leave"),
     ("GET", "/search"),
     ("POST", "/search"),
     ("GET", "/children/{child_id}"),
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             ("GET", "/entries/{id}/edit") => get(edit_entry_page),
             ("POST", "/entries/{id}/edit") => post(edit_entry),
             ("POST", "/entries/{id}/confirm") => post(confirm_entry),
+            ("POST", "/entries/{id}/leave") => post(leave_entry),
             ("GET", "/search") => get(search_page),
             ("POST", "/search") => post(search),
             ("GET", "/children/{child_id}") => get(child),
@@ -205,6 +207,9 @@ struct ChildPage {
     mine: bool,
     csrf: String,
     banner: Option<String>,
+    /// Reasons a child leaves the register (code, words).
+    leave_reasons: Vec<(&'static str, &'static str)>,
+    today: String,
 }
 
 #[derive(Template)]
@@ -545,6 +550,7 @@ fn banner(done: Option<&str>) -> Option<String> {
         "created" => Some("Register entry created".into()),
         "saved" => Some("Register entry changed".into()),
         "confirmed" => Some("The child is on the register".into()),
+        "left" => Some("The child is off the register; the entry is kept until its retention date".into()),
         _ => None,
     }
 }
@@ -756,7 +762,12 @@ async fn child(
     let mine = view.entries.first().is_some_and(|v| Some(&v.entry.council) == own.as_ref())
         && allows(c.actor.role, Permission::EditRegister);
     let csrf = c.csrf().unwrap_or("").to_string();
-    render(&ChildPage { layout, view, flags, mine, csrf, banner: banner(done.as_deref()) }, StatusCode::OK)
+    let leave_reasons = LeaveReason::ALL.iter().map(|r| (r.code(), r.label())).collect();
+    let today = chrono::Utc::now().date_naive().to_string();
+    render(
+        &ChildPage { layout, view, flags, mine, csrf, banner: banner(done.as_deref()), leave_reasons, today },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -1220,6 +1231,48 @@ async fn emergency(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LeaveForm {
+    csrf: String,
+    version: String,
+    why: String,
+    on: String,
+    reason: String,
+}
+
+async fn leave_entry(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<LeaveForm>, FormRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let Ok(Form(form)) = form else { return bad_form() };
+    if let Err(e) = c.check_form(&form.csrf) {
+        return error_page(Layout::for_caller(&c, ""), &e);
+    }
+    let (Ok(version), Some(why)) = (form.version.trim().parse::<i64>(), LeaveReason::parse(&form.why)) else {
+        return bad_form();
+    };
+    let Ok(on) = chrono::NaiveDate::parse_from_str(form.on.trim(), "%Y-%m-%d") else {
+        return error_page(
+            Layout::for_caller(&c, ""),
+            &ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Enter the day the child left as a real date, year-month-day. Go back and try again.",
+            ),
+        );
+    };
+    let a = c.actor.clone();
+    let reason = form.reason;
+    match state.blocking(move |s| s.leave_entry(&a, id, version, why, on, &reason)).await {
+        Ok(v) => Redirect::to(&format!("/children/{}?done=left", v.entry.child_id)).into_response(),
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }
 }

@@ -281,6 +281,16 @@ fn rows() -> Vec<Row> {
             expect: Expect::Only(&["council_admin"], 201, 403),
         },
         Row {
+            method: "PATCH",
+            path: "/api/v1/accounts/{id}",
+            call: |f, _| {
+                // The school user's account of council 202: unlocked, which changes nothing else.
+                let id = f.server.service.actor_for(&common::email("school")).expect("school").user_id;
+                Call { path: format!("/api/v1/accounts/{id}"), body: Body::Json(serde_json::json!({ "unlock": true })) }
+            },
+            expect: Expect::Only(&["council_admin"], 200, 403),
+        },
+        Row {
             method: "POST",
             path: "/api/v1/imports",
             call: |_, _| Call { path: "/api/v1/imports".into(), body: Body::Json(serde_json::json!({ "run": 1 })) },
@@ -380,6 +390,20 @@ fn rows() -> Vec<Row> {
             call: |f, _| Call {
                 path: format!("/entries/{}/confirm", f.fresh().0),
                 body: Body::Form(vec![("version", "1".into())]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/entries/{id}/leave",
+            call: |f, _| Call {
+                path: format!("/entries/{}/leave", f.fresh().0),
+                body: Body::Form(vec![
+                    ("version", "1".into()),
+                    ("why", "moved_away".into()),
+                    ("on", chrono::Utc::now().date_naive().to_string()),
+                    ("reason", "matrix".into()),
+                ]),
             },
             expect: Expect::Only(CW, 303, 403),
         },

@@ -357,6 +357,12 @@ pub fn update_user(tx: &mut Tx<'_>, id: i64, password_hash: Option<&str>, disabl
     Ok(())
 }
 
+/// Clears an account's lock and failed sign-ins.
+pub fn unlock_user(tx: &mut Tx<'_>, id: i64) -> Result<()> {
+    tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", &[id.into()])?;
+    Ok(())
+}
+
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

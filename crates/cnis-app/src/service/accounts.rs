@@ -359,6 +359,44 @@ impl Service {
         Ok(users)
     }
 
+    /// Switches an account of the administrator's council off or on (off
+    /// ends its sessions), or unlocks it after failed sign-ins.
+    pub fn change_account(&self, admin: &Actor, id: i64, disabled: Option<bool>, unlock: bool) -> Result<reg::User> {
+        require(admin, Permission::ManageAccounts)?;
+        let council = super::scope(admin)?;
+        if id == admin.user_id && disabled == Some(true) {
+            return Err(ServiceError::Conflict("you cannot switch off your own account".into()));
+        }
+        let event = Event {
+            at: now_ms(),
+            actor: Some(admin.user_id),
+            actor_role: admin.role.code().into(),
+            council: Some(council.to_string()),
+            action: "account.change".into(),
+            outcome: "ok".into(),
+            subjects: vec![],
+            detail: serde_json::json!({ "account": id, "disabled": disabled, "unlock": unlock }),
+        };
+        let (user, head) = self
+            .db
+            .write(|tx| {
+                let Some(u) = reg::user_by_id(tx, id)?.filter(|u| u.council == Some(council)) else {
+                    return Err(cnis_store::Error::NotFound("account in your council"));
+                };
+                reg::update_user(tx, u.id, None, disabled)?;
+                if unlock {
+                    reg::unlock_user(tx, u.id)?;
+                }
+                let head = cnis_store::audit::append(tx, &[event])?;
+                let mut after = reg::user_by_id(tx, id)?.ok_or(cnis_store::Error::NotFound("account"))?;
+                after.password_hash = None;
+                Ok((after, head))
+            })
+            .map_err(ServiceError::from_store)?;
+        self.audit.advance(&head);
+        Ok(user)
+    }
+
     /// The actor for an account, by e-mail (the CLI acting as a user).
     pub fn actor_for(&self, email: &str) -> Result<Actor> {
         let email = email.trim().to_ascii_lowercase();
