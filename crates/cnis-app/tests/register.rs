@@ -367,6 +367,18 @@ fn the_sweep_takes_off_children_past_school_age_and_deletes_after_retention() {
         assert!(matches!(s.child(&cw, &old.entry.child_id), Err(ServiceError::Forbidden(_))));
         // The chain still verifies: retention deleted entries, not audit rows.
         assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
+        // Past the audit's own retention its content goes, and the chain
+        // still verifies.
+        let much_later = NaiveDate::from_ymd_opt(today.year() + 20, 1, 1).expect("date");
+        s.sweep(much_later).expect("sweep");
+        let export = s.subject_access_export(None, &young.entry.child_id).expect("export");
+        assert!(
+            export.events.iter().all(|e| e.action == "entry.retention_delete"),
+            "{}: content past retention is gone; only this sweep's deletion is recorded: {:?}",
+            env.name,
+            export.events.iter().map(|e| &e.action).collect::<Vec<_>>()
+        );
+        assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
     }
 }
 

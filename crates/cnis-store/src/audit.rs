@@ -279,6 +279,21 @@ pub fn accesses(tx: &mut Tx<'_>, child_id: &str, limit: i64) -> Result<Vec<Acces
     .collect()
 }
 
+/// Retention: deletes the content (child ids, search terms) of every
+/// event recorded before `before` (ms), keeping the chain, and records
+/// each deletion in `audit_redactions` so that [`verify`] tells content
+/// deleted by retention from content cut by hand. Returns how many.
+pub fn redact_before(tx: &mut Tx<'_>, before: i64, now: i64) -> Result<i64> {
+    let n = tx.execute(
+        "INSERT INTO audit_redactions (seq, redacted_at)
+         SELECT c.seq, $2 FROM audit_chain c JOIN audit_content t ON t.seq = c.seq WHERE c.at < $1",
+        &[before.into(), now.into()],
+    )?;
+    tx.execute("DELETE FROM audit_subjects WHERE seq IN (SELECT seq FROM audit_redactions)", &[])?;
+    tx.execute("DELETE FROM audit_content WHERE seq IN (SELECT seq FROM audit_redactions)", &[])?;
+    Ok(n as i64)
+}
+
 /// Events recorded, in all.
 pub fn count(tx: &mut Tx<'_>) -> Result<i64> {
     tx.query_one("SELECT COUNT(*) FROM audit_chain", &[])?.int(0)
@@ -309,7 +324,8 @@ pub fn verify(tx: &mut Tx<'_>, checkpoint: Option<&Head>) -> Result<Verification
     'pages: loop {
         let page = tx.query(
             &format!(
-                "SELECT {}, t.content FROM audit_chain c LEFT JOIN audit_content t ON t.seq = c.seq
+                "SELECT {}, t.content, r.seq FROM audit_chain c LEFT JOIN audit_content t ON t.seq = c.seq
+                 LEFT JOIN audit_redactions r ON r.seq = c.seq
                  WHERE c.seq >= $1 ORDER BY c.seq LIMIT 10000",
                 CHAIN_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
             ),
@@ -333,7 +349,8 @@ pub fn verify(tx: &mut Tx<'_>, checkpoint: Option<&Head>) -> Result<Verification
                         Some((row.seq, "its content does not match the hash the chain holds".to_string()))
                     }
                     Some(_) => None,
-                    None => Some((row.seq, "its content is missing".to_string())),
+                    None if r.opt_int(12)?.is_some() => None,
+                    None => Some((row.seq, "its content is missing and retention did not delete it".to_string())),
                 }
             };
             if let Some(f) = fault {

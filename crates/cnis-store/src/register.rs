@@ -25,7 +25,8 @@ type Result<T> = std::result::Result<T, Error>;
 
 /// The register schema's migrations, in order; `{id}` is filled in per
 /// backend ([`crate::db::Backend::ddl`]).
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE councils (
     code          TEXT PRIMARY KEY,
     name          TEXT NOT NULL
@@ -156,7 +157,14 @@ CREATE TABLE audit_subjects (
     seq           BIGINT NOT NULL,
     PRIMARY KEY (child_id, seq)
 );
-"];
+",
+    r"
+CREATE TABLE audit_redactions (
+    seq           BIGINT PRIMARY KEY,
+    redacted_at   BIGINT NOT NULL
+);
+",
+];
 
 /// Brings the register's tables up to date (both backends). Safe to call
 /// from several processes at once: each migration is one transaction that

@@ -265,6 +265,14 @@ fn the_audit_chain_verifies_and_catches_every_kind_of_tampering() {
         db.write(|tx| tx.execute("UPDATE audit_chain SET actor = 7 WHERE seq = 4", &[])).expect("restore");
         assert_eq!(broken_at(db, Some(&head)), None);
 
+        // Content deleted by retention is not a break; content cut by hand is.
+        db.write(|tx| audit::redact_before(tx, 1_003, 9_999).map(|_| ())).expect("redact");
+        assert_eq!(broken_at(db, Some(&head)), None, "{}: redacted content", t.name);
+        let left = db.read(|tx| tx.query_one("SELECT COUNT(*) FROM audit_content", &[])?.int(0)).expect("count");
+        assert_eq!(left, 7, "{}: events 1 to 3 lost their content", t.name);
+        db.write(|tx| tx.execute("DELETE FROM audit_content WHERE seq = 9", &[])).expect("tamper");
+        assert_eq!(broken_at(db, Some(&head)), Some(9), "{}: content cut without retention", t.name);
+
         // Changed content.
         db.write(|tx| tx.execute("UPDATE audit_content SET content = '{}' WHERE seq = 6", &[])).expect("tamper");
         assert_eq!(broken_at(db, Some(&head)), Some(6), "{}: changed content", t.name);

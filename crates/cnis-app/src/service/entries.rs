@@ -847,6 +847,19 @@ impl Service {
                 reg::delete_entry(tx, e.id)?;
                 events.push(system_event("entry.retention_delete", vec![e.child_id.clone()], &e.council));
             }
+            // The audit's content past its own retention goes too; the
+            // chain stays whole.
+            let cutoff = cnis_core::school_age::add_years(today, -(self.config.audit_content_years as i32))
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(0, |t| t.and_utc().timestamp_millis());
+            let redacted = audit::redact_before(tx, cutoff, at)?;
+            if redacted > 0 {
+                events.push(Event {
+                    detail: serde_json::json!({ "redacted": redacted }),
+                    council: None,
+                    ..system_event("audit.retention", Vec::new(), "")
+                });
+            }
             let head = audit::append(tx, &events)?;
             Ok((left, expired.len(), head))
         })?;

@@ -222,6 +222,9 @@ pub struct ServiceConfig {
     pub prescribed_hours: f64,
     /// Hours an emergency access grant lasts.
     pub emergency_hours: i64,
+    /// Years the audit's content (which children, what was searched for)
+    /// is kept; the chain itself is kept for ever.
+    pub audit_content_years: u32,
 }
 
 impl ServiceConfig {
@@ -253,6 +256,7 @@ impl ServiceConfig {
             required_to_confirm: vec!["address".into(), "postcode".into(), "parents".into()],
             prescribed_hours: 0.0,
             emergency_hours: 24,
+            audit_content_years: 7,
         }
     }
 }
@@ -282,6 +286,8 @@ pub struct RawSettings {
     pub prescribed_hours: Option<f64>,
     /// Hours an emergency access grant lasts.
     pub emergency_hours: Option<i64>,
+    /// Years the audit's content is kept.
+    pub audit_content_years: Option<u32>,
 }
 
 /// The fields `required_to_confirm` may name.
@@ -330,6 +336,10 @@ impl ServiceConfig {
         if let Some(v) = raw.prescribed_hours {
             range("prescribed_hours", (0.0..=168.0).contains(&v))?;
             self.prescribed_hours = v;
+        }
+        if let Some(v) = raw.audit_content_years {
+            range("audit_content_years", (1..=100).contains(&v))?;
+            self.audit_content_years = v;
         }
         if let Some(v) = raw.emergency_hours {
             range("emergency_hours", (1..=168).contains(&v))?;
