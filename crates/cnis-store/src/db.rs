@@ -169,9 +169,17 @@ impl Backend {
     }
 }
 
+/// A PostgreSQL connection with its prepared statements: each statement
+/// is parsed and planned once per connection, as SQLite's
+/// `prepare_cached` does, not at every call.
+struct PgConn {
+    client: postgres::Client,
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
+
 enum Conn {
     Sqlite(rusqlite::Connection),
-    Pg(Box<postgres::Client>),
+    Pg(Box<PgConn>),
 }
 
 /// A pool of connections to one database.
@@ -188,8 +196,8 @@ pub struct Db {
 pub enum Tx<'c> {
     /// On SQLite.
     Sqlite(rusqlite::Transaction<'c>),
-    /// On PostgreSQL.
-    Pg(postgres::Transaction<'c>),
+    /// On PostgreSQL, with the connection's prepared statements.
+    Pg(postgres::Transaction<'c>, &'c mut std::collections::HashMap<String, postgres::Statement>),
 }
 
 struct SqliteParam<'a>(&'a Value);
@@ -272,10 +280,11 @@ impl Tx<'_> {
                 let ps: Vec<SqliteParam<'_>> = params.iter().map(SqliteParam).collect();
                 Ok(st.execute(rusqlite::params_from_iter(ps.iter()))? as u64)
             }
-            Tx::Pg(tx) => {
+            Tx::Pg(tx, cache) => {
+                let st = pg_statement(tx, cache, sql)?;
                 let ps: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect();
-                Ok(tx.execute(sql, &ps)?)
+                Ok(tx.execute(&st, &ps)?)
             }
         }
     }
@@ -298,10 +307,11 @@ impl Tx<'_> {
                 }
                 Ok(out)
             }
-            Tx::Pg(tx) => {
+            Tx::Pg(tx, cache) => {
+                let st = pg_statement(tx, cache, sql)?;
                 let ps: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect();
-                let rows = tx.query(sql, &ps)?;
+                let rows = tx.query(&st, &ps)?;
                 rows.iter().map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect::<Result<Vec<_>>>().map(Row)).collect()
             }
         }
@@ -321,14 +331,37 @@ impl Tx<'_> {
     pub fn batch(&mut self, sql: &str) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.execute_batch(sql)?),
-            Tx::Pg(tx) => Ok(tx.batch_execute(sql)?),
+            Tx::Pg(tx, cache) => {
+                // A migration may change what a prepared statement reads.
+                cache.clear();
+                Ok(tx.batch_execute(sql)?)
+            }
         }
     }
 
     /// Whether this is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Pg(_))
+        matches!(self, Tx::Pg(..))
     }
+}
+
+/// The statement for `sql` on this connection, prepared once. The cache
+/// is bounded: statements built from a varying number of terms (searches)
+/// would otherwise grow it without end.
+fn pg_statement(
+    tx: &mut postgres::Transaction<'_>,
+    cache: &mut std::collections::HashMap<String, postgres::Statement>,
+    sql: &str,
+) -> Result<postgres::Statement> {
+    if let Some(st) = cache.get(sql) {
+        return Ok(st.clone());
+    }
+    let st = tx.prepare(sql)?;
+    if cache.len() >= 256 {
+        cache.clear();
+    }
+    cache.insert(sql.to_string(), st.clone());
+    Ok(st)
 }
 
 impl Db {
@@ -362,10 +395,15 @@ impl Db {
                 let conn = rusqlite::Connection::open(path)?;
                 crate::owner_only(path)?;
                 conn.busy_timeout(Duration::from_secs(10))?;
+                // Memory-mapped reads: a read of a page is a memory access,
+                // not a pread() system call each time; and a larger page
+                // cache per connection.
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA mmap_size = 2147483648;
+                     PRAGMA cache_size = -65536;",
                 )?;
                 conn.set_prepared_statement_cache_capacity(64);
                 Ok(Conn::Sqlite(conn))
@@ -378,7 +416,7 @@ impl Db {
                         "CREATE SCHEMA IF NOT EXISTS \"{quoted}\"; SET search_path TO \"{quoted}\";"
                     ))?;
                 }
-                Ok(Conn::Pg(Box::new(client)))
+                Ok(Conn::Pg(Box::new(PgConn { client, statements: std::collections::HashMap::new() })))
             }
         }
     }
@@ -436,7 +474,7 @@ impl Db {
                         match f(&mut tx) {
                             Ok(v) => match tx {
                                 Tx::Sqlite(t) => t.commit().map(|()| v).map_err(Error::from),
-                                Tx::Pg(_) => Err(Error::Poisoned),
+                                Tx::Pg(..) => Err(Error::Poisoned),
                             },
                             Err(e) => Err(e),
                         }
@@ -445,13 +483,14 @@ impl Db {
                 }
             }
             Conn::Pg(c) => {
-                let started = c.build_transaction().read_only(!write).start();
+                let PgConn { client, statements } = &mut **c;
+                let started = client.build_transaction().read_only(!write).start();
                 match started {
                     Ok(tx) => {
-                        let mut tx = Tx::Pg(tx);
+                        let mut tx = Tx::Pg(tx, statements);
                         match f(&mut tx) {
                             Ok(v) => match tx {
-                                Tx::Pg(t) => t.commit().map(|()| v).map_err(Error::from),
+                                Tx::Pg(t, _) => t.commit().map(|()| v).map_err(Error::from),
                                 Tx::Sqlite(_) => Err(Error::Poisoned),
                             },
                             Err(e) => Err(e),
@@ -462,7 +501,7 @@ impl Db {
             }
         };
         let broken = match &conn {
-            Conn::Pg(c) => c.is_closed(),
+            Conn::Pg(c) => c.client.is_closed(),
             Conn::Sqlite(_) => false,
         };
         if broken {

@@ -831,8 +831,14 @@ pub struct SearchKeys {
     pub child_id: Option<String>,
 }
 
-/// Entries that agree with `keys` on at least one key, in `council` (or
-/// every council, for identity lookup), at most `limit`.
+/// Entries that agree with `keys` on at least one key, in `council`, at
+/// most `limit`. Each key is its own `council = .. AND key = ..` term, so
+/// every term is answered from an index (an `OR` over bare keys would scan
+/// the table).
+///
+/// With no council (identity lookup across England) the names count only
+/// together (the Soundex of both), and the postcode not at all: a name's
+/// sound alone would match thousands of children nationally.
 pub fn search_candidates(
     tx: &mut Tx<'_>,
     council: Option<LaCode>,
@@ -840,26 +846,60 @@ pub fn search_candidates(
     limit: i64,
 ) -> Result<Vec<Entry>> {
     let mut clauses = Vec::new();
-    let mut params: Vec<Value> = vec![council.map(|c| c.to_string()).into()];
-    let mut add = |col: &str, v: Option<String>| {
-        if let Some(v) = v {
-            params.push(Value::Text(v));
-            clauses.push(format!("{col} = ${}", params.len()));
+    let mut params: Vec<Value> = Vec::new();
+    let scope = |params: &mut Vec<Value>| -> String {
+        match council {
+            Some(c) => {
+                params.push(Value::Text(c.to_string()));
+                format!("council = ${} AND ", params.len())
+            }
+            None => String::new(),
         }
     };
-    add("given_key", keys.given_key.clone());
-    add("family_key", keys.family_key.clone());
-    add("dob", keys.dob.map(|d| d.to_string()));
-    add("postcode", keys.postcode.clone());
-    add("upn", keys.upn.clone());
-    add("nhs_number", keys.nhs_number.clone());
-    add("child_id", keys.child_id.clone());
+    let mut add = |cols: &[&str], vals: Vec<String>, params: &mut Vec<Value>| {
+        let mut term = scope(params);
+        let parts: Vec<String> = cols
+            .iter()
+            .zip(vals)
+            .map(|(col, v)| {
+                params.push(Value::Text(v));
+                format!("{col} = ${}", params.len())
+            })
+            .collect();
+        term.push_str(&parts.join(" AND "));
+        clauses.push(format!("({term})"));
+    };
+    match (council, &keys.given_key, &keys.family_key) {
+        (None, Some(g), Some(f)) => add(&["family_key", "given_key"], vec![f.clone(), g.clone()], &mut params),
+        (None, _, _) => {}
+        (Some(_), g, f) => {
+            if let Some(g) = g {
+                add(&["given_key"], vec![g.clone()], &mut params);
+            }
+            if let Some(f) = f {
+                add(&["family_key"], vec![f.clone()], &mut params);
+            }
+        }
+    }
+    if let Some(d) = keys.dob {
+        add(&["dob"], vec![d.to_string()], &mut params);
+    }
+    if council.is_some()
+        && let Some(p) = &keys.postcode
+    {
+        add(&["postcode"], vec![p.clone()], &mut params);
+    }
+    for (col, v) in [("upn", &keys.upn), ("nhs_number", &keys.nhs_number), ("child_id", &keys.child_id)] {
+        if let Some(v) = v {
+            add(&[col], vec![v.clone()], &mut params);
+        }
+    }
     if clauses.is_empty() {
         return Ok(Vec::new());
     }
     params.push(limit.into());
     let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM register_entries WHERE (CAST($1 AS TEXT) IS NULL OR council = $1) AND ({}) ORDER BY id LIMIT ${}",
+        "SELECT {ENTRY_COLUMNS} FROM register_entries WHERE {} ORDER BY id LIMIT ${}",
         clauses.join(" OR "),
         params.len()
     );
