@@ -307,6 +307,31 @@ fn to_sign_in() -> Response {
     Redirect::to("/sign-in").into_response()
 }
 
+/// A form that carries the session's form token.
+trait Posted {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! posted {
+    ($($t:ty),*) => { $(impl Posted for $t { fn csrf(&self) -> &str { &self.csrf } })* };
+}
+
+posted!(CsrfForm, SearchForm, EntryForm, ConfirmForm, ImportForm, EmergencyForm, LeaveForm);
+
+/// The signed-in caller and the form they posted, its token checked; or
+/// the page to answer with instead (sign in, a bad form, a stale token).
+fn posted<T: Posted>(
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<T>, FormRejection>,
+) -> Result<(Caller, T), Box<Response>> {
+    let Some(c) = signed_in(caller) else { return Err(Box::new(to_sign_in())) };
+    let Ok(Form(form)) = form else { return Err(Box::new(bad_form())) };
+    if let Err(e) = c.check_form(form.csrf()) {
+        return Err(Box::new(error_page(Layout::for_caller(&c, ""), &e)));
+    }
+    Ok((c, form))
+}
+
 fn bad_form() -> Response {
     error_page(Layout::anonymous(), &ApiError::bad_request("The form could not be read. Go back and try again."))
 }
@@ -525,11 +550,10 @@ async fn sign_out(
     caller: Result<Caller, ApiError>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
+    let (c, _) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     if let Via::Session { token, .. } = c.via {
         let _ = state.blocking(move |s| s.sign_out(&token)).await;
     }
@@ -661,12 +685,11 @@ async fn search(
     caller: Result<Caller, ApiError>,
     form: Result<Form<SearchForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let layout = Layout::for_caller(&c, "/search");
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(layout, &e);
-    }
     let request = SearchRequest {
         given_name: some(form.given_name),
         family_name: some(form.family_name),
@@ -976,11 +999,10 @@ async fn create_entry(
     caller: Result<Caller, ApiError>,
     form: Result<Form<EntryForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let content = form.content(EntryContent::default());
     let source = match EntrySource::parse(&form.source) {
         Some(EntrySource::TrackingRun) | None if !form.source.is_empty() => return bad_form(),
@@ -1053,12 +1075,11 @@ async fn edit_entry(
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     form: Result<Form<EntryForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let Ok(Path(id)) = id else { return not_found_page() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
     let Ok(version) = form.version.trim().parse::<i64>() else { return bad_form() };
     let a = c.actor.clone();
     let before = match state.blocking(move |s| s.entry(&a, id)).await {
@@ -1099,12 +1120,11 @@ async fn confirm_entry(
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let Ok(Path(id)) = id else { return not_found_page() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
     let Ok(version) = form.version.trim().parse::<i64>() else { return bad_form() };
     let a = c.actor.clone();
     match state.blocking(move |s| s.confirm_entry(&a, id, version, "checked by the caseworker and confirmed")).await {
@@ -1141,11 +1161,10 @@ async fn import(
     caller: Result<Caller, ApiError>,
     form: Result<Form<ImportForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let csrf = c.csrf().unwrap_or("").to_string();
     let page = |errors: Vec<FieldError>, report: Option<ImportReport>, status| {
         let run_field = field("run", "Tracking run number", Some("As `cnis track` printed it"), &form.run, &errors);
@@ -1213,12 +1232,11 @@ async fn emergency(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     form: Result<Form<EmergencyForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let Ok(Path(id)) = id else { return not_found_page() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
     let (a, child, reason) = (c.actor.clone(), id.clone(), form.reason.clone());
     match state.blocking(move |s| s.emergency_access(&a, &child, &reason)).await {
         Ok(()) => Redirect::to(&format!("/children/{id}")).into_response(),
@@ -1251,12 +1269,11 @@ async fn leave_entry(
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     form: Result<Form<LeaveForm>, FormRejection>,
 ) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
     let Ok(Path(id)) = id else { return not_found_page() };
-    let Ok(Form(form)) = form else { return bad_form() };
-    if let Err(e) = c.check_form(&form.csrf) {
-        return error_page(Layout::for_caller(&c, ""), &e);
-    }
     let (Ok(version), Some(why)) = (form.version.trim().parse::<i64>(), LeaveReason::parse(&form.why)) else {
         return bad_form();
     };
