@@ -793,7 +793,7 @@ async fn child(
     )
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct EntryForm {
     csrf: String,
@@ -1081,14 +1081,9 @@ async fn edit_entry(
     };
     let Ok(Path(id)) = id else { return not_found_page() };
     let Ok(version) = form.version.trim().parse::<i64>() else { return bad_form() };
-    let a = c.actor.clone();
-    let before = match state.blocking(move |s| s.entry(&a, id)).await {
-        Ok(v) => v,
-        Err(e) => return error_page(Layout::for_caller(&c, ""), &e),
-    };
-    let content = form.content(before.entry.content.clone());
     let (a, reason) = (c.actor.clone(), form.reason.clone());
-    match state.blocking(move |s| s.update_entry(&a, id, version, content, &reason)).await {
+    let edited = form.clone();
+    match state.blocking(move |s| s.edit_entry(&a, id, version, |c| edited.content(c), &reason)).await {
         Ok(v) => Redirect::to(&format!("/children/{}?done=saved", v.entry.child_id)).into_response(),
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
             let page = entry_form_page(

@@ -597,6 +597,28 @@ impl Service {
         Ok(self.view(e, name))
     }
 
+    /// Changes the fields `edit` changes and keeps the rest (a form that
+    /// shows some fields): the entry is read once, inside this change, so
+    /// the change is audited once, as a change.
+    pub fn edit_entry(
+        &self,
+        actor: &Actor,
+        id: i64,
+        version: i64,
+        edit: impl FnOnce(EntryContent) -> EntryContent,
+        reason: &str,
+    ) -> Result<EntryView> {
+        require(actor, Permission::EditRegister)?;
+        scope(actor)?;
+        let current = self
+            .db
+            .read(|tx| self.own_entry(actor, tx, id))?
+            .ok_or(ServiceError::NotFound("No entry with that id on your council's register"))?;
+        // The version check in `update_entry` refuses the change if the
+        // entry changed after this read.
+        self.update_entry(actor, id, version, edit(current.content), reason)
+    }
+
     /// Replaces an entry's optional content (team managers).
     pub fn update_restricted(&self, actor: &Actor, id: i64, content: RestrictedContent, reason: &str) -> Result<()> {
         require(actor, Permission::ReadRestricted)?;
