@@ -9,6 +9,7 @@
 //!
 //! This crate does no I/O beyond reading the LA table compiled into it.
 
+pub mod calendar;
 mod child_id;
 mod deletion;
 mod deprivation;
