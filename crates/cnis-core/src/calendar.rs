@@ -144,7 +144,11 @@ impl SchoolCalendar {
                 "closure" => {
                     let end = end.unwrap_or(start);
                     if end < start || (end - start).num_days() > 31 {
-                        return Err(err(line, "end", "a closure must end on or after its start, within 31 days".into()));
+                        return Err(err(
+                            line,
+                            "end",
+                            "a closure must end on or after its start, within 31 days".into(),
+                        ));
                     }
                     closures.push((line, start, end));
                 }
@@ -156,7 +160,11 @@ impl SchoolCalendar {
             if let [a, b] = w
                 && b.start <= a.end
             {
-                return Err(err(0, "start", format!("terms overlap: {} to {} and {} to {}", a.start, a.end, b.start, b.end)));
+                return Err(err(
+                    0,
+                    "start",
+                    format!("terms overlap: {} to {} and {} to {}", a.start, a.end, b.start, b.end),
+                ));
             }
         }
         for (line, start, end) in closures {
@@ -277,7 +285,7 @@ mod tests {
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+        NaiveDate::from_ymd_opt(y, m, day).expect("a date")
     }
 
     /// Easter Sunday (anonymous Gregorian algorithm).
@@ -302,7 +310,7 @@ mod tests {
     fn nth_monday(y: i32, m: u32, first: bool) -> NaiveDate {
         let days: Vec<NaiveDate> =
             d(y, m, 1).iter_days().take_while(|x| x.month() == m).filter(|x| x.weekday() == Weekday::Mon).collect();
-        if first { days[0] } else { *days.last().unwrap() }
+        if first { days[0] } else { *days.last().expect("a Monday") }
     }
 
     /// The usual rules, with the one-off changes of the years covered.
@@ -311,7 +319,7 @@ mod tests {
         let next_weekday = |x: NaiveDate, taken: &BTreeSet<NaiveDate>| {
             let mut x = x;
             while matches!(x.weekday(), Weekday::Sat | Weekday::Sun) || taken.contains(&x) {
-                x = x.succ_opt().unwrap();
+                x = x.succ_opt().expect("a next day");
             }
             x
         };
@@ -365,7 +373,7 @@ mod tests {
              term,2026-02-23,2026-03-27,Spring 2\n\
              term,2026-04-13,2026-05-22,Summer 1\n",
         )
-        .unwrap()
+        .expect("a calendar")
     }
 
     #[test]
@@ -374,7 +382,7 @@ mod tests {
         // From Monday 13 October 2025, 10 school days: 14-17 (4), 20-24
         // (5: 9 so far), half-term 27-31 October, Monday 3 November a
         // training day, so the 10th is Tuesday 4 November.
-        let dl = Period::SchoolDays(10).deadline(d(2025, 10, 13), &cal).unwrap();
+        let dl = Period::SchoolDays(10).deadline(d(2025, 10, 13), &cal).expect("a deadline");
         assert_eq!(dl.due, d(2025, 11, 4));
         assert!(!dl.approximate);
         assert_eq!(cal.school_days_between(d(2025, 10, 13), d(2025, 11, 4)), 10);
@@ -408,7 +416,7 @@ mod tests {
         let cal = autumn_2025();
         // A s.437 notice served on Friday 19 December 2025 gives at least
         // 15 days: to Saturday 3 January 2026, holidays and all.
-        let dl = Period::CalendarDays(15).deadline(d(2025, 12, 19), &cal).unwrap();
+        let dl = Period::CalendarDays(15).deadline(d(2025, 12, 19), &cal).expect("a value");
         assert_eq!(dl.due, d(2026, 1, 3));
     }
 
@@ -417,7 +425,7 @@ mod tests {
         let cal = SchoolCalendar::default();
         // From Wednesday 24 December 2025: 29, 30, 31 December, 2 January
         // 2026 (25, 26 December and 1 January are bank holidays).
-        let dl = Period::SchoolDays(4).deadline(d(2025, 12, 24), &cal).unwrap();
+        let dl = Period::SchoolDays(4).deadline(d(2025, 12, 24), &cal).expect("a value");
         assert_eq!(dl.due, d(2026, 1, 2));
         assert!(dl.approximate);
     }
@@ -431,19 +439,23 @@ mod tests {
 
     #[test]
     fn bad_calendar_lines_are_named() {
-        let e = SchoolCalendar::parse_csv("kind,start,end,description\nterm,2025-09-03,2025-13-01,x\n").unwrap_err();
+        let e = SchoolCalendar::parse_csv("kind,start,end,description\nterm,2025-09-03,2025-13-01,x\n")
+            .expect_err("an error");
         assert_eq!((e.line, e.field), (2, "end"));
-        let e = SchoolCalendar::parse_csv("kind,start,end,description\nholiday,2025-09-03,2025-10-01,x\n").unwrap_err();
+        let e = SchoolCalendar::parse_csv("kind,start,end,description\nholiday,2025-09-03,2025-10-01,x\n")
+            .expect_err("an error");
         assert_eq!((e.line, e.field), (2, "kind"));
-        let e = SchoolCalendar::parse_csv("kind,start,end,description\nterm,2025-09-03,2025-10-01,x\nclosure,2025-10-02,,y\n")
-            .unwrap_err();
+        let e = SchoolCalendar::parse_csv(
+            "kind,start,end,description\nterm,2025-09-03,2025-10-01,x\nclosure,2025-10-02,,y\n",
+        )
+        .expect_err("an error");
         assert_eq!((e.line, e.field), (3, "start"));
         let e = SchoolCalendar::parse_csv(
             "kind,start,end,description\nterm,2025-09-03,2025-10-24,x\nterm,2025-10-20,2025-12-19,y\n",
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(e.reason.contains("overlap"), "{e}");
-        let e = SchoolCalendar::parse_csv("start,end\n").unwrap_err();
+        let e = SchoolCalendar::parse_csv("start,end\n").expect_err("an error");
         assert_eq!(e.field, "header");
     }
 

@@ -93,16 +93,25 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // A credential checked in the last few seconds is answered here;
+        // any other needs the database, on a blocking thread.
         if let Some(token) = bearer(parts) {
-            let t = token.clone();
-            let actor = state.blocking(move |s| s.token_actor(&t)).await?;
+            let actor = match state.service.cached_token_actor(&token) {
+                Some(actor) => actor,
+                None => state.blocking(move |s| s.token_actor(&token)).await?,
+            };
             return Ok(Caller { actor, via: Via::Bearer });
         }
         let Some(token) = session_cookie(parts) else {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "Sign in first."));
         };
-        let t = token.clone();
-        let (actor, csrf) = state.blocking(move |s| s.session(&t)).await?;
+        let (actor, csrf) = match state.service.cached_session(&token) {
+            Some(found) => found,
+            None => {
+                let t = token.clone();
+                state.blocking(move |s| s.session(&t)).await?
+            }
+        };
         let is_page = !parts.uri.path().starts_with("/api/");
         if unsafe_method(&parts.method) && !is_page {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -182,9 +182,15 @@ enum Conn {
     Pg(Box<PgConn>),
 }
 
+/// Past this size (bytes) the SQLite write-ahead log is checkpointed and
+/// truncated ([`Db::write`]).
+pub const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// A pool of connections to one database.
 pub struct Db {
     backend: Backend,
+    /// SQLite: writes since the write-ahead log's size was last looked at.
+    writes: std::sync::atomic::AtomicU64,
     idle: Mutex<Vec<Conn>>,
     open: Mutex<usize>,
     freed: Condvar,
@@ -372,7 +378,22 @@ impl Db {
             Backend::Sqlite(_) => 8,
             Backend::Postgres { .. } => 16,
         };
-        let db = Db { backend, idle: Mutex::new(Vec::new()), open: Mutex::new(0), freed: Condvar::new(), max };
+        Db::open_sized(backend, max)
+    }
+
+    /// Connects with a pool of at most `max` connections (at least one):
+    /// one, for a thread that must never wait behind the pool's other
+    /// users (the audit writer).
+    pub fn open_sized(backend: Backend, max: usize) -> Result<Db> {
+        let max = max.max(1);
+        let db = Db {
+            backend,
+            writes: std::sync::atomic::AtomicU64::new(0),
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            freed: Condvar::new(),
+            max,
+        };
         // Connect once now, so a wrong path or an absent server is an error
         // at start-up rather than at the first request.
         let conn = db.connect()?;
@@ -514,7 +535,43 @@ impl Db {
 
     /// Runs `f` in a write transaction, committed when it returns `Ok`.
     pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        self.run(true, f)
+        let result = self.run(true, f);
+        if result.is_ok() {
+            self.keep_wal_small();
+        }
+        result
+    }
+
+    /// SQLite copies the write-ahead log back into the database file as
+    /// it goes (a passive checkpoint every 1,000 pages), but starts the
+    /// log again from its beginning only at a moment when no reader is
+    /// using it, which a busy server may never have: the log then grows
+    /// without end (gigabytes in a national load), and every page a read
+    /// looks up searches a longer index of it. So every 256th write looks
+    /// at the log's size and, past [`WAL_LIMIT`], runs a checkpoint that
+    /// waits for the readers of the moment to finish and truncates it.
+    fn keep_wal_small(&self) {
+        use std::sync::atomic::Ordering;
+        let Backend::Sqlite(path) = &self.backend else { return };
+        if self.writes.fetch_add(1, Ordering::Relaxed) % 256 != 255 {
+            return;
+        }
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+        if !big {
+            return;
+        }
+        let Ok(conn) = self.take() else { return };
+        if let Conn::Sqlite(c) = &conn {
+            let started = std::time::Instant::now();
+            match c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                Ok(0) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "write-ahead log truncated"),
+                Ok(_) => tracing::debug!("write-ahead log checkpoint could not finish: readers were busy"),
+                Err(e) => tracing::warn!(error = %e, "write-ahead log checkpoint failed"),
+            }
+        }
+        self.give_back(conn);
     }
 
     /// Runs `f` in a read-only transaction.

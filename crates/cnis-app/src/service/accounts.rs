@@ -287,29 +287,57 @@ impl Service {
     pub fn session(&self, token: &str) -> Result<(Actor, String)> {
         let hash = self.token_hash(token);
         let now = now_ms();
+        if let Some((actor, csrf)) = self.credentials.get(CredentialKind::Session, &hash, now) {
+            return Ok((actor, csrf.unwrap_or_default()));
+        }
         let found = self.db.read(|tx| {
             let Some(s) = reg::session(tx, &hash, now)? else { return Ok(None) };
-            Ok(reg::user_by_id(tx, s.user_id)?.filter(|u| !u.disabled).map(|u| (u, s.csrf)))
+            Ok(reg::user_by_id(tx, s.user_id)?.filter(|u| !u.disabled).map(|u| (u, s)))
         })?;
-        let (u, csrf) = found.ok_or(ServiceError::Unauthenticated)?;
-        Ok((Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school }, csrf))
+        let (u, s) = found.ok_or(ServiceError::Unauthenticated)?;
+        let actor = Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school };
+        self.credentials.put(CredentialKind::Session, hash, &actor, Some(&s.csrf), Some(s.expires_at));
+        Ok((actor, s.csrf))
+    }
+
+    /// The session's user and form token if this service checked the
+    /// session against the database within the last
+    /// `credential_cache_seconds`: no database work, so a caller on an
+    /// async thread may ask before handing [`Service::session`] to a
+    /// blocking one.
+    pub fn cached_session(&self, token: &str) -> Option<(Actor, String)> {
+        let hash = self.token_hash(token);
+        self.credentials.get(CredentialKind::Session, &hash, now_ms()).map(|(a, c)| (a, c.unwrap_or_default()))
+    }
+
+    /// The API token's user, if checked recently (as [`Service::cached_session`]).
+    pub fn cached_token_actor(&self, token: &str) -> Option<Actor> {
+        let hash = self.token_hash(token);
+        self.credentials.get(CredentialKind::Token, &hash, now_ms()).map(|(a, _)| a)
     }
 
     /// Ends a session.
     pub fn sign_out(&self, token: &str) -> Result<()> {
         let hash = self.token_hash(token);
-        Ok(self.db.write(|tx| reg::delete_session(tx, &hash))?)
+        self.db.write(|tx| reg::delete_session(tx, &hash))?;
+        self.credentials.remove(CredentialKind::Session, &hash);
+        Ok(())
     }
 
     /// The user an API token belongs to.
     pub fn token_actor(&self, token: &str) -> Result<Actor> {
         let hash = self.token_hash(token);
+        if let Some((actor, _)) = self.credentials.get(CredentialKind::Token, &hash, now_ms()) {
+            return Ok(actor);
+        }
         let u = self.db.read(|tx| {
             let Some(id) = reg::token_user(tx, &hash)? else { return Ok(None) };
             reg::user_by_id(tx, id)
         })?;
         let u = u.filter(|u| !u.disabled).ok_or(ServiceError::Unauthenticated)?;
-        Ok(Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school })
+        let actor = Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school };
+        self.credentials.put(CredentialKind::Token, hash, &actor, None, None);
+        Ok(actor)
     }
 
     /// Issues an API token for an account (shown once). `by` is the council
@@ -393,6 +421,9 @@ impl Service {
                 Ok((after, head))
             })
             .map_err(ServiceError::from_store)?;
+        // The account's sessions and tokens are checked again from the
+        // database at their next use.
+        self.credentials.clear();
         self.audit.advance(&head);
         Ok(user)
     }
@@ -406,5 +437,84 @@ impl Service {
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::NotFound("no such account"))?;
         Ok(Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school })
+    }
+}
+
+/// Which kind of credential a cached check is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CredentialKind {
+    Session,
+    Token,
+}
+
+struct Checked {
+    actor: Actor,
+    csrf: Option<String>,
+    /// When the database said yes.
+    checked: std::time::Instant,
+    /// When the session ends (ms), if it is one.
+    expires_at: Option<i64>,
+}
+
+/// Sessions and API tokens the database recently said yes to, by their
+/// keyed hash, so that a signed-in request does not open a transaction
+/// only to learn who is calling. An entry is trusted for at most
+/// `credential_cache_seconds` and never past its session's end; signing
+/// out removes it, and any account change through this service empties
+/// the cache. A refusal is never cached.
+pub(crate) struct CredentialCache {
+    ttl: std::time::Duration,
+    checked: std::sync::Mutex<std::collections::HashMap<(CredentialKind, String), Checked>>,
+}
+
+/// Past this many entries the cache is emptied (each is a few hundred
+/// bytes; a server has far fewer people signed in at once).
+const CREDENTIAL_CACHE_MAX: usize = 100_000;
+
+impl CredentialCache {
+    pub(crate) fn new(seconds: u64) -> CredentialCache {
+        CredentialCache {
+            ttl: std::time::Duration::from_secs(seconds),
+            checked: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn get(&self, kind: CredentialKind, hash: &str, now_ms: i64) -> Option<(Actor, Option<String>)> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.checked.lock().ok()?;
+        let c = map.get(&(kind, hash.to_string()))?;
+        let fresh = c.checked.elapsed() < self.ttl && c.expires_at.is_none_or(|e| e > now_ms);
+        fresh.then(|| (c.actor.clone(), c.csrf.clone()))
+    }
+
+    fn put(&self, kind: CredentialKind, hash: String, actor: &Actor, csrf: Option<&str>, expires_at: Option<i64>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let Ok(mut map) = self.checked.lock() else { return };
+        if map.len() >= CREDENTIAL_CACHE_MAX {
+            map.clear();
+        }
+        let checked = Checked {
+            actor: actor.clone(),
+            csrf: csrf.map(str::to_string),
+            checked: std::time::Instant::now(),
+            expires_at,
+        };
+        map.insert((kind, hash), checked);
+    }
+
+    fn remove(&self, kind: CredentialKind, hash: &str) {
+        if let Ok(mut map) = self.checked.lock() {
+            map.remove(&(kind, hash.to_string()));
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.checked.lock() {
+            map.clear();
+        }
     }
 }

@@ -109,7 +109,10 @@ fn writer(db: Arc<Db>, jobs: Receiver<Job>, checkpoint: Arc<Checkpoint>) {
 }
 
 impl AuditLog {
-    pub(crate) fn start(db: Arc<Db>, checkpoint_file: PathBuf) -> Result<AuditLog> {
+    /// Starts the writer on a connection of its own, so that a read's
+    /// audit never waits for a connection behind the reads themselves.
+    pub(crate) fn start(backend: &cnis_store::db::Backend, checkpoint_file: PathBuf) -> Result<AuditLog> {
+        let db = Arc::new(Db::open_sized(backend.clone(), 1)?);
         let head = db.read(audit::head)?;
         let on_file = read_checkpoint(&checkpoint_file).map_err(|source| ServiceError::File {
             what: "audit checkpoint",

@@ -225,6 +225,12 @@ pub struct ServiceConfig {
     /// Years the audit's content (which children, what was searched for)
     /// is kept; the chain itself is kept for ever.
     pub audit_content_years: u32,
+    /// Seconds a checked session or API token is trusted before the
+    /// database is asked again (0: every request asks). Signing out and
+    /// account changes made through this server take effect at once;
+    /// those made by another process sharing the database (a second
+    /// server, `cnis user`) within this many seconds.
+    pub credential_cache_seconds: u64,
 }
 
 impl ServiceConfig {
@@ -257,6 +263,7 @@ impl ServiceConfig {
             prescribed_hours: 0.0,
             emergency_hours: 24,
             audit_content_years: 7,
+            credential_cache_seconds: 5,
         }
     }
 }
@@ -288,6 +295,8 @@ pub struct RawSettings {
     pub emergency_hours: Option<i64>,
     /// Years the audit's content is kept.
     pub audit_content_years: Option<u32>,
+    /// Seconds a checked session or API token is trusted.
+    pub credential_cache_seconds: Option<u64>,
 }
 
 /// The fields `required_to_confirm` may name.
@@ -341,6 +350,10 @@ impl ServiceConfig {
             range("audit_content_years", (1..=100).contains(&v))?;
             self.audit_content_years = v;
         }
+        if let Some(v) = raw.credential_cache_seconds {
+            range("credential_cache_seconds", v <= 60)?;
+            self.credential_cache_seconds = v;
+        }
         if let Some(v) = raw.emergency_hours {
             range("emergency_hours", (1..=168).contains(&v))?;
             self.emergency_hours = v;
@@ -356,6 +369,7 @@ pub struct Service {
     pub(crate) audit: audit::AuditLog,
     pub(crate) secret: [u8; 32],
     pub(crate) limiter: search::Limiter,
+    pub(crate) credentials: accounts::CredentialCache,
 }
 
 impl Service {
@@ -365,9 +379,10 @@ impl Service {
         let db = Arc::new(Db::open(config.backend.clone())?);
         cnis_store::register::migrate(&db)?;
         let secret = accounts::load_or_create_secret(&config.secret_file)?;
-        let audit = audit::AuditLog::start(db.clone(), config.checkpoint_file.clone())?;
+        let audit = audit::AuditLog::start(&config.backend, config.checkpoint_file.clone())?;
         let limiter = search::Limiter::new(config.lookups_per_minute);
-        Ok(Service { db, config, audit, secret, limiter })
+        let credentials = accounts::CredentialCache::new(config.credential_cache_seconds);
+        Ok(Service { db, config, audit, secret, limiter, credentials })
     }
 
     /// The settings.
