@@ -9,7 +9,11 @@
 //!
 //! This crate does no I/O beyond reading the LA table compiled into it.
 
+#[macro_use]
+mod macros;
+
 pub mod calendar;
+pub mod casework;
 mod child_id;
 mod deletion;
 mod deprivation;

@@ -1,0 +1,281 @@
+//! Casework around the register: a school's notice that it deleted a
+//! pupil, and the missing-education and home-education cases that follow.
+//!
+//! A deletion notice is the return a school makes to its council when it
+//! deletes a pupil of compulsory school age from its admission register
+//! (reg. 13 of the 2024 Pupil Registration Regulations): the pupil's name
+//! and address, the parents', the ground for deletion and any destination
+//! (`../shared/domain/registration-and-deletion.md`). Which notices open
+//! which case is [`case_for_notice`]: one that leaves the child's education
+//! unknown opens a missing-education case, one on the home-education
+//! ground a home-education case.
+
+use serde::{Deserialize, Serialize};
+
+use crate::deletion::GroundMeaning;
+
+words! {
+    /// What kind of case.
+    CaseKind {
+        /// A child who may be missing education (not on a school roll and
+        /// not known to be educated otherwise): the council's enquiries.
+        MissingEducation => "missing_education", "Missing education";
+        /// A child being educated at home: enquiries into whether the
+        /// education is suitable.
+        HomeEducation => "home_education", "Home education";
+    }
+}
+
+words! {
+    /// Where a case is.
+    CaseStatus {
+        /// Being worked.
+        Open => "open", "Open";
+        /// Closed with an outcome.
+        Closed => "closed", "Closed";
+    }
+}
+
+words! {
+    /// How the case came to the council.
+    CaseSource {
+        /// A school's deletion notice.
+        DeletionNotice => "deletion_notice", "School's deletion notice";
+        /// A school's report of a pupil absent 10 school days without
+        /// explanation, so that joint enquiries happen before deletion.
+        AbsenceReport => "absence_report", "School's report of absence";
+        /// A leaver found by tracking one census against the next.
+        LeaverList => "leaver_list", "Leaver found by tracking";
+        /// Another agency or council.
+        OtherAgency => "other_agency", "Another agency or council";
+        /// A member of the public.
+        Public => "public", "Member of the public";
+        /// A parent.
+        Parent => "parent", "Parent";
+    }
+}
+
+words! {
+    /// Who was asked, in an enquiry about a child's whereabouts or
+    /// education.
+    EnquiryKind {
+        /// The school the child left.
+        School => "school", "School";
+        /// Health (GP, school nursing, health visiting).
+        Health => "health", "Health";
+        /// Police.
+        Police => "police", "Police";
+        /// Housing.
+        Housing => "housing", "Housing";
+        /// Children's social care.
+        SocialCare => "social_care", "Children's social care";
+        /// Another council.
+        OtherCouncil => "other_council", "Another council";
+        /// A visit to the home.
+        HomeVisit => "home_visit", "Home visit";
+        /// The parents.
+        Parents => "parents", "Parents";
+        /// The Lost Pupils Database on School to School.
+        LostPupilsDatabase => "lost_pupils_database", "Lost Pupils Database";
+        /// Anyone else.
+        Other => "other", "Other";
+    }
+}
+
+words! {
+    /// How a case ended.
+    CaseOutcome {
+        /// On a school roll again.
+        BackInSchool => "back_in_school", "Back in school";
+        /// Educated at home (a missing-education case that found the
+        /// child home educated; a home-education case opens).
+        HomeEducation => "home_education", "Home education";
+        /// Home education found suitable.
+        SuitableEducation => "suitable_education", "Education at home found suitable";
+        /// Moved to another council, which knows of the child.
+        MovedToKnownCouncil => "moved_to_known_council", "Moved to a council that knows of the child";
+        /// Left England, confirmed.
+        AbroadConfirmed => "abroad_confirmed", "Left England, confirmed";
+        /// In alternative provision arranged by the council.
+        AlternativeProvision => "alternative_provision", "In alternative provision";
+        /// Past compulsory school age.
+        PastSchoolAge => "past_school_age", "Past compulsory school age";
+        /// Not found after every enquiry; the case is closed and the child
+        /// stays recorded as missing education.
+        NotLocated => "not_located", "Not located after every enquiry";
+        /// A school attendance order was served.
+        AttendanceOrder => "attendance_order", "School attendance order served";
+        /// Died.
+        Died => "died", "Died";
+        /// Opened in error.
+        OpenedInError => "opened_in_error", "Opened in error";
+    }
+}
+
+words! {
+    /// Where a deleted pupil went, as the school knows it.
+    DestinationKind {
+        /// Registered at another school (named).
+        OtherSchool => "other_school", "Another school";
+        /// Educated at home.
+        HomeEducation => "home_education", "Home education";
+        /// Moved to another council's area (named), no school known.
+        OtherCouncil => "other_council", "Moved to another council's area";
+        /// Left England.
+        Abroad => "abroad", "Left England";
+        /// Not known.
+        Unknown => "unknown", "Not known";
+    }
+}
+
+/// A parent as a deletion notice gives them (reg. 13: name, address and
+/// an emergency telephone number).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct NoticeParent {
+    /// Full name.
+    pub name: String,
+    /// Address, if not the child's.
+    pub address: Option<String>,
+    /// Emergency telephone number.
+    pub telephone: Option<String>,
+}
+
+/// Where the school says the pupil went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NoticeDestination {
+    /// What kind.
+    pub kind: DestinationKind,
+    /// The new school's LAESTAB (seven digits), for `other_school`.
+    #[serde(default)]
+    pub school: Option<String>,
+    /// The new council's three-digit code, for `other_council`.
+    #[serde(default)]
+    pub council: Option<String>,
+    /// The new address, where the parent gave it.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The day the pupil starts there, where known (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub start_date: Option<String>,
+}
+
+/// A school's notice that it deleted a pupil from its admission register.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct DeletionNotice {
+    /// The school's LAESTAB (seven digits). A school user's own school
+    /// when left empty.
+    pub school: String,
+    /// The day the name was deleted (`YYYY-MM-DD`).
+    pub deletion_date: String,
+    /// The ground, as `9(1)(i)`, `8(1)(h)` or a letter alone (read under
+    /// the regulations in force on the deletion date).
+    pub ground: String,
+    /// The pupil's given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (`YYYY-MM-DD`).
+    pub dob: String,
+    /// Sex as the census records it (`M`, `F`), if given.
+    pub sex: Option<String>,
+    /// UPN, if the school gives it.
+    pub upn: Option<String>,
+    /// Home address.
+    pub address: Option<String>,
+    /// Home postcode.
+    pub postcode: Option<String>,
+    /// Parents the pupil normally lives with.
+    pub parents: Vec<NoticeParent>,
+    /// Where the pupil went, if known.
+    pub destination: Option<NoticeDestination>,
+    /// Anything else the school wants the council to know.
+    pub notes: Option<String>,
+}
+
+/// Which case a deletion notice opens: a missing-education case when the
+/// ground or the destination leaves the child's education unknown (20
+/// days' absence, not back after a leave of absence, moved away with no
+/// school named, destination not known), a home-education case on the
+/// home-education ground (or destination), and none otherwise (another
+/// school named, died, past school age, and the rest).
+pub fn case_for_notice(ground: GroundMeaning, destination: Option<DestinationKind>) -> Option<CaseKind> {
+    use GroundMeaning as G;
+    match ground {
+        G::Died | G::CeasingCompulsorySchoolAge | G::NurseryCompleted => None,
+        G::ContinuousAbsence | G::LeaveOfAbsence => Some(CaseKind::MissingEducation),
+        G::HomeEducation => Some(CaseKind::HomeEducation),
+        _ => match destination {
+            Some(DestinationKind::HomeEducation) => Some(CaseKind::HomeEducation),
+            Some(DestinationKind::Unknown) => Some(CaseKind::MissingEducation),
+            None if ground == G::MovedAway => Some(CaseKind::MissingEducation),
+            _ => None,
+        },
+    }
+}
+
+/// One enquiry made in a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Enquiry {
+    /// Who was asked.
+    pub kind: EnquiryKind,
+    /// When (`YYYY-MM-DD`).
+    pub made_on: String,
+    /// What was learnt.
+    pub outcome: String,
+    /// Whether it found where the child is.
+    #[serde(default)]
+    pub located: bool,
+    /// Recorded by (account id; filled in by the service).
+    #[serde(default)]
+    pub recorded_by: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_open_the_case_the_ground_and_destination_call_for() {
+        use DestinationKind as D;
+        use GroundMeaning as G;
+        let cases = [
+            (G::ContinuousAbsence, None, Some(CaseKind::MissingEducation)),
+            (G::ContinuousAbsence, Some(D::OtherSchool), Some(CaseKind::MissingEducation)),
+            (G::LeaveOfAbsence, None, Some(CaseKind::MissingEducation)),
+            (G::MovedAway, None, Some(CaseKind::MissingEducation)),
+            (G::MovedAway, Some(D::Unknown), Some(CaseKind::MissingEducation)),
+            (G::MovedAway, Some(D::OtherSchool), None),
+            (G::MovedAway, Some(D::OtherCouncil), None),
+            (G::MovedAway, Some(D::Abroad), None),
+            (G::HomeEducation, None, Some(CaseKind::HomeEducation)),
+            (G::HomeEducation, Some(D::HomeEducation), Some(CaseKind::HomeEducation)),
+            (G::OtherSchool, Some(D::OtherSchool), None),
+            (G::OtherSchool, None, None),
+            (G::PermanentlyExcluded, Some(D::Unknown), Some(CaseKind::MissingEducation)),
+            (G::PermanentlyExcluded, Some(D::HomeEducation), Some(CaseKind::HomeEducation)),
+            (G::Died, Some(D::Unknown), None),
+            (G::CeasingCompulsorySchoolAge, Some(D::Unknown), None),
+        ];
+        for (ground, dest, want) in cases {
+            assert_eq!(case_for_notice(ground, dest), want, "{ground:?} with {dest:?}");
+        }
+    }
+
+    #[test]
+    fn words_read_back() {
+        for k in CaseOutcome::ALL {
+            assert_eq!(CaseOutcome::parse(k.code()), Some(*k));
+        }
+        for k in EnquiryKind::ALL {
+            assert_eq!(EnquiryKind::parse(k.code()), Some(*k));
+        }
+    }
+}
