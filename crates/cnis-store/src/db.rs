@@ -183,18 +183,87 @@ enum Conn {
 }
 
 /// Past this size (bytes) the SQLite write-ahead log is checkpointed and
-/// truncated ([`Db::write`]).
-pub const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+/// truncated by the pool's guard thread ([`WalGuard::Watch`]).
+pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Whether a pool watches the size of SQLite's write-ahead log.
+///
+/// SQLite copies the log back into the database file as it goes (the
+/// commit that takes the log past 1,000 pages runs a passive checkpoint),
+/// but starts the log again from its beginning only at a moment when no
+/// reader is using it, which a busy server may never have: the log then
+/// grows without end (gigabytes in a national load) and every page a read
+/// looks up searches a longer index of it. A watching pool has a thread
+/// that looks at the log's size every second and, past [`WAL_LIMIT`], runs
+/// a checkpoint that waits for the readers of the moment and truncates it.
+/// (Moving every checkpoint to that thread was measured and was worse: a
+/// commit then waited behind the truncation far more often.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalGuard {
+    /// This pool's thread watches the log.
+    Watch,
+    /// Another pool on the same file watches it.
+    Elsewhere,
+}
+
+/// The thread watching the write-ahead log, and how to stop it.
+struct Checkpointer {
+    stop: std::sync::Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn checkpoint_loop(path: PathBuf, stop: std::sync::Arc<(Mutex<bool>, Condvar)>) {
+    let conn = match rusqlite::Connection::open(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not open the database to watch its write-ahead log");
+            return;
+        }
+    };
+    let _ = conn.busy_timeout(Duration::from_secs(10));
+    let mut wal = path.into_os_string();
+    wal.push("-wal");
+    let (lock, wake) = &*stop;
+    loop {
+        let Ok(stopped) = lock.lock() else { return };
+        let Ok((stopped, _)) = wake.wait_timeout_while(stopped, Duration::from_secs(1), |s| !*s) else { return };
+        if *stopped {
+            return;
+        }
+        drop(stopped);
+        if !std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => tracing::info!(ms = started.elapsed().as_millis() as u64, "write-ahead log truncated"),
+            Ok(_) => tracing::debug!("write-ahead log truncation could not finish: the database was busy"),
+            Err(e) => tracing::warn!(error = %e, "write-ahead log truncation failed"),
+        }
+    }
+}
 
 /// A pool of connections to one database.
 pub struct Db {
     backend: Backend,
-    /// SQLite: writes since the write-ahead log's size was last looked at.
-    writes: std::sync::atomic::AtomicU64,
+    checkpointer: Mutex<Option<Checkpointer>>,
     idle: Mutex<Vec<Conn>>,
     open: Mutex<usize>,
     freed: Condvar,
     max: usize,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some(mut c) = self.checkpointer.get_mut().ok().and_then(Option::take) else { return };
+        if let Ok(mut stopped) = c.stop.0.lock() {
+            *stopped = true;
+        }
+        c.stop.1.notify_all();
+        if let Some(t) = c.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A transaction. Dropped without [`Db::write`] or [`Db::read`] seeing
@@ -378,17 +447,18 @@ impl Db {
             Backend::Sqlite(_) => 8,
             Backend::Postgres { .. } => 16,
         };
-        Db::open_sized(backend, max)
+        Db::open_sized(backend, max, WalGuard::Watch)
     }
 
-    /// Connects with a pool of at most `max` connections (at least one):
-    /// one, for a thread that must never wait behind the pool's other
-    /// users (the audit writer).
-    pub fn open_sized(backend: Backend, max: usize) -> Result<Db> {
+    /// Connects with a pool of at most `max` connections (at least one;
+    /// one for a thread that must never wait behind the pool's other
+    /// users, the audit writer), watching SQLite's write-ahead log or not
+    /// (PostgreSQL ignores it).
+    pub fn open_sized(backend: Backend, max: usize, guard: WalGuard) -> Result<Db> {
         let max = max.max(1);
         let db = Db {
             backend,
-            writes: std::sync::atomic::AtomicU64::new(0),
+            checkpointer: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             open: Mutex::new(0),
             freed: Condvar::new(),
@@ -399,6 +469,15 @@ impl Db {
         let conn = db.connect()?;
         db.give_back(conn);
         *db.open.lock().map_err(|_| Error::Poisoned)? = 1;
+        if let (Backend::Sqlite(path), WalGuard::Watch) = (&db.backend, guard) {
+            let stop = std::sync::Arc::new((Mutex::new(false), Condvar::new()));
+            let (path, s) = (path.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name("sqlite-wal-guard".into())
+                .spawn(move || checkpoint_loop(path, s))
+                .map_err(Error::Thread)?;
+            *db.checkpointer.lock().map_err(|_| Error::Poisoned)? = Some(Checkpointer { stop, thread: Some(thread) });
+        }
         Ok(db)
     }
 
@@ -416,15 +495,17 @@ impl Db {
                 let conn = rusqlite::Connection::open(path)?;
                 crate::owner_only(path)?;
                 conn.busy_timeout(Duration::from_secs(10))?;
-                // Memory-mapped reads: a read of a page is a memory access,
-                // not a pread() system call each time; and a larger page
-                // cache per connection.
+                // No memory map: a connection that begins a read after any
+                // other connection's commit (every request, on a register
+                // whose reads are audited) unmaps its whole map and faults
+                // each page back in, which costs more than the pread() it
+                // saves. For the same reason a connection's page cache
+                // rarely outlives a transaction, so it is left small.
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA mmap_size = 2147483648;
-                     PRAGMA cache_size = -65536;",
+                     PRAGMA cache_size = -8192;",
                 )?;
                 conn.set_prepared_statement_cache_capacity(64);
                 Ok(Conn::Sqlite(conn))
@@ -535,43 +616,7 @@ impl Db {
 
     /// Runs `f` in a write transaction, committed when it returns `Ok`.
     pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let result = self.run(true, f);
-        if result.is_ok() {
-            self.keep_wal_small();
-        }
-        result
-    }
-
-    /// SQLite copies the write-ahead log back into the database file as
-    /// it goes (a passive checkpoint every 1,000 pages), but starts the
-    /// log again from its beginning only at a moment when no reader is
-    /// using it, which a busy server may never have: the log then grows
-    /// without end (gigabytes in a national load), and every page a read
-    /// looks up searches a longer index of it. So every 256th write looks
-    /// at the log's size and, past [`WAL_LIMIT`], runs a checkpoint that
-    /// waits for the readers of the moment to finish and truncates it.
-    fn keep_wal_small(&self) {
-        use std::sync::atomic::Ordering;
-        let Backend::Sqlite(path) = &self.backend else { return };
-        if self.writes.fetch_add(1, Ordering::Relaxed) % 256 != 255 {
-            return;
-        }
-        let mut wal = path.clone().into_os_string();
-        wal.push("-wal");
-        let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT);
-        if !big {
-            return;
-        }
-        let Ok(conn) = self.take() else { return };
-        if let Conn::Sqlite(c) = &conn {
-            let started = std::time::Instant::now();
-            match c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
-                Ok(0) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "write-ahead log truncated"),
-                Ok(_) => tracing::debug!("write-ahead log checkpoint could not finish: readers were busy"),
-                Err(e) => tracing::warn!(error = %e, "write-ahead log checkpoint failed"),
-            }
-        }
-        self.give_back(conn);
+        self.run(true, f)
     }
 
     /// Runs `f` in a read-only transaction.

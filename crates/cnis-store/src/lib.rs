@@ -13,6 +13,7 @@
 //! owner only: it holds children's personal data.
 
 pub mod audit;
+pub mod cases;
 pub mod db;
 mod link;
 mod loads;
@@ -83,6 +84,9 @@ pub enum Error {
     /// No load with that id.
     #[error("no load {0}; `cnis loads` lists them")]
     NoLoad(i64),
+    /// The operating system would not start a thread.
+    #[error("starting the database's checkpoint thread: {0}")]
+    Thread(std::io::Error),
     /// Setting the database file's permissions failed.
     #[error("making {path} readable by its owner only: {source}")]
     Permissions {

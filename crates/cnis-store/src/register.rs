@@ -164,6 +164,7 @@ CREATE TABLE audit_redactions (
     redacted_at   BIGINT NOT NULL
 );
 ",
+    crate::cases::TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call
@@ -897,11 +898,11 @@ pub fn search_candidates(
     if clauses.is_empty() {
         return Ok(Vec::new());
     }
-    params.push(limit.into());
+    // The limit is written in, not bound (see `audit::accesses`).
     let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM register_entries WHERE {} ORDER BY id LIMIT ${}",
+        "SELECT {ENTRY_COLUMNS} FROM register_entries WHERE {} ORDER BY id LIMIT {}",
         clauses.join(" OR "),
-        params.len()
+        limit.clamp(0, 100_000)
     );
     tx.query(&sql, &params)?.iter().map(entry_row).collect()
 }

@@ -16,7 +16,9 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
 use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 
 use cnis_store::audit::{self, ChainRow, Event, Head, Verification};
 use cnis_store::db::Db;
@@ -25,7 +27,36 @@ use serde::Serialize;
 
 use super::{Actor, Permission, Result, Service, ServiceError, require};
 
-type Job = (Event, SyncSender<bool>);
+type Job = (Event, oneshot::Sender<bool>);
+
+/// What a read found, held back until the read's audit event is
+/// committed: the value can be had only through [`Audited::wait`] (a
+/// blocking thread) or [`Audited::committed`] (an async task), each of
+/// which gives it only once the writer says the event is in the table. An
+/// async caller so waits for the group commit without holding a thread.
+#[must_use = "an audited read gives its value only once its audit event is committed"]
+pub struct Audited<T> {
+    value: T,
+    receipt: oneshot::Receiver<bool>,
+}
+
+impl<T> Audited<T> {
+    /// Blocks until the event is committed. Not on an async thread.
+    pub fn wait(self) -> Result<T> {
+        match self.receipt.blocking_recv() {
+            Ok(true) => Ok(self.value),
+            _ => Err(ServiceError::AuditUnavailable),
+        }
+    }
+
+    /// Waits, without blocking a thread, until the event is committed.
+    pub async fn committed(self) -> Result<T> {
+        match self.receipt.await {
+            Ok(true) => Ok(self.value),
+            _ => Err(ServiceError::AuditUnavailable),
+        }
+    }
+}
 
 /// The audit writer and the checkpoint.
 pub(crate) struct AuditLog {
@@ -36,44 +67,77 @@ pub(crate) struct AuditLog {
 
 struct Checkpoint {
     path: PathBuf,
-    last: Mutex<i64>,
+    /// The last head written, and the file, kept open.
+    state: Mutex<(i64, Option<std::fs::File>)>,
 }
+
+/// A checkpoint is written over itself as one fixed-length record (JSON,
+/// padded with spaces): one write at the start of a file kept open, not a
+/// new file renamed into place at every group commit. A reader sees the old
+/// record or the new one, as with a rename.
+const CHECKPOINT_LEN: usize = 160;
 
 impl Checkpoint {
     fn advance(&self, head: &Head) {
-        let Ok(mut last) = self.last.lock() else { return };
-        if head.seq <= *last {
+        let Ok(mut state) = self.state.lock() else { return };
+        if head.seq <= state.0 {
             return;
         }
-        match write_checkpoint(&self.path, head) {
-            Ok(()) => *last = head.seq,
-            Err(e) => tracing::error!(error = %e, "could not write the audit checkpoint"),
+        match write_checkpoint(&self.path, &mut state.1, head) {
+            Ok(()) => state.0 = head.seq,
+            Err(e) => {
+                state.1 = None;
+                tracing::error!(error = %e, "could not write the audit checkpoint");
+            }
         }
     }
 }
 
-fn write_checkpoint(path: &std::path::Path, head: &Head) -> std::io::Result<()> {
-    let mut tmp = path.to_path_buf().into_os_string();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+fn write_checkpoint(path: &std::path::Path, file: &mut Option<std::fs::File>, head: &Head) -> std::io::Result<()> {
+    let mut record = serde_json::to_string(head).map_err(std::io::Error::other)?;
+    if record.len() >= CHECKPOINT_LEN {
+        return Err(std::io::Error::other("audit head too long for its checkpoint record"));
+    }
+    record.extend(std::iter::repeat_n(' ', CHECKPOINT_LEN - 1 - record.len()));
+    record.push('\n');
+    if file.is_none() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let f = options.open(path)?;
+        write_at_start(&f, record.as_bytes())?;
+        // A longer file of an older layout loses its tail.
+        f.set_len(CHECKPOINT_LEN as u64)?;
+        *file = Some(f);
+        return Ok(());
+    }
+    let Some(f) = file.as_ref() else { return Err(std::io::Error::other("checkpoint file not open")) };
+    write_at_start(f, record.as_bytes())
+}
+
+fn write_at_start(f: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(bytes, 0)
     }
-    use std::io::Write;
-    let mut f = options.open(&tmp)?;
-    f.write_all(serde_json::to_string(head).unwrap_or_default().as_bytes())?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, Write};
+        let mut f = f;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        f.write_all(bytes)
+    }
 }
 
 /// Reads a checkpoint file; `None` when there is none yet.
 pub fn read_checkpoint(path: &std::path::Path) -> std::io::Result<Option<Head>> {
     match std::fs::read_to_string(path) {
-        Ok(s) => serde_json::from_str(&s)
+        Ok(s) => serde_json::from_str(s.trim_end())
             .map(Some)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -112,7 +176,7 @@ impl AuditLog {
     /// Starts the writer on a connection of its own, so that a read's
     /// audit never waits for a connection behind the reads themselves.
     pub(crate) fn start(backend: &cnis_store::db::Backend, checkpoint_file: PathBuf) -> Result<AuditLog> {
-        let db = Arc::new(Db::open_sized(backend.clone(), 1)?);
+        let db = Arc::new(Db::open_sized(backend.clone(), 1, cnis_store::db::WalGuard::Elsewhere)?);
         let head = db.read(audit::head)?;
         let on_file = read_checkpoint(&checkpoint_file).map_err(|source| ServiceError::File {
             what: "audit checkpoint",
@@ -128,7 +192,8 @@ impl AuditLog {
                 "the audit table ends before the checkpoint written outside it: rows were cut; run `cnis audit verify`"
             );
         }
-        let checkpoint = Arc::new(Checkpoint { path: checkpoint_file, last: Mutex::new(on_file.map_or(0, |c| c.seq)) });
+        let checkpoint =
+            Arc::new(Checkpoint { path: checkpoint_file, state: Mutex::new((on_file.map_or(0, |c| c.seq), None)) });
         checkpoint.advance(&head);
         let (tx, rx) = sync_channel::<Job>(65_536);
         let c = checkpoint.clone();
@@ -139,15 +204,18 @@ impl AuditLog {
         Ok(AuditLog { jobs: Mutex::new(Some(tx)), checkpoint, thread: Mutex::new(Some(thread)) })
     }
 
+    /// Hands a read's event to the writer; `value` comes out of the
+    /// result once the event is committed.
+    pub(crate) fn submit<T>(&self, event: Event, value: T) -> Result<Audited<T>> {
+        let sender = self.jobs.lock().ok().and_then(|j| j.clone()).ok_or(ServiceError::AuditUnavailable)?;
+        let (reply, receipt) = oneshot::channel();
+        sender.send((event, reply)).map_err(|_| ServiceError::AuditUnavailable)?;
+        Ok(Audited { value, receipt })
+    }
+
     /// Records a read's event and waits until it is committed.
     pub(crate) fn record(&self, event: Event) -> Result<()> {
-        let sender = self.jobs.lock().ok().and_then(|j| j.clone()).ok_or(ServiceError::AuditUnavailable)?;
-        let (reply, wait) = sync_channel(1);
-        sender.send((event, reply)).map_err(|_| ServiceError::AuditUnavailable)?;
-        match wait.recv() {
-            Ok(true) => Ok(()),
-            _ => Err(ServiceError::AuditUnavailable),
-        }
+        self.submit(event, ())?.wait()
     }
 
     /// Moves the checkpoint on after a change committed its own event.

@@ -65,7 +65,8 @@ pub struct ChildView {
     pub history: Vec<EntryHistory>,
     /// Optional content, for roles allowed it.
     pub restricted: Option<Vec<EntryRestricted>>,
-    /// Who has viewed or changed this child (newest first).
+    /// Who has viewed or changed this child, newest first: the latest
+    /// [`VIEWERS_SHOWN`] (the subject access export has every one).
     pub viewers: Vec<Viewer>,
     /// Whether this view was under emergency access.
     pub emergency: bool,
@@ -371,7 +372,7 @@ pub fn eligibility(c: &EntryContent, today: NaiveDate, area_of: Option<LaCode>, 
     vec![a, b, c_cond]
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
@@ -431,7 +432,7 @@ impl Service {
     }
 
     /// Commits a change together with its audit event.
-    fn write_audited<T>(
+    pub(crate) fn write_audited<T>(
         &self,
         f: impl FnOnce(&mut cnis_store::db::Tx<'_>) -> cnis_store::Result<(T, Event)>,
     ) -> Result<T> {
@@ -489,6 +490,13 @@ impl Service {
     /// A child's page. Audited as a read; refused (and audited as refused)
     /// when the child has no entry the actor may see.
     pub fn child(&self, actor: &Actor, child_id: &str) -> Result<ChildView> {
+        self.child_audited(actor, child_id)?.wait()
+    }
+
+    /// [`Service::child`], for an async caller: the page comes out of the
+    /// result once its audit event is committed
+    /// ([`super::audit::Audited::committed`]).
+    pub fn child_audited(&self, actor: &Actor, child_id: &str) -> Result<super::audit::Audited<ChildView>> {
         let child = parse_child(child_id)?;
         if require(actor, Permission::ReadChild).is_err() {
             self.audit.record(self.event(actor, "child.read", "refused", vec![], serde_json::json!({})))?;
@@ -524,19 +532,20 @@ impl Service {
             ));
         }
         let action = if emergency { "child.read.emergency" } else { "child.read" };
-        self.audit.record(self.event(actor, action, "ok", vec![child.clone()], serde_json::json!({})))?;
+        let event = self.event(actor, action, "ok", vec![child.clone()], serde_json::json!({}));
         let entries = entries.into_iter().map(|e| {
             let name = self.council_name(&e.council);
             self.view(e, name)
         });
-        Ok(ChildView {
+        let view = ChildView {
             child_id: child,
             entries: entries.collect(),
             history,
             restricted: with_restricted.then_some(restricted),
             viewers,
             emergency,
-        })
+        };
+        self.audit.submit(event, view)
     }
 
     /// Loads an entry the actor may change (their own council's).
@@ -926,7 +935,7 @@ fn leave(
     reg::update_entry(tx, e.id, version, &update, "left the register", change)
 }
 
-fn reason_text(reason: &str) -> Result<String> {
+pub(crate) fn reason_text(reason: &str) -> Result<String> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(ServiceError::invalid("reason", "Say why you are making this change"));
@@ -959,17 +968,22 @@ fn existing_child(tx: &mut cnis_store::db::Tx<'_>, c: &EntryContent) -> cnis_sto
     Ok(None)
 }
 
+/// How many of the latest accesses a child's record shows.
+pub const VIEWERS_SHOWN: usize = 50;
+
 fn viewers(tx: &mut cnis_store::db::Tx<'_>, child: &str, council: Option<LaCode>) -> cnis_store::Result<Vec<Viewer>> {
     let own = council.map(|c| c.to_string());
     let mut out = Vec::new();
-    for r in audit::accesses(tx, child, 200)? {
+    // Twice as many as shown are read, as some are other councils' own
+    // reads, which are not shown.
+    for r in audit::accesses(tx, child, 2 * VIEWERS_SHOWN as i64)? {
         // Another council's accesses are shown only when they are
         // emergency access to this council's child.
         if r.council != own && !r.action.contains("emergency") {
             continue;
         }
         out.push(Viewer { at: r.at, name: r.name.or(Some(r.actor_role)), council: r.council, action: r.action });
-        if out.len() == 100 {
+        if out.len() == VIEWERS_SHOWN {
             break;
         }
     }

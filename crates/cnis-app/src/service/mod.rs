@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cases;
 pub mod entries;
 pub mod search;
 
@@ -65,8 +66,13 @@ pub enum Permission {
     CouncilCounts,
     /// Manage the council's accounts.
     ManageAccounts,
-    /// Submit the school's own deletion notices.
+    /// Submit the school's own deletion notices, and see what became of them.
     SubmitNotices,
+    /// Work the council's missing-education and home-education cases, and
+    /// see the notices its schools sent.
+    WorkCases,
+    /// Load the council's and its schools' term dates.
+    ManageCalendar,
     /// Look up a child's identifier (partner systems).
     IdentityLookup,
     /// Counts across every council, no names.
@@ -79,9 +85,10 @@ pub enum Permission {
 pub fn allows(role: Role, p: Permission) -> bool {
     use Permission::*;
     match p {
-        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts => {
+        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts | WorkCases => {
             matches!(role, Role::Caseworker | Role::TeamManager)
         }
+        ManageCalendar => matches!(role, Role::TeamManager | Role::CouncilAdmin),
         ReadRestricted => role == Role::TeamManager,
         ManageAccounts => role == Role::CouncilAdmin,
         SubmitNotices => role == Role::School,
@@ -231,6 +238,10 @@ pub struct ServiceConfig {
     /// those made by another process sharing the database (a second
     /// server, `cnis user`) within this many seconds.
     pub credential_cache_seconds: u64,
+    /// The first deadline of a missing-education case opened by a notice.
+    pub missing_education_deadline: cnis_core::calendar::Period,
+    /// The first deadline of a home-education case opened by a notice.
+    pub home_education_deadline: cnis_core::calendar::Period,
 }
 
 impl ServiceConfig {
@@ -264,6 +275,8 @@ impl ServiceConfig {
             emergency_hours: 24,
             audit_content_years: 7,
             credential_cache_seconds: 5,
+            missing_education_deadline: cnis_core::calendar::Period::SchoolDays(5),
+            home_education_deadline: cnis_core::calendar::Period::CalendarDays(15),
         }
     }
 }
@@ -297,6 +310,10 @@ pub struct RawSettings {
     pub audit_content_years: Option<u32>,
     /// Seconds a checked session or API token is trusted.
     pub credential_cache_seconds: Option<u64>,
+    /// `"5 school days"`, `"15 days"`.
+    pub missing_education_deadline: Option<String>,
+    /// As above.
+    pub home_education_deadline: Option<String>,
 }
 
 /// The fields `required_to_confirm` may name.
@@ -349,6 +366,15 @@ impl ServiceConfig {
         if let Some(v) = raw.audit_content_years {
             range("audit_content_years", (1..=100).contains(&v))?;
             self.audit_content_years = v;
+        }
+        for (key, raw, slot) in [
+            ("missing_education_deadline", &raw.missing_education_deadline, &mut self.missing_education_deadline),
+            ("home_education_deadline", &raw.home_education_deadline, &mut self.home_education_deadline),
+        ] {
+            if let Some(v) = raw {
+                *slot = cnis_core::calendar::Period::parse(v)
+                    .ok_or_else(|| format!("{key} must read like \"10 school days\" or \"15 days\""))?;
+            }
         }
         if let Some(v) = raw.credential_cache_seconds {
             range("credential_cache_seconds", v <= 60)?;

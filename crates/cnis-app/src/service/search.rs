@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use cnis_core::records::{LinkRecord, Sex};
-use cnis_core::{ChildId, NhsNumber, Postcode, Upn};
+use cnis_core::{ChildId, LaCode, NhsNumber, Postcode, Upn};
 use cnis_link::compare::{Cache, FIELDS, Field, compare};
 use cnis_link::prepare::Prepared;
 use cnis_store::register::{self as reg, Entry, SearchKeys};
@@ -335,6 +335,27 @@ impl Limiter {
             Err(((1.0 - *tokens) * 60.0 / self.per_minute).ceil() as u64)
         }
     }
+}
+
+/// The child on a council's register who best matches `request`, with
+/// the match probability, when it is at least `floor`: how a notice or a
+/// referral finds the child it is about.
+pub(crate) fn best_match(
+    tx: &mut cnis_store::db::Tx<'_>,
+    council: LaCode,
+    request: &SearchRequest,
+    floor: f64,
+) -> cnis_store::Result<Option<(String, f64)>> {
+    let Ok(q) = build_query(request) else { return Ok(None) };
+    let candidates = reg::search_candidates(tx, Some(council), &q.keys, 500)?;
+    let ranked = rank(&q.record, &candidates);
+    let best = candidates
+        .iter()
+        .zip(ranked)
+        .map(|(e, (weight, _))| (e.child_id.clone(), 1.0 / (1.0 + (-(weight + PRIOR_WEIGHT)).exp2())))
+        .filter(|(_, p)| *p >= floor)
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(best)
 }
 
 impl Service {

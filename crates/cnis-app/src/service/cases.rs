@@ -1,0 +1,750 @@
+//! Casework: schools' deletion notices and the missing-education and
+//! home-education cases they open, with enquiries, key workers, deadlines
+//! in school or calendar days, and closing.
+//!
+//! A school user submits a notice for their own school only. The notice
+//! goes to the council that maintains the school's LAESTAB (its first three
+//! digits); where the child lives is not known to the service (no postcode
+//! to council table), so a notice never goes to another council on its own.
+//! The notice is matched to a child: by UPN exactly, else by name and date
+//! of birth against the council's register through the linkage engine's
+//! comparisons (at or above the lookup floor), else a new child id. A notice
+//! whose ground or destination leaves the child's education unknown opens a
+//! missing-education case, one on the home-education ground a
+//! home-education case ([`cnis_core::casework::case_for_notice`]), joining
+//! the child's open case of that kind if there is one; such a notice also
+//! puts the child on the register as a draft if they are not on it. The
+//! case's first deadline is a setting, counted by the school's term dates,
+//! else the council's, else (and then marked approximate) weekdays that
+//! are not bank holidays.
+
+use chrono::NaiveDate;
+use cnis_core::calendar::{Period, SchoolCalendar};
+use cnis_core::casework::{
+    CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, DeletionNotice, DestinationKind, Enquiry,
+    case_for_notice,
+};
+use cnis_core::records::{DeletionGround, GroundText};
+use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
+use cnis_core::{ChildId, LaCode, Postcode, Upn};
+use cnis_store::cases::{self as cs, Case, CaseFilter, CaseHistoryRow, CaseUpdate, NewCase, NewNotice, StoredNotice};
+use cnis_store::register::{self as reg, Change, now_ms};
+use serde::{Deserialize, Serialize};
+
+use super::entries::{Page, reason_text, today};
+use super::search::{SearchRequest, best_match};
+use super::{Actor, FieldError, Permission, Result, Service, ServiceError, require, scope};
+
+/// How a notice found its child.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum ChildMatch {
+    /// The UPN was already known.
+    Upn,
+    /// By name and date of birth, with this probability.
+    Details {
+        /// Match probability.
+        probability: f64,
+    },
+    /// Not found: a new child id.
+    New,
+}
+
+/// What submitting a notice did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticeReceipt {
+    /// The notice as stored.
+    pub notice: StoredNotice,
+    /// How its child was found.
+    pub matched: ChildMatch,
+    /// The case it opened or joined, if any (not shown to a school).
+    pub case_id: Option<i64>,
+    /// Whether it opened a new case.
+    pub case_opened: bool,
+    /// The case's kind.
+    pub case_kind: Option<CaseKind>,
+    /// The draft register entry it made, if the child was not on the
+    /// register.
+    pub draft_entry_id: Option<i64>,
+}
+
+/// A case with its history, for its page.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaseView {
+    /// The case.
+    pub case: Case,
+    /// Whether it is past its deadline today.
+    pub overdue: bool,
+    /// Every change, oldest first.
+    pub history: Vec<CaseHistoryRow>,
+    /// The notices about the child that the council received.
+    pub notices: Vec<StoredNotice>,
+}
+
+/// An enquiry to record.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEnquiry {
+    /// The case's version the caseworker saw.
+    pub version: i64,
+    /// The enquiry.
+    pub enquiry: Enquiry,
+}
+
+/// How a case is closed.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CloseCase {
+    /// The case's version the caseworker saw.
+    pub version: i64,
+    /// The outcome.
+    pub outcome: CaseOutcome,
+    /// The day the child was found, if they were (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub located_on: Option<String>,
+    /// Why, in the caseworker's words.
+    pub note: String,
+}
+
+/// A case's key worker to set.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AssignCase {
+    /// The case's version the caseworker saw.
+    pub version: i64,
+    /// The key worker's account id (a caseworker or team manager of the
+    /// council), or none.
+    pub key_worker: Option<i64>,
+}
+
+/// A calendar as loaded, in brief.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CalendarSummary {
+    /// The school (LAESTAB), or none for the council's own.
+    pub school: Option<String>,
+    /// Terms.
+    pub terms: usize,
+    /// Closure days.
+    pub closures: usize,
+    /// First day.
+    pub first_day: Option<NaiveDate>,
+    /// Last day.
+    pub last_day: Option<NaiveDate>,
+}
+
+fn field(f: &str, m: &str) -> FieldError {
+    FieldError { field: f.into(), message: m.into() }
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+fn laestab(s: &str) -> bool {
+    s.len() == 7 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn text_ok(s: &str, max: usize) -> bool {
+    s.chars().count() <= max && !s.chars().any(char::is_control)
+}
+
+/// A checked notice: its school's council, date and ground.
+struct CheckedNotice {
+    notice: DeletionNotice,
+    council: LaCode,
+    deletion_date: NaiveDate,
+    ground: DeletionGround,
+}
+
+fn check_notice(mut n: DeletionNotice, actor: &Actor, today: NaiveDate) -> Result<CheckedNotice> {
+    let mut errors = Vec::new();
+    n.school = n.school.trim().to_string();
+    if n.school.is_empty()
+        && let Some(own) = &actor.school
+    {
+        n.school = own.clone();
+    }
+    if !laestab(&n.school) {
+        errors.push(field("school", "Enter the school's seven-digit LAESTAB number"));
+    } else if actor.school.as_deref() != Some(n.school.as_str()) {
+        return Err(ServiceError::Forbidden("a school submits notices for its own school only"));
+    }
+    let council = LaCode::parse(n.school.get(..3).unwrap_or("")).ok();
+    if laestab(&n.school) && council.is_none() {
+        errors.push(field("school", "The LAESTAB's first three digits are not a council's code"));
+    }
+    let deletion_date = date(&n.deletion_date);
+    match deletion_date {
+        None => errors.push(field("deletion_date", "Enter the date of deletion as YYYY-MM-DD")),
+        Some(d) if d > today => errors.push(field("deletion_date", "The date of deletion cannot be in the future")),
+        Some(d) if (today - d).num_days() > 366 => {
+            errors.push(field("deletion_date", "The date of deletion must be within the last year"))
+        }
+        Some(_) => {}
+    }
+    let ground = GroundText::parse(&n.ground).and_then(|t| DeletionGround::resolve(t, None, deletion_date));
+    if ground.is_none() {
+        errors.push(field("ground", "Enter the ground for deletion, as 9(1)(i) or the letter (a to o)"));
+    }
+    for (f, v) in [("given_name", &mut n.given_name), ("family_name", &mut n.family_name)] {
+        *v = v.trim().to_string();
+        if v.is_empty() || !text_ok(v, 100) {
+            errors.push(field(f, "Enter the name, up to 100 characters"));
+        }
+    }
+    match date(&n.dob) {
+        None => errors.push(field("dob", "Enter the date of birth as YYYY-MM-DD")),
+        Some(dob) => {
+            let age = deletion_date.map(|d| (d - dob).num_days() / 365);
+            if age.is_some_and(|a| !(2..=20).contains(&a)) {
+                errors.push(field("dob", "The date of birth does not fit a pupil on the date of deletion"));
+            }
+            n.dob = dob.to_string();
+        }
+    }
+    if let Some(u) = n.upn.as_mut() {
+        *u = u.trim().to_ascii_uppercase();
+        if u.is_empty() {
+            n.upn = None;
+        } else if Upn::parse(u).is_err() {
+            errors.push(field("upn", "This is not a valid UPN: check the letter at the start"));
+        }
+    }
+    if let Some(p) = n.postcode.as_ref() {
+        if p.trim().is_empty() {
+            n.postcode = None;
+        } else {
+            match Postcode::parse(p) {
+                Ok(pc) => n.postcode = Some(pc.to_string()),
+                Err(_) => errors.push(field("postcode", "Enter a postcode in England, like SW1A 1AA")),
+            }
+        }
+    }
+    if n.address.as_deref().is_some_and(|a| !text_ok(a, 300)) {
+        errors.push(field("address", "Up to 300 characters"));
+    }
+    if n.sex.as_deref().is_some_and(|s| !matches!(s.trim(), "" | "M" | "F")) {
+        errors.push(field("sex", "M or F, as the census records it"));
+    }
+    if n.parents.len() > 4 {
+        errors.push(field("parents", "Up to 4 parents"));
+    }
+    for (i, p) in n.parents.iter().enumerate() {
+        if p.name.trim().is_empty() || !text_ok(&p.name, 100) {
+            errors.push(field(&format!("parents[{i}].name"), "Enter the parent's name, up to 100 characters"));
+        }
+        if p.address.as_deref().is_some_and(|a| !text_ok(a, 300)) {
+            errors.push(field(&format!("parents[{i}].address"), "Up to 300 characters"));
+        }
+        if p.telephone
+            .as_deref()
+            .is_some_and(|t| t.chars().count() > 30 || !t.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)))
+        {
+            errors.push(field(&format!("parents[{i}].telephone"), "Enter a telephone number using digits"));
+        }
+    }
+    if let Some(d) = &n.destination {
+        match d.kind {
+            DestinationKind::OtherSchool if !d.school.as_deref().is_some_and(laestab) => {
+                errors.push(field("destination.school", "Enter the new school's seven-digit LAESTAB number"))
+            }
+            DestinationKind::OtherCouncil if d.council.as_deref().is_none_or(|c| LaCode::parse(c).is_err()) => {
+                errors.push(field("destination.council", "Enter the new council's three-digit code"))
+            }
+            _ => {}
+        }
+        if d.start_date.as_deref().is_some_and(|s| !s.is_empty() && date(s).is_none()) {
+            errors.push(field("destination.start_date", "Enter the start date as YYYY-MM-DD"));
+        }
+        if d.address.as_deref().is_some_and(|a| !text_ok(a, 300)) {
+            errors.push(field("destination.address", "Up to 300 characters"));
+        }
+    }
+    if n.notes.as_deref().is_some_and(|t| t.chars().count() > 2000) {
+        errors.push(field("notes", "Up to 2,000 characters"));
+    }
+    match (errors.is_empty(), council, deletion_date, ground) {
+        (true, Some(council), Some(deletion_date), Some(ground)) => {
+            Ok(CheckedNotice { notice: n, council, deletion_date, ground })
+        }
+        _ => Err(ServiceError::Invalid(errors)),
+    }
+}
+
+/// The register entry a notice's child gets as a draft.
+fn draft_content(n: &DeletionNotice, kind: CaseKind, ground: DeletionGround) -> EntryContent {
+    EntryContent {
+        given_name: n.given_name.clone(),
+        family_name: n.family_name.clone(),
+        dob: n.dob.clone(),
+        sex: n.sex.clone().filter(|s| !s.trim().is_empty()),
+        address: n.address.clone(),
+        postcode: n.postcode.clone(),
+        upn: n.upn.clone(),
+        parents: n
+            .parents
+            .iter()
+            .map(|p| Parent { name: p.name.clone(), address: p.address.clone(), ..Parent::default() })
+            .collect(),
+        previous_school: Some(n.school.clone()),
+        reason_not_in_school: Some(format!("{} (deletion ground {ground})", kind.label())),
+        known_on: Some(today().to_string()),
+        ..EntryContent::default()
+    }
+}
+
+impl Service {
+    /// The deadline `period` after `from` for a school (its own term dates,
+    /// else the council's, else weekdays less bank holidays).
+    fn deadline(
+        &self,
+        tx: &mut cnis_store::db::Tx<'_>,
+        council: LaCode,
+        school: Option<&str>,
+        period: Period,
+        from: NaiveDate,
+    ) -> cnis_store::Result<(Option<NaiveDate>, bool)> {
+        let calendar = cs::calendar(tx, council, school)?.unwrap_or_default();
+        Ok(match period.deadline(from, &calendar) {
+            Some(d) => (Some(d.due), d.approximate),
+            // The term dates end first: count without them, and say so.
+            None => match period.deadline(from, &SchoolCalendar::default()) {
+                Some(d) => (Some(d.due), true),
+                None => (None, true),
+            },
+        })
+    }
+
+    /// A school's notice that it deleted a pupil from its admission
+    /// register. Audited; see the module's notes for what it opens.
+    pub fn submit_notice(&self, actor: &Actor, notice: DeletionNotice) -> Result<NoticeReceipt> {
+        require(actor, Permission::SubmitNotices)?;
+        let today = today();
+        let CheckedNotice { notice, council, deletion_date, ground } = check_notice(notice, actor, today)?;
+        let meaning = ground.meaning();
+        let kind = case_for_notice(meaning, notice.destination.as_ref().map(|d| d.kind));
+        let at = now_ms();
+        let ground_text = ground.to_string();
+        let search = SearchRequest {
+            given_name: Some(notice.given_name.clone()),
+            family_name: Some(notice.family_name.clone()),
+            dob: Some(notice.dob.clone()),
+            postcode: notice.postcode.clone(),
+            sex: notice.sex.clone().filter(|s| !s.trim().is_empty()),
+            ..SearchRequest::default()
+        };
+        let floor = self.config.lookup_floor;
+        let receipt = self.write_audited(|tx| {
+            let known = match &notice.upn {
+                Some(u) => cs::child_by_upn(tx, u)?,
+                None => None,
+            };
+            let (child_id, matched) = match known {
+                Some(c) => (c, ChildMatch::Upn),
+                None => match best_match(tx, council, &search, floor)? {
+                    Some((c, probability)) => (c, ChildMatch::Details { probability }),
+                    None => (ChildId::random(&mut rand::rng()).to_string(), ChildMatch::New),
+                },
+            };
+            let change = Change { by: actor.user_id, reason: "deletion notice from the school", at };
+            let mut case_id = None;
+            let mut case_opened = false;
+            let mut draft_entry_id = None;
+            if let Some(kind) = kind {
+                match cs::open_case(tx, council, &child_id, kind)? {
+                    Some(c) => case_id = Some(c.id),
+                    None => {
+                        let period = match kind {
+                            CaseKind::MissingEducation => self.config.missing_education_deadline,
+                            CaseKind::HomeEducation => self.config.home_education_deadline,
+                        };
+                        let (due_on, approximate) = self.deadline(tx, council, Some(&notice.school), period, today)?;
+                        let content = CaseContent {
+                            given_name: notice.given_name.clone(),
+                            family_name: notice.family_name.clone(),
+                            dob: notice.dob.clone(),
+                            summary: format!(
+                                "Deleted from school {} on {deletion_date} on ground {ground_text}: {}",
+                                notice.school,
+                                meaning.describe()
+                            ),
+                            deadline_rule: Some(period),
+                            deadline_approximate: approximate,
+                            ..CaseContent::default()
+                        };
+                        let new = NewCase {
+                            council,
+                            child_id: &child_id,
+                            kind,
+                            source: CaseSource::DeletionNotice,
+                            key_worker: None,
+                            opened_on: today,
+                            due_on,
+                            content: &content,
+                        };
+                        case_id = Some(cs::insert_case(tx, &new, change)?.id);
+                        case_opened = true;
+                    }
+                }
+                let on_register = reg::entries_for_child(tx, &child_id)?
+                    .iter()
+                    .any(|e| e.council == council.to_string() && e.status != EntryStatus::Left);
+                if !on_register {
+                    let child = ChildId::parse(&child_id)
+                        .map_err(|_| cnis_store::Error::Corrupt { table: "deletion_notices", what: "child id" })?;
+                    let content = draft_content(&notice, kind, ground);
+                    let e = reg::insert_entry(
+                        tx,
+                        council,
+                        child,
+                        EntryStatus::Draft,
+                        EntrySource::DeletionNotice,
+                        &content,
+                        change,
+                    )?;
+                    draft_entry_id = Some(e.id);
+                }
+            }
+            let stored = cs::insert_notice(
+                tx,
+                &NewNotice {
+                    council,
+                    school: &notice.school,
+                    deletion_date,
+                    ground: &ground_text,
+                    meaning: meaning.name(),
+                    child_id: &child_id,
+                    match_weight: match matched {
+                        ChildMatch::Details { probability } => Some(probability),
+                        _ => None,
+                    },
+                    case_id,
+                    content: &notice,
+                },
+                actor.user_id,
+                at,
+            )?;
+            if let Some(id) = case_id {
+                // The case names its notice (the first one, if it joined).
+                if let Some(c) = cs::case(tx, id)?
+                    && c.content.notice_id.is_none()
+                {
+                    let mut u = CaseUpdate::from_case(&c);
+                    u.content.notice_id = Some(stored.id);
+                    cs::update_case(tx, id, c.version, &u, "notice", change)?;
+                }
+            }
+            let event = self.event(
+                actor,
+                "notice.submit",
+                "ok",
+                vec![child_id.clone()],
+                serde_json::json!({ "notice": stored.id, "case": case_id, "opened": case_opened }),
+            );
+            let receipt =
+                NoticeReceipt { notice: stored, matched, case_id, case_opened, case_kind: kind, draft_entry_id };
+            Ok((receipt, event))
+        })?;
+        Ok(receipt)
+    }
+
+    /// Notices: a school's own (what it sent and what became of it), or a
+    /// council's. Audited.
+    pub fn notices(&self, actor: &Actor, page: i64, per_page: i64) -> Result<Page<NoticeSummary>> {
+        let (council, school) = match actor.role {
+            cnis_core::register::Role::School => {
+                require(actor, Permission::SubmitNotices)?;
+                (None, Some(actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?))
+            }
+            _ => {
+                require(actor, Permission::WorkCases)?;
+                (Some(scope(actor)?), None)
+            }
+        };
+        let (page, per_page) = (page.max(1), per_page.clamp(1, 200));
+        let (rows, total) = self.db.read(|tx| {
+            let total = cs::count_notices(tx, council, school.as_deref())?;
+            let notices = cs::notices(tx, council, school.as_deref(), per_page, (page - 1) * per_page)?;
+            let mut out = Vec::with_capacity(notices.len());
+            for n in notices {
+                let case = match n.case_id {
+                    Some(id) => cs::case(tx, id)?,
+                    None => None,
+                };
+                out.push(NoticeSummary {
+                    id: n.id,
+                    school: n.school,
+                    submitted_at: n.submitted_at,
+                    deletion_date: n.deletion_date,
+                    ground: n.ground,
+                    meaning: n.meaning,
+                    given_name: n.content.given_name,
+                    family_name: n.content.family_name,
+                    child_id: council.is_some().then_some(n.child_id),
+                    case_kind: case.as_ref().map(|c| c.kind),
+                    case_status: case.as_ref().map(|c| c.status),
+                });
+            }
+            Ok((out, total))
+        })?;
+        let subjects =
+            if council.is_some() { rows.iter().filter_map(|r| r.child_id.clone()).collect() } else { vec![] };
+        self.audit.record(self.event(actor, "notice.list", "ok", subjects, serde_json::json!({ "page": page })))?;
+        Ok(Page { items: rows, total, page, per_page })
+    }
+
+    fn own_case(&self, actor: &Actor, tx: &mut cnis_store::db::Tx<'_>, id: i64) -> cnis_store::Result<Case> {
+        let council = actor.council.map(|c| c.to_string());
+        cs::case(tx, id)?.filter(|c| Some(&c.council) == council.as_ref()).ok_or(cnis_store::Error::NotFound("case"))
+    }
+
+    /// The council's cases, soonest deadline first. Audited.
+    pub fn cases(&self, actor: &Actor, filter: &CaseFilter, page: i64, per_page: i64) -> Result<Page<Case>> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let (page, per_page) = (page.max(1), per_page.clamp(1, 200));
+        let (items, total) = self.db.read(|tx| cs::list_cases(tx, council, filter, per_page, (page - 1) * per_page))?;
+        let subjects = items.iter().map(|c| c.child_id.clone()).collect();
+        self.audit.record(self.event(actor, "case.list", "ok", subjects, serde_json::json!({ "page": page })))?;
+        Ok(Page { items, total, page, per_page })
+    }
+
+    /// A case of the actor's council, with its history. Audited.
+    pub fn case(&self, actor: &Actor, id: i64) -> Result<CaseView> {
+        require(actor, Permission::WorkCases)?;
+        scope(actor)?;
+        let found = self.db.read(|tx| {
+            let case = self.own_case(actor, tx, id)?;
+            let history = cs::case_history(tx, id)?;
+            let notices =
+                cs::notices_for_child(tx, &case.child_id)?.into_iter().filter(|n| n.council == case.council).collect();
+            Ok((case, history, notices))
+        });
+        let (case, history, notices) = match found {
+            Ok(v) => v,
+            Err(e) => {
+                self.audit.record(self.event(
+                    actor,
+                    "case.read",
+                    "refused",
+                    vec![],
+                    serde_json::json!({ "case": id }),
+                ))?;
+                return Err(ServiceError::from_store(e));
+            }
+        };
+        self.audit.record(self.event(
+            actor,
+            "case.read",
+            "ok",
+            vec![case.child_id.clone()],
+            serde_json::json!({ "case": id }),
+        ))?;
+        let overdue = case.status == CaseStatus::Open && case.due_on.is_some_and(|d| d < today());
+        Ok(CaseView { case, overdue, history, notices })
+    }
+
+    fn change_case(
+        &self,
+        actor: &Actor,
+        id: i64,
+        version: i64,
+        action: &str,
+        reason: &str,
+        f: impl FnOnce(&Case, &mut CaseUpdate) -> Result<()>,
+    ) -> Result<Case> {
+        require(actor, Permission::WorkCases)?;
+        scope(actor)?;
+        let at = now_ms();
+        let mut refused = None;
+        let case = self.write_audited(|tx| {
+            let c = self.own_case(actor, tx, id)?;
+            let mut u = CaseUpdate::from_case(&c);
+            if let Err(e) = f(&c, &mut u) {
+                refused = Some(e);
+                return Err(cnis_store::Error::Duplicate("change refused"));
+            }
+            let change = Change { by: actor.user_id, reason, at };
+            let after = cs::update_case(tx, id, version, &u, action, change)?;
+            let event = self.event(
+                actor,
+                &format!("case.{action}"),
+                "ok",
+                vec![after.child_id.clone()],
+                serde_json::json!({ "case": id, "version": after.version }),
+            );
+            Ok((after, event))
+        });
+        match (case, refused) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    }
+
+    /// Records an enquiry made in an open case.
+    pub fn record_enquiry(&self, actor: &Actor, id: i64, new: NewEnquiry) -> Result<Case> {
+        let mut e = new.enquiry;
+        let mut errors = Vec::new();
+        match date(&e.made_on) {
+            Some(d) if d <= today() => e.made_on = d.to_string(),
+            _ => {
+                errors.push(field("enquiry.made_on", "Enter the date of the enquiry as YYYY-MM-DD, not in the future"))
+            }
+        }
+        e.outcome = e.outcome.trim().to_string();
+        if e.outcome.is_empty() || e.outcome.chars().count() > 2000 {
+            errors.push(field("enquiry.outcome", "Say what the enquiry found, up to 2,000 characters"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        e.recorded_by = actor.user_id;
+        let made_on = e.made_on.clone();
+        self.change_case(actor, id, new.version, "enquiry", "enquiry recorded", move |c, u| {
+            if c.status != CaseStatus::Open {
+                return Err(ServiceError::Conflict("the case is closed".into()));
+            }
+            if e.located && u.content.located_on.is_none() {
+                u.content.located_on = Some(made_on);
+            }
+            u.content.enquiries.push(e);
+            Ok(())
+        })
+    }
+
+    /// Names (or clears) a case's key worker: a caseworker or team manager
+    /// of the council.
+    pub fn assign_case(&self, actor: &Actor, id: i64, a: AssignCase) -> Result<Case> {
+        if let Some(k) = a.key_worker {
+            let council = scope(actor)?;
+            let ok = self.db.read(|tx| reg::user_by_id(tx, k))?.is_some_and(|u| {
+                u.council == Some(council)
+                    && !u.disabled
+                    && matches!(u.role, cnis_core::register::Role::Caseworker | cnis_core::register::Role::TeamManager)
+            });
+            if !ok {
+                return Err(ServiceError::invalid("key_worker", "Choose a caseworker or team manager of your council"));
+            }
+        }
+        self.change_case(actor, id, a.version, "key_worker", "key worker named", move |c, u| {
+            if c.status != CaseStatus::Open {
+                return Err(ServiceError::Conflict("the case is closed".into()));
+            }
+            u.key_worker = a.key_worker;
+            Ok(())
+        })
+    }
+
+    /// Closes a case with its outcome.
+    pub fn close_case(&self, actor: &Actor, id: i64, close: CloseCase) -> Result<Case> {
+        let note = reason_text(&close.note)?;
+        let located = match close.located_on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match date(s) {
+                Some(d) if d <= today() => Some(d.to_string()),
+                _ => return Err(ServiceError::invalid("located_on", "Enter a date as YYYY-MM-DD, not in the future")),
+            },
+        };
+        let reason = note.clone();
+        self.change_case(actor, id, close.version, "closed", &reason, move |c, u| {
+            if c.status != CaseStatus::Open {
+                return Err(ServiceError::Conflict("the case is already closed".into()));
+            }
+            u.status = CaseStatus::Closed;
+            u.closed_on = Some(today());
+            u.outcome = Some(close.outcome);
+            u.content.closing_note = Some(note);
+            if located.is_some() {
+                u.content.located_on = located;
+            }
+            Ok(())
+        })
+    }
+
+    /// Loads term dates from a calendar file's text: the council's own, or
+    /// one of its schools' where it differs. Team managers and council
+    /// administrators.
+    pub fn set_calendar(&self, actor: &Actor, school: Option<&str>, csv: &str) -> Result<CalendarSummary> {
+        require(actor, Permission::ManageCalendar)?;
+        let council = scope(actor)?;
+        let school = school.map(str::trim).filter(|s| !s.is_empty());
+        if let Some(s) = school
+            && (!laestab(s) || !s.starts_with(&council.to_string()))
+        {
+            return Err(ServiceError::invalid("school", "Enter the LAESTAB of one of your council's schools"));
+        }
+        let cal = SchoolCalendar::parse_csv(csv).map_err(|e| {
+            ServiceError::Invalid(vec![field(
+                &format!("calendar line {}", e.line),
+                &format!("{}: {}", e.field, e.reason),
+            )])
+        })?;
+        if cal.is_empty() {
+            return Err(ServiceError::invalid("calendar", "The file has no terms"));
+        }
+        let at = now_ms();
+        self.write_audited(|tx| {
+            cs::set_calendar(tx, council, school.unwrap_or(""), &cal, actor.user_id, at)?;
+            let event = self.event(actor, "calendar.set", "ok", vec![], serde_json::json!({ "school": school }));
+            Ok(((), event))
+        })?;
+        Ok(summary(school, &cal))
+    }
+
+    /// The term dates that count for the council (or one of its schools).
+    pub fn calendar(&self, actor: &Actor, school: Option<&str>) -> Result<Option<(CalendarSummary, SchoolCalendar)>> {
+        if !super::allows(actor.role, Permission::ManageCalendar) {
+            require(actor, Permission::WorkCases)?;
+        }
+        let council = scope(actor)?;
+        let school = school.map(str::trim).filter(|s| !s.is_empty());
+        let cal = self.db.read(|tx| cs::calendar(tx, council, school))?;
+        Ok(cal.map(|c| (summary(school, &c), c)))
+    }
+}
+
+fn summary(school: Option<&str>, cal: &SchoolCalendar) -> CalendarSummary {
+    CalendarSummary {
+        school: school.map(str::to_string),
+        terms: cal.terms.len(),
+        closures: cal.closures.len(),
+        first_day: cal.terms.first().map(|t| t.start),
+        last_day: cal.last_day(),
+    }
+}
+
+/// A notice in a list: for a school, what it sent and what became of it
+/// (never the child id); for the council, with the child id.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticeSummary {
+    /// Id.
+    pub id: i64,
+    /// The school.
+    pub school: String,
+    /// When it was sent (ms).
+    pub submitted_at: i64,
+    /// The date of deletion.
+    pub deletion_date: NaiveDate,
+    /// The ground as read (`9(1)(i)`).
+    pub ground: String,
+    /// What it means.
+    pub meaning: String,
+    /// The pupil's given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// The child (council users only).
+    pub child_id: Option<String>,
+    /// The case it opened or joined.
+    pub case_kind: Option<CaseKind>,
+    /// Where that case is.
+    pub case_status: Option<CaseStatus>,
+}

@@ -1,0 +1,422 @@
+//! Casework: schools' deletion notices, the cases they open and the work
+//! on them, on SQLite always and on PostgreSQL when `DATABASE_URL` is set.
+
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+use cnis_app::service::cases::{AssignCase, ChildMatch, CloseCase, NewEnquiry};
+use cnis_app::service::entries::NewEntry;
+use cnis_app::service::{Actor, NewAccount, Service, ServiceConfig, ServiceError};
+use cnis_core::calendar::{Period, SchoolCalendar};
+use cnis_core::casework::{
+    CaseKind, CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination,
+    NoticeParent,
+};
+use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Role};
+use cnis_core::{ChildId, LaCode};
+use cnis_store::cases::CaseFilter;
+use cnis_store::db::Backend;
+
+struct Env {
+    name: &'static str,
+    service: Service,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.service.db().drop_schema();
+    }
+}
+
+fn services() -> Vec<Env> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = Service::open(ServiceConfig::new(Backend::Sqlite(dir.path().join("register.db")))).expect("SQLite");
+    let mut out = vec![Env { name: "sqlite", service: sqlite, _dir: dir }];
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let schema = format!("t{}", ChildId::random(&mut rand::rng()).payload());
+        let mut config = ServiceConfig::new(Backend::Postgres { url, schema: Some(schema) });
+        config.secret_file = dir.path().join("secret");
+        config.checkpoint_file = dir.path().join("audit-head");
+        let pg = Service::open(config).expect("DATABASE_URL is set but PostgreSQL did not answer");
+        out.push(Env { name: "postgres", service: pg, _dir: dir });
+    }
+    out
+}
+
+fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
+    s.add_account(
+        None,
+        &NewAccount {
+            email: email.into(),
+            name: email.split('@').next().unwrap_or(email).into(),
+            role,
+            council: Some(LaCode::parse(council).expect("LA")),
+            school: school.map(str::to_string),
+            password: Some("correct horse battery".into()),
+        },
+    )
+    .expect("account");
+    s.actor_for(email).expect("actor")
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+fn dob_aged(years: i32) -> String {
+    NaiveDate::from_ymd_opt(today().year() - years, 5, 20).expect("date").to_string()
+}
+
+fn notice(school: &str, ground: &str, given: &str, family: &str, upn: Option<&str>) -> DeletionNotice {
+    DeletionNotice {
+        school: school.into(),
+        deletion_date: (today() - Days::new(1)).to_string(),
+        ground: ground.into(),
+        given_name: given.into(),
+        family_name: family.into(),
+        dob: dob_aged(12),
+        upn: upn.map(str::to_string),
+        address: Some("4 Mill Lane".into()),
+        postcode: Some("XA1 2BC".into()),
+        parents: vec![NoticeParent {
+            name: "Jo Parent".into(),
+            telephone: Some("01632 960001".into()),
+            ..NoticeParent::default()
+        }],
+        ..DeletionNotice::default()
+    }
+}
+
+/// A term from 40 days ago to 80 days ahead, with the next two weekdays
+/// after today as training days.
+fn calendar_with_closures() -> (String, SchoolCalendar) {
+    let t = today();
+    let mut closures = Vec::new();
+    let mut d = t;
+    while closures.len() < 2 {
+        d = d.succ_opt().expect("day");
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            closures.push(d);
+        }
+    }
+    let mut csv = format!("kind,start,end,description\nterm,{},{},Term\n", t - Days::new(40), t + Days::new(80));
+    for c in &closures {
+        csv.push_str(&format!("closure,{c},,Training day\n"));
+    }
+    let cal = SchoolCalendar::parse_csv(&csv).expect("calendar");
+    (csv, cal)
+}
+
+const SCHOOL: &str = "2024001";
+
+#[test]
+fn a_notice_on_the_twenty_day_ground_opens_a_missing_education_case_due_by_the_council_calendar() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let manager = account(s, "tm@202.example.invalid", Role::TeamManager, "202", None);
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let (csv, cal) = calendar_with_closures();
+        let summary = s.set_calendar(&manager, None, &csv).expect("calendar");
+        assert_eq!((summary.terms, summary.closures), (1, 2), "{}", env.name);
+
+        let r = s.submit_notice(&school, notice("", "9(1)(i)", "Kacper", "Nowak", None)).expect("notice");
+        assert_eq!(r.notice.school, SCHOOL, "{}: a school user's own school by default", env.name);
+        assert_eq!(r.notice.ground, "9(1)(i)");
+        assert_eq!(r.notice.meaning, "continuous_absence");
+        assert_eq!(r.matched, ChildMatch::New, "{}", env.name);
+        assert!(r.case_opened);
+        assert_eq!(r.case_kind, Some(CaseKind::MissingEducation));
+        let case_id = r.case_id.expect("case");
+
+        let view = s.case(&cw, case_id).expect("case");
+        let expected = Period::SchoolDays(5).deadline(today(), &cal).expect("deadline").due;
+        assert_eq!(view.case.due_on, Some(expected), "{}: five school days by the council's calendar", env.name);
+        // The two training days push it past where weekdays alone would.
+        let weekdays_only = Period::SchoolDays(5).deadline(today(), &SchoolCalendar::default()).expect("d").due;
+        assert!(expected > weekdays_only, "{}: {expected} after {weekdays_only}", env.name);
+        assert!(!view.case.content.deadline_approximate);
+        assert_eq!(view.case.content.notice_id, Some(r.notice.id));
+        assert!(view.case.content.summary.contains("9(1)(i)"));
+        assert_eq!(view.notices.len(), 1);
+
+        // The child is on the register as a draft from the notice.
+        let entry_id = r.draft_entry_id.expect("a draft");
+        let child = s.child(&cw, &r.notice.child_id).expect("child");
+        let e = child.entries.iter().find(|e| e.entry.id == entry_id).expect("entry");
+        assert_eq!((e.entry.status, e.entry.source), (EntryStatus::Draft, EntrySource::DeletionNotice), "{}", env.name);
+        assert_eq!(e.entry.content.previous_school.as_deref(), Some(SCHOOL));
+
+        // The school sees its notice and that a case is open, not the child id.
+        let mine = s.notices(&school, 1, 50).expect("notices");
+        assert_eq!(mine.total, 1);
+        assert_eq!(mine.items[0].child_id, None, "{}: a school is not told the child id", env.name);
+        assert_eq!(mine.items[0].case_status, Some(CaseStatus::Open));
+        let council_view = s.notices(&cw, 1, 50).expect("council notices");
+        assert_eq!(council_view.items[0].child_id.as_deref(), Some(r.notice.child_id.as_str()));
+        assert!(s.verify_audit().expect("verify").first_broken.is_none(), "{}", env.name);
+    }
+}
+
+#[test]
+fn without_term_dates_a_deadline_counts_weekdays_and_says_it_is_approximate() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let r = s.submit_notice(&school, notice(SCHOOL, "h", "Ola", "Kowalska", None)).expect("notice");
+        assert_eq!(r.notice.meaning, "leave_of_absence", "{}: a letter alone, read under 2024", env.name);
+        let view = s.case(&cw, r.case_id.expect("case")).expect("case");
+        let expected = Period::SchoolDays(5).deadline(today(), &SchoolCalendar::default()).expect("d").due;
+        assert_eq!(view.case.due_on, Some(expected), "{}", env.name);
+        assert!(view.case.content.deadline_approximate, "{}", env.name);
+    }
+}
+
+#[test]
+fn notices_open_the_case_their_ground_calls_for_or_none() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let he = s.submit_notice(&school, notice(SCHOOL, "9(1)(f)", "Ada", "Byron", None)).expect("home education");
+        assert_eq!(he.case_kind, Some(CaseKind::HomeEducation), "{}", env.name);
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let view = s.case(&cw, he.case_id.expect("case")).expect("case");
+        assert_eq!(view.case.due_on, Some(today() + Days::new(15)), "{}: 15 calendar days", env.name);
+
+        let mut moved = notice(SCHOOL, "9(1)(a)", "Ben", "Okafor", None);
+        moved.destination = Some(NoticeDestination {
+            kind: DestinationKind::OtherSchool,
+            school: Some("2034002".into()),
+            council: None,
+            address: None,
+            start_date: None,
+        });
+        let r = s.submit_notice(&school, moved).expect("other school");
+        assert_eq!((r.case_id, r.draft_entry_id), (None, None), "{}: another school named, no case", env.name);
+
+        let mut away = notice(SCHOOL, "9(1)(g)", "Cara", "Doyle", None);
+        away.destination = Some(NoticeDestination {
+            kind: DestinationKind::Unknown,
+            school: None,
+            council: None,
+            address: None,
+            start_date: None,
+        });
+        let r = s.submit_notice(&school, away).expect("moved away");
+        assert_eq!(r.case_kind, Some(CaseKind::MissingEducation), "{}: moved, destination unknown", env.name);
+
+        let cases = s.cases(&cw, &CaseFilter::default(), 1, 50).expect("cases");
+        assert_eq!(cases.total, 2, "{}", env.name);
+        // Soonest deadline first.
+        let due: Vec<_> = cases.items.iter().map(|c| c.due_on).collect();
+        let mut sorted = due.clone();
+        sorted.sort();
+        assert_eq!(due, sorted);
+    }
+}
+
+#[test]
+fn a_second_notice_for_the_same_child_joins_the_open_case_and_a_known_child_is_found() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let upn = valid_upn();
+        let first = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Dara", "Quinn", Some(&upn))).expect("first");
+        let second = s.submit_notice(&school, notice(SCHOOL, "9(1)(h)", "Dara", "Quinn", Some(&upn))).expect("second");
+        assert_eq!(second.matched, ChildMatch::Upn, "{}", env.name);
+        assert_eq!(second.notice.child_id, first.notice.child_id);
+        assert_eq!(second.case_id, first.case_id, "{}: joins the open case", env.name);
+        assert!(!second.case_opened);
+        assert_eq!(second.draft_entry_id, None, "{}: already on the register", env.name);
+
+        // A child on the register by hand is found by name and date of birth.
+        let dob = dob_aged(12);
+        let known = s
+            .create_entry(
+                &cw,
+                NewEntry {
+                    content: EntryContent {
+                        given_name: "Esme".into(),
+                        family_name: "Whitfield".into(),
+                        dob: dob.clone(),
+                        postcode: Some("XA1 2BC".into()),
+                        ..EntryContent::default()
+                    },
+                    source: EntrySource::Hand,
+                    child_id: None,
+                    restricted: None,
+                },
+                "parent told us",
+            )
+            .expect("entry");
+        let mut n = notice(SCHOOL, "9(1)(i)", "Esme", "Whitfield", None);
+        n.dob = dob;
+        let r = s.submit_notice(&school, n).expect("notice");
+        assert!(
+            matches!(r.matched, ChildMatch::Details { probability } if probability >= 0.9),
+            "{}: {:?}",
+            env.name,
+            r.matched
+        );
+        assert_eq!(r.notice.child_id, known.entry.child_id);
+        assert_eq!(r.draft_entry_id, None);
+    }
+}
+
+/// A valid UPN (check letter computed by the project's own type).
+fn valid_upn() -> String {
+    let body = "202400100001";
+    ('A'..='Z').map(|c| format!("{c}{body}")).find(|u| cnis_core::Upn::parse(u).is_ok()).expect("one check letter fits")
+}
+
+#[test]
+fn bad_notices_are_refused_field_by_field_and_change_nothing() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let mut bad = notice(SCHOOL, "9(1)(z)", "", "Smith", Some("X123"));
+        bad.dob = "2099-01-01".into();
+        bad.deletion_date = "yesterday".into();
+        bad.postcode = Some("not a postcode".into());
+        bad.parents[0].telephone = Some("call me".into());
+        bad.destination = Some(NoticeDestination {
+            kind: DestinationKind::OtherSchool,
+            school: None,
+            council: None,
+            address: None,
+            start_date: Some("soon".into()),
+        });
+        let Err(ServiceError::Invalid(errors)) = s.submit_notice(&school, bad) else { panic!("{}: refused", env.name) };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "deletion_date",
+            "ground",
+            "given_name",
+            "upn",
+            "postcode",
+            "parents[0].telephone",
+            "destination.school",
+            "destination.start_date",
+        ] {
+            assert!(fields.contains(&f), "{}: {f} named in {fields:?}", env.name);
+        }
+        // Another school's notice, and a caseworker's, are refused.
+        let other = s.submit_notice(&school, notice("2024002", "9(1)(i)", "A", "B", None));
+        assert!(matches!(other, Err(ServiceError::Forbidden(_))), "{}: {other:?}", env.name);
+        let not_school = s.submit_notice(&cw, notice(SCHOOL, "9(1)(i)", "A", "B", None));
+        assert!(matches!(not_school, Err(ServiceError::Forbidden(_))), "{}", env.name);
+        assert_eq!(s.notices(&cw, 1, 10).expect("list").total, 0, "{}: nothing stored", env.name);
+        assert_eq!(s.cases(&cw, &CaseFilter::default(), 1, 10).expect("cases").total, 0);
+    }
+}
+
+#[test]
+fn a_caseworker_records_enquiries_and_closes_the_case_with_history_and_another_council_sees_nothing() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, "203", None);
+        let r = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Finn", "Hale", None)).expect("notice");
+        let id = r.case_id.expect("case");
+        let v1 = s.case(&cw, id).expect("case").case.version;
+
+        let assigned =
+            s.assign_case(&cw, id, AssignCase { version: v1, key_worker: Some(cw.user_id) }).expect("assign");
+        assert_eq!(assigned.key_worker, Some(cw.user_id));
+        let bad_worker =
+            s.assign_case(&cw, id, AssignCase { version: assigned.version, key_worker: Some(other.user_id) });
+        assert!(matches!(bad_worker, Err(ServiceError::Invalid(_))), "{}: another council's worker", env.name);
+
+        let enquiry = |kind, located, version| NewEnquiry {
+            version,
+            enquiry: Enquiry { kind, made_on: today().to_string(), outcome: "asked".into(), located, recorded_by: 0 },
+        };
+        let e1 = s.record_enquiry(&cw, id, enquiry(EnquiryKind::Health, false, assigned.version)).expect("health");
+        let stale = s.record_enquiry(&cw, id, enquiry(EnquiryKind::Police, false, assigned.version));
+        assert!(matches!(stale, Err(ServiceError::Conflict(_))), "{}: {stale:?}", env.name);
+        let e2 = s.record_enquiry(&cw, id, enquiry(EnquiryKind::HomeVisit, true, e1.version)).expect("visit");
+        assert_eq!(e2.content.enquiries.len(), 2);
+        assert_eq!(e2.content.enquiries[1].recorded_by, cw.user_id, "{}: recorded by the caseworker", env.name);
+        assert_eq!(e2.content.located_on.as_deref(), Some(today().to_string().as_str()));
+
+        let future = NewEnquiry {
+            version: e2.version,
+            enquiry: Enquiry {
+                kind: EnquiryKind::School,
+                made_on: (today() + Days::new(3)).to_string(),
+                outcome: "".into(),
+                located: false,
+                recorded_by: 0,
+            },
+        };
+        let Err(ServiceError::Invalid(errs)) = s.record_enquiry(&cw, id, future) else { panic!("refused") };
+        assert_eq!(errs.len(), 2, "{}: date and outcome", env.name);
+
+        // Another council cannot see or change the case.
+        assert!(matches!(s.case(&other, id), Err(ServiceError::NotFound(_))), "{}", env.name);
+        let theirs = s.record_enquiry(&other, id, enquiry(EnquiryKind::Police, false, e2.version));
+        assert!(matches!(theirs, Err(ServiceError::NotFound(_))), "{}", env.name);
+        assert_eq!(s.cases(&other, &CaseFilter::default(), 1, 10).expect("list").total, 0);
+        // A school cannot list cases.
+        assert!(matches!(s.cases(&school, &CaseFilter::default(), 1, 10), Err(ServiceError::Forbidden(_))));
+
+        let closed = s
+            .close_case(
+                &cw,
+                id,
+                CloseCase {
+                    version: e2.version,
+                    outcome: CaseOutcome::BackInSchool,
+                    located_on: None,
+                    note: "on roll at a school in the next council".into(),
+                },
+            )
+            .expect("close");
+        assert_eq!((closed.status, closed.outcome), (CaseStatus::Closed, Some(CaseOutcome::BackInSchool)));
+        let again = s.record_enquiry(&cw, id, enquiry(EnquiryKind::Police, false, closed.version));
+        assert!(matches!(again, Err(ServiceError::Conflict(_))), "{}: closed", env.name);
+
+        let view = s.case(&cw, id).expect("case");
+        let actions: Vec<&str> = view.history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["opened", "notice", "key_worker", "enquiry", "enquiry", "closed"], "{}", env.name);
+        assert!(view.history[1..].iter().all(|h| h.before.is_some()), "every change keeps the case before");
+        assert_eq!(view.history.last().map(|h| h.reason.as_str()), Some("on roll at a school in the next council"));
+
+        // Overdue: an open case past its deadline is listed as such.
+        let open =
+            s.cases(&cw, &CaseFilter { due_before: Some(today() + Days::new(60)), ..CaseFilter::default() }, 1, 10);
+        assert_eq!(open.expect("list").total, 0, "{}: a closed case is never overdue", env.name);
+        assert!(s.verify_audit().expect("verify").first_broken.is_none());
+        let audit = s.subject_access_export(None, &r.notice.child_id).expect("export");
+        let kinds: Vec<&str> = audit.events.iter().map(|e| e.action.as_str()).collect();
+        for k in ["notice.submit", "case.read", "case.key_worker", "case.enquiry", "case.closed"] {
+            assert!(kinds.contains(&k), "{}: {k} in the child's audit {kinds:?}", env.name);
+        }
+    }
+}
+
+#[test]
+fn only_team_managers_and_administrators_load_term_dates_and_bad_files_are_named() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let admin = account(s, "admin@202.example.invalid", Role::CouncilAdmin, "202", None);
+        let (csv, _) = calendar_with_closures();
+        assert!(matches!(s.set_calendar(&cw, None, &csv), Err(ServiceError::Forbidden(_))), "{}", env.name);
+        s.set_calendar(&admin, Some(SCHOOL), &csv).expect("a school's own");
+        let other_school = s.set_calendar(&admin, Some("2034001"), &csv);
+        assert!(matches!(other_school, Err(ServiceError::Invalid(_))), "{}: not the council's school", env.name);
+        let Err(ServiceError::Invalid(e)) =
+            s.set_calendar(&admin, None, "kind,start,end,description\nterm,2025-13-01,2025-12-01,x\n")
+        else {
+            panic!("refused")
+        };
+        assert_eq!(e[0].field, "calendar line 2", "{}", env.name);
+        assert!(s.calendar(&cw, None).expect("read").is_none(), "{}: the council's own not loaded", env.name);
+        assert_eq!(s.calendar(&cw, Some(SCHOOL)).expect("read").map(|(c, _)| c.terms), Some(1));
+    }
+}

@@ -1,0 +1,619 @@
+//! Casework tables, on either backend: schools' deletion notices,
+//! missing-education and home-education cases with their history, and
+//! councils' and schools' term dates.
+//!
+//! A notice is kept as the school sent it and never changed. A case, like
+//! a register entry, is never changed in place without history: every
+//! change (an enquiry recorded, a key worker named, the case closed) is a
+//! new version, with the whole case before and after, who, when and why,
+//! written in the same transaction. Updates name the version they were
+//! made from ([`Error::Conflict`] otherwise).
+
+use chrono::NaiveDate;
+use cnis_core::LaCode;
+use cnis_core::calendar::SchoolCalendar;
+use cnis_core::casework::{CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, DeletionNotice};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::db::{Row, Tx, Value};
+use crate::register::Change;
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// The casework tables (the register's fourth migration).
+pub(crate) const TABLES: &str = r"
+CREATE TABLE deletion_notices (
+    id            {id},
+    council       TEXT NOT NULL REFERENCES councils(code),
+    school        TEXT NOT NULL,
+    submitted_by  BIGINT NOT NULL REFERENCES users(id),
+    submitted_at  BIGINT NOT NULL,
+    deletion_date TEXT NOT NULL,
+    ground        TEXT NOT NULL,
+    meaning       TEXT NOT NULL,
+    child_id      TEXT NOT NULL,
+    upn           TEXT,
+    match_weight  DOUBLE PRECISION,
+    case_id       BIGINT,
+    content       TEXT NOT NULL
+);
+CREATE INDEX deletion_notices_school ON deletion_notices(school, deletion_date);
+CREATE INDEX deletion_notices_council ON deletion_notices(council, deletion_date);
+CREATE INDEX deletion_notices_child ON deletion_notices(child_id);
+CREATE INDEX deletion_notices_upn ON deletion_notices(upn);
+CREATE TABLE cases (
+    id            {id},
+    council       TEXT NOT NULL REFERENCES councils(code),
+    child_id      TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    version       BIGINT NOT NULL,
+    key_worker    BIGINT REFERENCES users(id),
+    opened_on     TEXT NOT NULL,
+    due_on        TEXT,
+    closed_on     TEXT,
+    outcome       TEXT,
+    content       TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    created_by    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    updated_by    BIGINT NOT NULL
+);
+CREATE INDEX cases_council ON cases(council, status, due_on);
+CREATE INDEX cases_child ON cases(child_id);
+CREATE TABLE case_history (
+    id            {id},
+    case_id       BIGINT NOT NULL,
+    council       TEXT NOT NULL,
+    child_id      TEXT NOT NULL,
+    version       BIGINT NOT NULL,
+    action        TEXT NOT NULL,
+    changed_at    BIGINT NOT NULL,
+    changed_by    BIGINT NOT NULL,
+    reason        TEXT NOT NULL,
+    before_value  TEXT,
+    after_value   TEXT
+);
+CREATE INDEX case_history_case ON case_history(case_id, id);
+CREATE TABLE school_calendars (
+    council       TEXT NOT NULL REFERENCES councils(code),
+    school        TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    updated_by    BIGINT NOT NULL,
+    PRIMARY KEY (council, school)
+);
+";
+
+fn json<T: Serialize>(v: &T, table: &'static str) -> Result<String> {
+    serde_json::to_string(v).map_err(|_| Error::Corrupt { table, what: "content to store" })
+}
+
+fn date(s: &str, table: &'static str) -> Result<NaiveDate> {
+    crate::parse_date(s, table)
+}
+
+// ---- notices ---------------------------------------------------------------
+
+/// A deletion notice as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredNotice {
+    /// Id.
+    pub id: i64,
+    /// The council the school returns to.
+    pub council: String,
+    /// The school's LAESTAB.
+    pub school: String,
+    /// Submitted by (account id).
+    pub submitted_by: i64,
+    /// When (ms).
+    pub submitted_at: i64,
+    /// The deletion date.
+    pub deletion_date: NaiveDate,
+    /// The ground as read (`9(1)(i)`).
+    pub ground: String,
+    /// What the ground means (`continuous_absence`, ...).
+    pub meaning: String,
+    /// The child it was matched to.
+    pub child_id: String,
+    /// The match weight of that child, when an existing child was found by
+    /// name and date of birth (`None`: matched exactly, or a new child).
+    pub match_weight: Option<f64>,
+    /// The case it opened or joined.
+    pub case_id: Option<i64>,
+    /// What the school sent.
+    pub content: DeletionNotice,
+}
+
+const NOTICE_COLUMNS: &str = "id, council, school, submitted_by, submitted_at, deletion_date, ground, meaning, child_id, match_weight, case_id, content";
+
+fn notice_row(r: &Row) -> Result<StoredNotice> {
+    let bad = |what| Error::Corrupt { table: "deletion_notices", what };
+    Ok(StoredNotice {
+        id: r.int(0)?,
+        council: r.text(1)?,
+        school: r.text(2)?,
+        submitted_by: r.int(3)?,
+        submitted_at: r.int(4)?,
+        deletion_date: date(&r.text(5)?, "deletion_notices")?,
+        ground: r.text(6)?,
+        meaning: r.text(7)?,
+        child_id: r.text(8)?,
+        match_weight: match r.0.get(9) {
+            Some(Value::Real(v)) => Some(*v),
+            Some(Value::Int(v)) => Some(*v as f64),
+            _ => None,
+        },
+        case_id: r.opt_int(10)?,
+        content: serde_json::from_str(&r.text(11)?).map_err(|_| bad("content"))?,
+    })
+}
+
+/// A notice to store.
+#[derive(Debug, Clone)]
+pub struct NewNotice<'a> {
+    /// The council.
+    pub council: LaCode,
+    /// The school.
+    pub school: &'a str,
+    /// The deletion date.
+    pub deletion_date: NaiveDate,
+    /// The ground as read.
+    pub ground: &'a str,
+    /// Its meaning's name.
+    pub meaning: &'a str,
+    /// The child matched.
+    pub child_id: &'a str,
+    /// The match weight, if matched by name and date of birth.
+    pub match_weight: Option<f64>,
+    /// The case, if one was opened or joined.
+    pub case_id: Option<i64>,
+    /// What the school sent.
+    pub content: &'a DeletionNotice,
+}
+
+/// Stores a notice.
+pub fn insert_notice(tx: &mut Tx<'_>, n: &NewNotice<'_>, by: i64, at: i64) -> Result<StoredNotice> {
+    let row = tx.query_one(
+        &format!(
+            "INSERT INTO deletion_notices (council, school, submitted_by, submitted_at, deletion_date, ground, meaning,
+                 child_id, match_weight, case_id, content, upn)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {NOTICE_COLUMNS}"
+        ),
+        &[
+            n.council.to_string().into(),
+            n.school.into(),
+            by.into(),
+            at.into(),
+            n.deletion_date.to_string().into(),
+            n.ground.into(),
+            n.meaning.into(),
+            n.child_id.into(),
+            n.match_weight.into(),
+            n.case_id.into(),
+            json(n.content, "deletion_notices")?.into(),
+            n.content.upn.clone().filter(|u| !u.is_empty()).into(),
+        ],
+    )?;
+    notice_row(&row)
+}
+
+/// Notices of one council, or of one school, newest first.
+pub fn notices(
+    tx: &mut Tx<'_>,
+    council: Option<LaCode>,
+    school: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StoredNotice>> {
+    tx.query(
+        &format!(
+            "SELECT {NOTICE_COLUMNS} FROM deletion_notices
+             WHERE (CAST($1 AS TEXT) IS NULL OR council = $1) AND (CAST($2 AS TEXT) IS NULL OR school = $2)
+             ORDER BY id DESC LIMIT $3 OFFSET $4"
+        ),
+        &[council.map(|c| c.to_string()).into(), school.into(), limit.into(), offset.into()],
+    )?
+    .iter()
+    .map(notice_row)
+    .collect()
+}
+
+/// How many notices [`notices`] would list without its page.
+pub fn count_notices(tx: &mut Tx<'_>, council: Option<LaCode>, school: Option<&str>) -> Result<i64> {
+    tx.query_one(
+        "SELECT COUNT(*) FROM deletion_notices
+         WHERE (CAST($1 AS TEXT) IS NULL OR council = $1) AND (CAST($2 AS TEXT) IS NULL OR school = $2)",
+        &[council.map(|c| c.to_string()).into(), school.into()],
+    )?
+    .int(0)
+}
+
+/// Notices about one child, newest first.
+pub fn notices_for_child(tx: &mut Tx<'_>, child_id: &str) -> Result<Vec<StoredNotice>> {
+    tx.query(
+        &format!("SELECT {NOTICE_COLUMNS} FROM deletion_notices WHERE child_id = $1 ORDER BY id DESC"),
+        &[child_id.into()],
+    )?
+    .iter()
+    .map(notice_row)
+    .collect()
+}
+
+/// The child id an entry or a notice already gave a child with this UPN
+/// (one child, one id).
+pub fn child_by_upn(tx: &mut Tx<'_>, upn: &str) -> Result<Option<String>> {
+    for sql in [
+        "SELECT child_id FROM register_entries WHERE upn = $1 LIMIT 1",
+        "SELECT child_id FROM deletion_notices WHERE upn = $1 LIMIT 1",
+    ] {
+        if let Some(r) = tx.query_opt(sql, &[upn.into()])? {
+            return Ok(Some(r.text(0)?));
+        }
+    }
+    Ok(None)
+}
+
+// ---- cases -----------------------------------------------------------------
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Case {
+    /// Id.
+    pub id: i64,
+    /// The council working it.
+    pub council: String,
+    /// The child.
+    pub child_id: String,
+    /// What kind.
+    pub kind: CaseKind,
+    /// Open or closed.
+    pub status: CaseStatus,
+    /// How it came.
+    pub source: CaseSource,
+    /// Version, from 1.
+    pub version: i64,
+    /// The key worker (account id).
+    pub key_worker: Option<i64>,
+    /// Opened.
+    pub opened_on: NaiveDate,
+    /// The next deadline.
+    pub due_on: Option<NaiveDate>,
+    /// Closed.
+    pub closed_on: Option<NaiveDate>,
+    /// How it ended.
+    pub outcome: Option<CaseOutcome>,
+    /// What it holds.
+    pub content: CaseContent,
+    /// Created (ms).
+    pub created_at: i64,
+    /// By.
+    pub created_by: i64,
+    /// Last changed (ms).
+    pub updated_at: i64,
+    /// By.
+    pub updated_by: i64,
+}
+
+const CASE_COLUMNS: &str = "id, council, child_id, kind, status, source, version, key_worker, opened_on, due_on, \
+     closed_on, outcome, content, created_at, created_by, updated_at, updated_by";
+
+fn case_row(r: &Row) -> Result<Case> {
+    let bad = |what| Error::Corrupt { table: "cases", what };
+    let opt_date = |v: Option<String>| v.map(|d| date(&d, "cases")).transpose();
+    Ok(Case {
+        id: r.int(0)?,
+        council: r.text(1)?,
+        child_id: r.text(2)?,
+        kind: CaseKind::parse(&r.text(3)?).ok_or(bad("kind"))?,
+        status: CaseStatus::parse(&r.text(4)?).ok_or(bad("status"))?,
+        source: CaseSource::parse(&r.text(5)?).ok_or(bad("source"))?,
+        version: r.int(6)?,
+        key_worker: r.opt_int(7)?,
+        opened_on: date(&r.text(8)?, "cases")?,
+        due_on: opt_date(r.opt_text(9)?)?,
+        closed_on: opt_date(r.opt_text(10)?)?,
+        outcome: r.opt_text(11)?.map(|s| CaseOutcome::parse(&s).ok_or(bad("outcome"))).transpose()?,
+        content: serde_json::from_str(&r.text(12)?).map_err(|_| bad("content"))?,
+        created_at: r.int(13)?,
+        created_by: r.int(14)?,
+        updated_at: r.int(15)?,
+        updated_by: r.int(16)?,
+    })
+}
+
+fn history(tx: &mut Tx<'_>, case: &Case, action: &str, change: Change<'_>, before: Option<String>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO case_history (case_id, council, child_id, version, action, changed_at, changed_by, reason,
+             before_value, after_value)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            case.id.into(),
+            case.council.as_str().into(),
+            case.child_id.as_str().into(),
+            case.version.into(),
+            action.into(),
+            change.at.into(),
+            change.by.into(),
+            change.reason.into(),
+            before.into(),
+            Some(json(case, "cases")?).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A case to open.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    /// The council.
+    pub council: LaCode,
+    /// The child.
+    pub child_id: &'a str,
+    /// Kind.
+    pub kind: CaseKind,
+    /// Source.
+    pub source: CaseSource,
+    /// Key worker.
+    pub key_worker: Option<i64>,
+    /// Opened on.
+    pub opened_on: NaiveDate,
+    /// First deadline.
+    pub due_on: Option<NaiveDate>,
+    /// Content.
+    pub content: &'a CaseContent,
+}
+
+/// Opens a case at version 1, with its history row.
+pub fn insert_case(tx: &mut Tx<'_>, c: &NewCase<'_>, change: Change<'_>) -> Result<Case> {
+    let row = tx.query_one(
+        &format!(
+            "INSERT INTO cases (council, child_id, kind, status, source, version, key_worker, opened_on, due_on,
+                 content, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, 'open', $4, 1, $5, $6, $7, $8, $9, $10, $9, $10) RETURNING {CASE_COLUMNS}"
+        ),
+        &[
+            c.council.to_string().into(),
+            c.child_id.into(),
+            c.kind.code().into(),
+            c.source.code().into(),
+            c.key_worker.into(),
+            c.opened_on.to_string().into(),
+            c.due_on.map(|d| d.to_string()).into(),
+            json(c.content, "cases")?.into(),
+            change.at.into(),
+            change.by.into(),
+        ],
+    )?;
+    let case = case_row(&row)?;
+    history(tx, &case, "opened", change, None)?;
+    Ok(case)
+}
+
+/// The case with this id.
+pub fn case(tx: &mut Tx<'_>, id: i64) -> Result<Option<Case>> {
+    tx.query_opt(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"), &[id.into()])?
+        .map(|r| case_row(&r))
+        .transpose()
+}
+
+/// Every case about a child, newest first.
+pub fn cases_for_child(tx: &mut Tx<'_>, child_id: &str) -> Result<Vec<Case>> {
+    tx.query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE child_id = $1 ORDER BY id DESC"), &[child_id.into()])?
+        .iter()
+        .map(case_row)
+        .collect()
+}
+
+/// The open case of this kind for the child in this council, if any.
+pub fn open_case(tx: &mut Tx<'_>, council: LaCode, child_id: &str, kind: CaseKind) -> Result<Option<Case>> {
+    tx.query_opt(
+        &format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE council = $1 AND child_id = $2 AND kind = $3 AND status = 'open'
+             ORDER BY id LIMIT 1"
+        ),
+        &[council.to_string().into(), child_id.into(), kind.code().into()],
+    )?
+    .map(|r| case_row(&r))
+    .transpose()
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Open or closed (both if `None`).
+    pub status: Option<CaseStatus>,
+    /// Kind (both if `None`).
+    pub kind: Option<CaseKind>,
+    /// Only those open with a deadline before this day (overdue on it).
+    pub due_before: Option<NaiveDate>,
+    /// Only this key worker's.
+    pub key_worker: Option<i64>,
+}
+
+/// A council's cases, soonest deadline first (those with none last), with
+/// the total that match.
+pub fn list_cases(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    f: &CaseFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Case>, i64)> {
+    let status = f.status.or(f.due_before.map(|_| CaseStatus::Open)).map(|s| s.code());
+    let filter =
+        "council = $1 AND (CAST($2 AS TEXT) IS NULL OR status = $2) AND (CAST($3 AS TEXT) IS NULL OR kind = $3)
+         AND (CAST($4 AS TEXT) IS NULL OR due_on < $4) AND (CAST($5 AS BIGINT) IS NULL OR key_worker = $5)";
+    let params: Vec<Value> = vec![
+        council.to_string().into(),
+        status.into(),
+        f.kind.map(|k| k.code()).into(),
+        f.due_before.map(|d| d.to_string()).into(),
+        f.key_worker.into(),
+    ];
+    let total = tx.query_one(&format!("SELECT COUNT(*) FROM cases WHERE {filter}"), &params)?.int(0)?;
+    let mut page = params;
+    page.push(limit.into());
+    page.push(offset.into());
+    let rows = tx.query(
+        &format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE {filter}
+             ORDER BY CASE WHEN due_on IS NULL THEN 1 ELSE 0 END, due_on, id LIMIT $6 OFFSET $7"
+        ),
+        &page,
+    )?;
+    Ok((rows.iter().map(case_row).collect::<Result<_>>()?, total))
+}
+
+/// A case's new state.
+#[derive(Debug, Clone)]
+pub struct CaseUpdate {
+    /// Status.
+    pub status: CaseStatus,
+    /// Key worker.
+    pub key_worker: Option<i64>,
+    /// Next deadline.
+    pub due_on: Option<NaiveDate>,
+    /// Closed on.
+    pub closed_on: Option<NaiveDate>,
+    /// Outcome.
+    pub outcome: Option<CaseOutcome>,
+    /// Content.
+    pub content: CaseContent,
+}
+
+impl CaseUpdate {
+    /// The case as it stands, to change.
+    pub fn from_case(c: &Case) -> CaseUpdate {
+        CaseUpdate {
+            status: c.status,
+            key_worker: c.key_worker,
+            due_on: c.due_on,
+            closed_on: c.closed_on,
+            outcome: c.outcome,
+            content: c.content.clone(),
+        }
+    }
+}
+
+/// Replaces a case's state if it is still at `expected_version`, writing
+/// the before and after to its history.
+pub fn update_case(
+    tx: &mut Tx<'_>,
+    id: i64,
+    expected_version: i64,
+    u: &CaseUpdate,
+    action: &str,
+    change: Change<'_>,
+) -> Result<Case> {
+    let before = case(tx, id)?.ok_or(Error::NotFound("case"))?;
+    if before.version != expected_version {
+        return Err(Error::Conflict { expected: expected_version, found: before.version });
+    }
+    let n = tx.execute(
+        "UPDATE cases SET status = $2, version = version + 1, key_worker = $3, due_on = $4, closed_on = $5,
+             outcome = $6, content = $7, updated_at = $8, updated_by = $9
+         WHERE id = $1 AND version = $10",
+        &[
+            id.into(),
+            u.status.code().into(),
+            u.key_worker.into(),
+            u.due_on.map(|d| d.to_string()).into(),
+            u.closed_on.map(|d| d.to_string()).into(),
+            u.outcome.map(|o| o.code()).into(),
+            json(&u.content, "cases")?.into(),
+            change.at.into(),
+            change.by.into(),
+            expected_version.into(),
+        ],
+    )?;
+    if n != 1 {
+        return Err(Error::Conflict { expected: expected_version, found: expected_version + 1 });
+    }
+    let after = case(tx, id)?.ok_or(Error::NotFound("case"))?;
+    history(tx, &after, action, change, Some(json(&before, "cases")?))?;
+    Ok(after)
+}
+
+/// One row of a case's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaseHistoryRow {
+    /// The version this change made.
+    pub version: i64,
+    /// What was done (`opened`, `enquiry`, `key_worker`, `closed`).
+    pub action: String,
+    /// When (ms).
+    pub changed_at: i64,
+    /// By (account id).
+    pub changed_by: i64,
+    /// Their name.
+    pub changed_by_name: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// The whole case before (JSON), none when opened.
+    pub before: Option<String>,
+    /// And after.
+    pub after: Option<String>,
+}
+
+/// A case's history, oldest first.
+pub fn case_history(tx: &mut Tx<'_>, case_id: i64) -> Result<Vec<CaseHistoryRow>> {
+    tx.query(
+        "SELECT h.version, h.action, h.changed_at, h.changed_by, u.name, h.reason, h.before_value, h.after_value
+         FROM case_history h LEFT JOIN users u ON u.id = h.changed_by WHERE h.case_id = $1 ORDER BY h.id",
+        &[case_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(CaseHistoryRow {
+            version: r.int(0)?,
+            action: r.text(1)?,
+            changed_at: r.int(2)?,
+            changed_by: r.int(3)?,
+            changed_by_name: r.opt_text(4)?,
+            reason: r.text(5)?,
+            before: r.opt_text(6)?,
+            after: r.opt_text(7)?,
+        })
+    })
+    .collect()
+}
+
+// ---- calendars ---------------------------------------------------------------
+
+/// Stores a council's term dates (`school` empty) or a school's own.
+pub fn set_calendar(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    school: &str,
+    calendar: &SchoolCalendar,
+    by: i64,
+    at: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO school_calendars (council, school, content, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (council, school) DO UPDATE SET content = $3, updated_at = $4, updated_by = $5",
+        &[council.to_string().into(), school.into(), json(calendar, "school_calendars")?.into(), at.into(), by.into()],
+    )?;
+    Ok(())
+}
+
+/// The calendar that counts for a school: its own where it has one, else
+/// its council's; `None` when neither is loaded.
+pub fn calendar(tx: &mut Tx<'_>, council: LaCode, school: Option<&str>) -> Result<Option<SchoolCalendar>> {
+    let rows = tx.query(
+        "SELECT school, content FROM school_calendars WHERE council = $1 AND (school = '' OR school = $2)
+         ORDER BY school DESC",
+        &[council.to_string().into(), school.unwrap_or("").into()],
+    )?;
+    rows.first()
+        .map(|r| {
+            serde_json::from_str(&r.text(1)?).map_err(|_| Error::Corrupt { table: "school_calendars", what: "content" })
+        })
+        .transpose()
+}
