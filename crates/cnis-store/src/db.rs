@@ -182,8 +182,8 @@ enum Conn {
     Pg(Box<PgConn>),
 }
 
-/// Past this size (bytes) the SQLite write-ahead log is checkpointed and
-/// truncated by the pool's guard thread ([`WalGuard::Watch`]).
+/// Past this size (bytes) the SQLite write-ahead log is truncated by the
+/// pool's watching thread ([`WalGuard::Watch`]).
 pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// Whether a pool watches the size of SQLite's write-ahead log.
@@ -191,13 +191,16 @@ pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
 /// SQLite copies the log back into the database file as it goes (the
 /// commit that takes the log past 1,000 pages runs a passive checkpoint),
 /// but starts the log again from its beginning only at a moment when no
-/// reader is using it, which a busy server may never have: the log then
-/// grows without end (gigabytes in a national load) and every page a read
-/// looks up searches a longer index of it. A watching pool has a thread
-/// that looks at the log's size every second and, past [`WAL_LIMIT`], runs
-/// a checkpoint that waits for the readers of the moment and truncates it.
-/// (Moving every checkpoint to that thread was measured and was worse: a
-/// commit then waited behind the truncation far more often.)
+/// reader is using it, which a server with a steady stream of audited
+/// reads never has: the log then grows without end (gigabytes in a
+/// national load) and every page a read looks up searches a longer index
+/// of it. A watching pool has a thread that looks at the log's size every
+/// second and, past [`WAL_LIMIT`], runs a checkpoint that waits for the
+/// readers of the moment and truncates it, holding writers up while it
+/// runs (a few hundred milliseconds at this size). Running every passive
+/// checkpoint on that thread instead of in commits was measured and was
+/// worse: the log then reached the limit several times a second under
+/// load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalGuard {
     /// This pool's thread watches the log.
@@ -220,13 +223,22 @@ fn checkpoint_loop(path: PathBuf, stop: std::sync::Arc<(Mutex<bool>, Condvar)>) 
             return;
         }
     };
-    let _ = conn.busy_timeout(Duration::from_secs(10));
+    // Truncating waits for the readers of the moment, each well under a
+    // millisecond: SQLite's own busy handler would sleep up to 100 ms
+    // between looks, holding every writer up all that time, so this one
+    // looks again every millisecond, for up to ten seconds.
+    let _ = conn.busy_handler(Some(|n: i32| {
+        std::thread::sleep(Duration::from_millis(1));
+        n < 10_000
+    }));
     let mut wal = path.into_os_string();
     wal.push("-wal");
     let (lock, wake) = &*stop;
     loop {
         let Ok(stopped) = lock.lock() else { return };
-        let Ok((stopped, _)) = wake.wait_timeout_while(stopped, Duration::from_secs(1), |s| !*s) else { return };
+        let Ok((stopped, _)) = wake.wait_timeout_while(stopped, Duration::from_secs(1), |s| !*s) else {
+            return;
+        };
         if *stopped {
             return;
         }
