@@ -297,7 +297,7 @@ pub struct Health {
     pub status: String,
 }
 
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(v)| v).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -306,7 +306,7 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
     })
 }
 
-fn path_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, ApiError> {
+pub(crate) fn path_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "No entry with that id: ids are whole numbers."))
 }
@@ -741,4 +741,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts, add_account))
         .routes(routes!(change_account))
         .routes(routes!(import))
+        .merge(crate::api_cases::routes())
 }

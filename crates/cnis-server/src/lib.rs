@@ -12,6 +12,7 @@
 //! child's id.
 
 pub mod api;
+pub mod api_cases;
 pub mod assets;
 pub mod auth;
 pub mod pages;

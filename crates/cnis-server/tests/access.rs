@@ -45,12 +45,22 @@ struct Call {
 struct Fixture<'a> {
     server: &'a Server,
     owner: cnis_app::service::Actor,
+    school: cnis_app::service::Actor,
     other_child: String,
 }
 
 impl Fixture<'_> {
     fn fresh(&self) -> (i64, String) {
         draft(&self.server.service, &self.owner, "Matrix", "Child")
+    }
+
+    /// A fresh missing-education case in council 202, from a notice of
+    /// its school: its id and version.
+    fn case(&self) -> (i64, i64) {
+        let s = &self.server.service;
+        let r = s.submit_notice(&self.school, notice_json_value()).expect("notice");
+        let id = r.case_id.expect("a case");
+        (id, s.case(&self.owner, id).expect("case").case.version)
     }
 
     fn registered(&self) -> (i64, String) {
@@ -81,6 +91,30 @@ fn entry_json(f: &Fixture) -> serde_json::Value {
         "reason": "matrix test"
     })
 }
+
+fn notice_json(f: &Fixture) -> serde_json::Value {
+    let _ = f;
+    serde_json::json!({
+        "deletion_date": chrono::Utc::now().date_naive().to_string(),
+        "ground": "9(1)(i)",
+        "given_name": "Notice",
+        "family_name": "Child",
+        "dob": common::dob_aged(10),
+    })
+}
+
+fn notice_json_value() -> cnis_core::casework::DeletionNotice {
+    cnis_core::casework::DeletionNotice {
+        deletion_date: chrono::Utc::now().date_naive().to_string(),
+        ground: "9(1)(i)".into(),
+        given_name: "Notice".into(),
+        family_name: "Child".into(),
+        dob: common::dob_aged(10),
+        ..Default::default()
+    }
+}
+
+const CALENDAR: &str = "kind,start,end,description\nterm,2026-09-02,2026-10-23,Autumn 1\n";
 
 fn rows() -> Vec<Row> {
     vec![
@@ -297,6 +331,89 @@ fn rows() -> Vec<Row> {
             // Allowed to caseworkers, who learn the server has no tracking runs.
             expect: Expect::Only(CW_ALL, 409, 403),
         },
+        // Casework.
+        Row {
+            method: "POST",
+            path: "/api/v1/notices",
+            call: |f, _| Call { path: "/api/v1/notices".into(), body: Body::Json(notice_json(f)) },
+            expect: Expect::Only(&["school"], 201, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/notices",
+            call: |_, _| Call { path: "/api/v1/notices".into(), body: Body::None },
+            expect: Expect::Only(
+                &["school", "caseworker", "team_manager", "caseworker_other", "team_manager_other"],
+                200,
+                403,
+            ),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/cases",
+            call: |_, _| Call { path: "/api/v1/cases".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/cases/{id}",
+            call: |f, _| Call { path: format!("/api/v1/cases/{}", f.case().0), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/cases/{id}/enquiries",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/api/v1/cases/{id}/enquiries"),
+                    body: Body::Json(serde_json::json!({ "version": version, "enquiry": {
+                        "kind": "health", "made_on": chrono::Utc::now().date_naive().to_string(), "outcome": "not known" } })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "PUT",
+            path: "/api/v1/cases/{id}/key-worker",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/api/v1/cases/{id}/key-worker"),
+                    body: Body::Json(serde_json::json!({ "version": version, "key_worker": f.owner.user_id })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/cases/{id}/close",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/api/v1/cases/{id}/close"),
+                    body: Body::Json(serde_json::json!({ "version": version, "outcome": "back_in_school",
+                        "note": "on roll elsewhere" })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/calendar",
+            call: |_, _| Call { path: "/api/v1/calendar".into(), body: Body::None },
+            // Council 202 has term dates; 203 has none (404, as refused).
+            expect: Expect::Only(&["caseworker", "team_manager", "council_admin"], 200, 403),
+        },
+        Row {
+            method: "PUT",
+            path: "/api/v1/calendar",
+            call: |_, _| Call {
+                path: "/api/v1/calendar".into(),
+                body: Body::Json(serde_json::json!({ "csv": CALENDAR })),
+            },
+            expect: Expect::Only(&["team_manager", "council_admin", "team_manager_other"], 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",
@@ -482,7 +599,9 @@ fn each_role_gets_what_the_matrix_says_and_no_council_sees_another_s_children() 
         let owner = actors["caseworker"].clone();
         // A child in the other council, whose name must never reach 202.
         let (_, other_child) = draft(&server.service, &actors["caseworker_other"], "Otherside", "Secretname");
-        let f = Fixture { server: &server, owner, other_child };
+        let school = actors["school"].clone();
+        server.service.set_calendar(&actors["team_manager"], None, CALENDAR).expect("term dates");
+        let f = Fixture { server: &server, owner, school, other_child };
         let sessions: HashMap<&str, Session> =
             PEOPLE.iter().map(|(name, role, _)| (*name, Session::sign_in(&server, name, *role))).collect();
         let mut failures = Vec::new();

@@ -27,7 +27,8 @@ use cnis_core::casework::{
 use cnis_core::records::{DeletionGround, GroundText};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
 use cnis_core::{ChildId, LaCode, Postcode, Upn};
-use cnis_store::cases::{self as cs, Case, CaseFilter, CaseHistoryRow, CaseUpdate, NewCase, NewNotice, StoredNotice};
+use cnis_store::cases::{self as cs, CaseUpdate, NewCase, NewNotice};
+pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, StoredNotice};
 use cnis_store::register::{self as reg, Change, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,27 @@ pub struct NoticeReceipt {
     /// The draft register entry it made, if the child was not on the
     /// register.
     pub draft_entry_id: Option<i64>,
+}
+
+impl NoticeReceipt {
+    /// What the school that sent the notice is told: its notice and
+    /// whether a case is open, not the child id or how the child was found.
+    pub fn for_school(&self) -> NoticeSummary {
+        let n = &self.notice;
+        NoticeSummary {
+            id: n.id,
+            school: n.school.clone(),
+            submitted_at: n.submitted_at,
+            deletion_date: n.deletion_date,
+            ground: n.ground.clone(),
+            meaning: n.meaning.clone(),
+            given_name: n.content.given_name.clone(),
+            family_name: n.content.family_name.clone(),
+            child_id: None,
+            case_kind: self.case_kind,
+            case_status: self.case_id.map(|_| CaseStatus::Open),
+        }
+    }
 }
 
 /// A case with its history, for its page.
@@ -622,6 +644,10 @@ impl Service {
     /// Names (or clears) a case's key worker: a caseworker or team manager
     /// of the council.
     pub fn assign_case(&self, actor: &Actor, id: i64, a: AssignCase) -> Result<Case> {
+        require(actor, Permission::WorkCases)?;
+        scope(actor)?;
+        // Another council's case is not found before the key worker is looked at.
+        self.db.read(|tx| self.own_case(actor, tx, id)).map_err(ServiceError::from_store)?;
         if let Some(k) = a.key_worker {
             let council = scope(actor)?;
             let ok = self.db.read(|tx| reg::user_by_id(tx, k))?.is_some_and(|u| {

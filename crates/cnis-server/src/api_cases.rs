@@ -1,0 +1,241 @@
+//! The JSON API for casework: schools' deletion notices, the council's
+//! missing-education and home-education cases, and term dates. As in
+//! [`crate::api`], each handler reads its input and calls one use case;
+//! access, scope and audit are the use case's business.
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use cnis_app::service::cases::{
+    AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary,
+};
+use cnis_app::service::entries::Page;
+use cnis_core::casework::{CaseKind, CaseStatus, DeletionNotice};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{Body, path_id, query};
+use crate::auth::Caller;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A page of a list.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page, from 1.
+    pub page: Option<i64>,
+    /// Items a page (at most 200).
+    pub per_page: Option<i64>,
+}
+
+/// Which cases.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    /// Open or closed.
+    pub status: Option<CaseStatus>,
+    /// Missing education or home education.
+    pub kind: Option<CaseKind>,
+    /// Only open cases past their deadline today.
+    pub overdue: Option<bool>,
+    /// Only the caller's own (as key worker).
+    pub mine: Option<bool>,
+    /// Page, from 1.
+    pub page: Option<i64>,
+    /// Items a page (at most 200).
+    pub per_page: Option<i64>,
+}
+
+/// Whose term dates.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarQuery {
+    /// A school's LAESTAB, for its own dates; the council's when left out.
+    pub school: Option<String>,
+}
+
+/// Term dates to load.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarRequest {
+    /// A school's LAESTAB, for its own dates; the council's when left out.
+    #[serde(default)]
+    pub school: Option<String>,
+    /// The calendar file's text: a header `kind,start,end,description`,
+    /// then `term` and `closure` lines with dates as `YYYY-MM-DD`.
+    pub csv: String,
+}
+
+/// Term dates as loaded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalendarResponse {
+    /// In brief.
+    pub summary: CalendarSummary,
+    /// The file's text, as it would be loaded again.
+    pub csv: String,
+}
+
+/// Tell the council that the school deleted a pupil from its admission
+/// register (schools, for their own school). Matched to the child and, on
+/// a ground that leaves the child's education unknown or on the
+/// home-education ground, opens a case. Audited.
+#[utoipa::path(post, path = "/api/v1/notices", tag = "casework", request_body = DeletionNotice, responses(
+    (status = 201, body = NoticeSummary), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn submit_notice(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(notice): Body<DeletionNotice>,
+) -> Result<(StatusCode, Json<NoticeSummary>), ApiError> {
+    let receipt = state.blocking(move |s| s.submit_notice(&caller.actor, notice)).await?;
+    Ok((StatusCode::CREATED, Json(receipt.for_school())))
+}
+
+/// Notices: a school's own and what became of them (no child ids), or the
+/// council's. Audited.
+#[utoipa::path(get, path = "/api/v1/notices", tag = "casework", params(PageQuery), responses(
+    (status = 200, body = Page<NoticeSummary>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn notices(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<NoticeSummary>>, ApiError> {
+    let q = query(q)?;
+    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(50));
+    Ok(Json(state.blocking(move |s| s.notices(&caller.actor, page, per_page)).await?))
+}
+
+/// The council's cases, soonest deadline first. Audited.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "casework", params(CaseQuery), responses(
+    (status = 200, body = Page<Case>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn cases(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    q: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Case>>, ApiError> {
+    let q = query(q)?;
+    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(50));
+    let filter = CaseFilter {
+        status: q.status,
+        kind: q.kind,
+        due_before: q.overdue.unwrap_or(false).then(|| chrono::Utc::now().date_naive()),
+        key_worker: q.mine.unwrap_or(false).then_some(caller.actor.user_id),
+    };
+    Ok(Json(state.blocking(move |s| s.cases(&caller.actor, &filter, page, per_page)).await?))
+}
+
+/// A case with its history. Audited.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    responses((status = 200, body = CaseView), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn case(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<CaseView>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.case(&caller.actor, id)).await?))
+}
+
+/// Record an enquiry made in an open case, from the version seen.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/enquiries", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    request_body = NewEnquiry, responses((status = 200, body = Case), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn record_enquiry(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(req): Body<NewEnquiry>,
+) -> Result<Json<Case>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.record_enquiry(&caller.actor, id, req)).await?))
+}
+
+/// Name or clear a case's key worker, from the version seen.
+#[utoipa::path(put, path = "/api/v1/cases/{id}/key-worker", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    request_body = AssignCase, responses((status = 200, body = Case), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn assign_case(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(req): Body<AssignCase>,
+) -> Result<Json<Case>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.assign_case(&caller.actor, id, req)).await?))
+}
+
+/// Close a case with its outcome, from the version seen.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/close", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    request_body = CloseCase, responses((status = 200, body = Case), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn close_case(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(req): Body<CloseCase>,
+) -> Result<Json<Case>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.close_case(&caller.actor, id, req)).await?))
+}
+
+/// The term dates that count for the council, or one of its schools.
+#[utoipa::path(get, path = "/api/v1/calendar", tag = "casework", params(CalendarQuery), responses(
+    (status = 200, body = CalendarResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn calendar(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    q: Result<Query<CalendarQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CalendarResponse>, ApiError> {
+    let q = query(q)?;
+    let found = state.blocking(move |s| s.calendar(&caller.actor, q.school.as_deref())).await?;
+    let (summary, cal) = found
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No term dates are loaded for that council or school."))?;
+    Ok(Json(CalendarResponse { summary, csv: cal.to_csv() }))
+}
+
+/// Load term dates (team managers and council administrators). Audited.
+#[utoipa::path(put, path = "/api/v1/calendar", tag = "casework", request_body = CalendarRequest, responses(
+    (status = 200, body = CalendarSummary), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn set_calendar(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(req): Body<CalendarRequest>,
+) -> Result<Json<CalendarSummary>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.set_calendar(&caller.actor, req.school.as_deref(), &req.csv)).await?))
+}
+
+/// The casework routes, with their OpenAPI paths.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit_notice, notices))
+        .routes(routes!(cases))
+        .routes(routes!(case))
+        .routes(routes!(record_enquiry))
+        .routes(routes!(assign_case))
+        .routes(routes!(close_case))
+        .routes(routes!(calendar, set_calendar))
+}
