@@ -16,6 +16,7 @@ pub mod api_cases;
 pub mod assets;
 pub mod auth;
 pub mod pages;
+pub mod pages_cases;
 pub mod problem;
 pub mod state;
 
@@ -99,7 +100,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "cnis register service", description = "The children not in school register, identity lookup and audit. Errors are problem details (RFC 9457)."),
     modifiers(&Security),
-    tags((name = "register"), (name = "identity"), (name = "session"), (name = "audit"), (name = "accounts"), (name = "statistics"), (name = "service"))
+    tags((name = "register"), (name = "identity"), (name = "session"), (name = "audit"), (name = "accounts"), (name = "casework"), (name = "statistics"), (name = "service"))
 )]
 struct ApiDoc;
 
@@ -107,6 +108,7 @@ struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     let (api_router, _) = api::routes().split_for_parts();
     pages::routes()
+        .merge(pages_cases::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())
@@ -184,7 +186,7 @@ pub fn endpoints() -> Vec<(String, String)> {
         }
     }
     out.push(("GET".into(), "/api/openapi.json".into()));
-    for (method, path) in pages::ROUTES {
+    for (method, path) in pages::ROUTES.iter().chain(pages_cases::ROUTES) {
         out.push((method.to_string(), path.to_string()));
     }
     out.sort();

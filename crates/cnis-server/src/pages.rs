@@ -79,34 +79,45 @@ pub fn routes() -> Router<AppState> {
 
 /// One item of the service navigation.
 pub struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+    pub(crate) href: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) current: bool,
 }
 
 /// Who is signed in, for the header.
 pub struct UserBar {
-    name: String,
-    role: &'static str,
-    council: Option<String>,
-    csrf: String,
+    pub(crate) name: String,
+    pub(crate) role: &'static str,
+    pub(crate) council: Option<String>,
+    pub(crate) csrf: String,
 }
 
 /// What every page's layout needs.
 pub struct Layout {
-    assets: &'static str,
-    user: Option<UserBar>,
-    nav: Vec<NavItem>,
+    pub(crate) assets: &'static str,
+    pub(crate) user: Option<UserBar>,
+    pub(crate) nav: Vec<NavItem>,
 }
 
 impl Layout {
-    fn anonymous() -> Layout {
+    pub(crate) fn anonymous() -> Layout {
         Layout { assets: crate::assets::version(), user: None, nav: Vec::new() }
     }
 
-    fn for_caller(c: &Caller, current: &str) -> Layout {
+    pub(crate) fn for_caller(c: &Caller, current: &str) -> Layout {
         let a = &c.actor;
         let mut nav = vec![NavItem { href: "/", label: "Your work", current: current == "/" }];
+        if allows(a.role, Permission::WorkCases) {
+            nav.push(NavItem { href: "/cases", label: "Cases", current: current == "/cases" });
+        }
+        if allows(a.role, Permission::SubmitNotices) {
+            nav.push(NavItem { href: "/notices", label: "Deletion notices", current: current == "/notices" });
+            nav.push(NavItem {
+                href: "/notices/new",
+                label: "Tell us about a deletion",
+                current: current == "/notices/new",
+            });
+        }
         if allows(a.role, Permission::Search) {
             nav.push(NavItem { href: "/search", label: "Find a child", current: current == "/search" });
             nav.push(NavItem { href: "/entries", label: "Register", current: current == "/entries" });
@@ -127,14 +138,14 @@ impl Layout {
 
 /// A text field of a form.
 pub struct Field {
-    name: &'static str,
-    label: &'static str,
-    hint: Option<&'static str>,
-    value: String,
-    error: Option<String>,
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) hint: Option<&'static str>,
+    pub(crate) value: String,
+    pub(crate) error: Option<String>,
 }
 
-fn field(
+pub(crate) fn field(
     name: &'static str,
     label: &'static str,
     hint: Option<&'static str>,
@@ -174,6 +185,7 @@ struct HomePage {
     dashboard: Option<Dashboard>,
     role_label: &'static str,
     auditor: bool,
+    school: bool,
 }
 
 #[derive(Template)]
@@ -264,7 +276,7 @@ struct EmergencyPage {
     reason: Field,
 }
 
-fn render(t: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -275,7 +287,7 @@ fn render(t: &impl Template, status: StatusCode) -> Response {
 }
 
 /// The page for an error, with the words the API would give.
-fn error_page(layout: Layout, e: &ApiError) -> Response {
+pub(crate) fn error_page(layout: Layout, e: &ApiError) -> Response {
     let heading = match e.status() {
         StatusCode::FORBIDDEN => "You cannot see this",
         StatusCode::NOT_FOUND => "Page not found",
@@ -299,16 +311,16 @@ pub fn not_found_page() -> Response {
 }
 
 /// A signed-in caller, or the sign-in page.
-fn signed_in(c: Result<Caller, ApiError>) -> Option<Caller> {
+pub(crate) fn signed_in(c: Result<Caller, ApiError>) -> Option<Caller> {
     c.ok()
 }
 
-fn to_sign_in() -> Response {
+pub(crate) fn to_sign_in() -> Response {
     Redirect::to("/sign-in").into_response()
 }
 
 /// A form that carries the session's form token.
-trait Posted {
+pub(crate) trait Posted {
     fn csrf(&self) -> &str;
 }
 
@@ -320,7 +332,7 @@ posted!(CsrfForm, SearchForm, EntryForm, ConfirmForm, ImportForm, EmergencyForm,
 
 /// The signed-in caller and the form they posted, its token checked; or
 /// the page to answer with instead (sign in, a bad form, a stale token).
-fn posted<T: Posted>(
+pub(crate) fn posted<T: Posted>(
     caller: Result<Caller, ApiError>,
     form: Result<Form<T>, FormRejection>,
 ) -> Result<(Caller, T), Box<Response>> {
@@ -454,7 +466,13 @@ async fn home(state: axum::extract::State<AppState>, caller: Result<Caller, ApiE
         None
     };
     render(
-        &HomePage { layout, dashboard, role_label: role.label(), auditor: role == cnis_core::register::Role::Auditor },
+        &HomePage {
+            layout,
+            dashboard,
+            role_label: role.label(),
+            auditor: role == cnis_core::register::Role::Auditor,
+            school: role == cnis_core::register::Role::School,
+        },
         StatusCode::OK,
     )
 }
@@ -1035,7 +1053,7 @@ async fn create_entry(
     }
 }
 
-fn form_errors(e: &ApiError) -> Vec<FieldError> {
+pub(crate) fn form_errors(e: &ApiError) -> Vec<FieldError> {
     if e.errors().is_empty() {
         vec![FieldError { field: "given_name".into(), message: e.detail().to_string() }]
     } else {

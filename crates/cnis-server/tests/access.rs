@@ -571,6 +571,102 @@ fn rows() -> Vec<Row> {
             call: |_, _| Call { path: "/import".into(), body: Body::Form(vec![("run", "1".into())]) },
             expect: Expect::Only(CW_ALL, 409, 403),
         },
+        Row {
+            method: "GET",
+            path: "/notices",
+            call: |_, _| Call { path: "/notices".into(), body: Body::None },
+            expect: Expect::Only(
+                &["school", "caseworker", "team_manager", "caseworker_other", "team_manager_other"],
+                200,
+                403,
+            ),
+        },
+        Row {
+            method: "GET",
+            path: "/notices/new",
+            call: |_, _| Call { path: "/notices/new".into(), body: Body::None },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/notices/new",
+            call: |_, _| {
+                let t = chrono::Utc::now().date_naive();
+                let dob = common::dob_aged(10);
+                Call {
+                    path: "/notices/new".into(),
+                    body: Body::Form(vec![
+                        ("deletion_date_day", chrono::Datelike::day(&t).to_string()),
+                        ("deletion_date_month", chrono::Datelike::month(&t).to_string()),
+                        ("deletion_date_year", chrono::Datelike::year(&t).to_string()),
+                        ("ground", "9(1)(i)".into()),
+                        ("given_name", "Form".into()),
+                        ("family_name", "Notice".into()),
+                        ("dob_day", dob[8..10].to_string()),
+                        ("dob_month", dob[5..7].to_string()),
+                        ("dob_year", dob[0..4].to_string()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(&["school"], 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/cases",
+            call: |_, _| Call { path: "/cases".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/cases/{id}",
+            call: |f, _| Call { path: format!("/cases/{}", f.case().0), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/cases/{id}/enquiries",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/cases/{id}/enquiries"),
+                    body: Body::Form(vec![
+                        ("version", version.to_string()),
+                        ("kind", "school".into()),
+                        ("made_on", chrono::Utc::now().date_naive().to_string()),
+                        ("outcome", "no reply".into()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/cases/{id}/key-worker",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/cases/{id}/key-worker"),
+                    body: Body::Form(vec![("version", version.to_string())]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/cases/{id}/close",
+            call: |f, _| {
+                let (id, version) = f.case();
+                Call {
+                    path: format!("/cases/{id}/close"),
+                    body: Body::Form(vec![
+                        ("version", version.to_string()),
+                        ("outcome", "back_in_school".into()),
+                        ("note", "on roll again".into()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
     ]
 }
 

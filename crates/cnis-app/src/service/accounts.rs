@@ -428,6 +428,13 @@ impl Service {
         Ok(user)
     }
 
+    /// The name of an account of the actor's own council (a key worker's,
+    /// shown on a case); `None` for another council's or none.
+    pub fn account_name(&self, actor: &Actor, id: i64) -> Result<Option<String>> {
+        let council = super::scope(actor)?;
+        Ok(self.db.read(|tx| reg::user_by_id(tx, id))?.filter(|u| u.council == Some(council)).map(|u| u.name))
+    }
+
     /// The actor for an account, by e-mail (the CLI acting as a user).
     pub fn actor_for(&self, email: &str) -> Result<Actor> {
         let email = email.trim().to_ascii_lowercase();

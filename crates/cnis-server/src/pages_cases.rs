@@ -1,0 +1,591 @@
+//! Casework pages: a school tells the council about a deletion and sees
+//! what became of its notices; a caseworker works the council's cases
+//! (the list with deadlines, a case with its enquiries, naming a key
+//! worker, closing). As in [`crate::pages`]: server-rendered, a POST then
+//! a redirect, every form with the session's form token.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use cnis_app::service::cases::{AssignCase, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary};
+use cnis_app::service::entries::Page;
+use cnis_app::service::{FieldError, Permission, ServiceError, allows};
+use cnis_core::casework::{
+    CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination, NoticeParent,
+};
+use cnis_core::records::{DeletionGround, Regulations};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::pages::{
+    Field, Layout, Posted, error_page, field, form_errors, not_found_page, posted, render, signed_in, to_sign_in,
+};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The casework page routes: (method, path).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/notices"),
+    ("GET", "/notices/new"),
+    ("POST", "/notices/new"),
+    ("GET", "/cases"),
+    ("GET", "/cases/{id}"),
+    ("POST", "/cases/{id}/enquiries"),
+    ("POST", "/cases/{id}/key-worker"),
+    ("POST", "/cases/{id}/close"),
+];
+
+/// The casework page routes.
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for (method, path) in ROUTES {
+        let handler = match (*method, *path) {
+            ("GET", "/notices") => get(notices),
+            ("GET", "/notices/new") => get(notice_page),
+            ("POST", "/notices/new") => post(submit_notice),
+            ("GET", "/cases") => get(cases),
+            ("GET", "/cases/{id}") => get(case),
+            ("POST", "/cases/{id}/enquiries") => post(enquiry),
+            ("POST", "/cases/{id}/key-worker") => post(key_worker),
+            ("POST", "/cases/{id}/close") => post(close),
+            _ => unreachable!("page route {method} {path} has no handler"),
+        };
+        r = r.route(path, handler);
+    }
+    r
+}
+
+/// A date asked for as day, month and year.
+pub struct DateField {
+    name: &'static str,
+    legend: &'static str,
+    hint: &'static str,
+    day: String,
+    month: String,
+    year: String,
+    error: Option<String>,
+}
+
+fn date_field(
+    name: &'static str,
+    legend: &'static str,
+    hint: &'static str,
+    value: &str,
+    errors: &[FieldError],
+) -> DateField {
+    let mut parts = value.splitn(3, '-');
+    let (year, month, day) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    DateField {
+        name,
+        legend,
+        hint,
+        day: day.to_string(),
+        month: month.to_string(),
+        year: year.to_string(),
+        error: errors.iter().find(|e| e.field == name).map(|e| e.message.clone()),
+    }
+}
+
+/// `YYYY-MM-DD` from three boxes (what was typed, when it is not a date,
+/// so that the service names the field).
+fn ymd(day: &str, month: &str, year: &str) -> String {
+    match (day.trim().parse::<u32>(), month.trim().parse::<u32>(), year.trim().parse::<i32>()) {
+        (Ok(d), Ok(m), Ok(y)) => format!("{y:04}-{m:02}-{d:02}"),
+        _ => format!("{}-{}-{}", year.trim(), month.trim(), day.trim()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notice_form.html")]
+struct NoticePage {
+    layout: Layout,
+    errors: Vec<FieldError>,
+    csrf: String,
+    deletion_date: DateField,
+    dob: DateField,
+    child_fields: Vec<Field>,
+    /// (stored form, words, chosen)
+    grounds: Vec<(String, String, bool)>,
+    ground_error: Option<String>,
+    /// (code, words, chosen)
+    destinations: Vec<(&'static str, &'static str, bool)>,
+    destination_fields: Vec<Field>,
+    parent_fields: Vec<Field>,
+}
+
+#[derive(Template)]
+#[template(path = "notices.html")]
+struct NoticesPage {
+    layout: Layout,
+    school: bool,
+    page: Page<NoticeSummary>,
+    banner: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    layout: Layout,
+    page: Page<Case>,
+    overdue_only: bool,
+    today: chrono::NaiveDate,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    layout: Layout,
+    view: CaseView,
+    csrf: String,
+    errors: Vec<FieldError>,
+    banner: Option<String>,
+    enquiry_kinds: Vec<(&'static str, &'static str)>,
+    outcomes: Vec<(&'static str, &'static str)>,
+    today: String,
+    /// The key worker's name, if one is named.
+    key_worker: Option<String>,
+    /// Whether the signed-in user is the key worker.
+    mine: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NoticeForm {
+    csrf: String,
+    deletion_date_day: String,
+    deletion_date_month: String,
+    deletion_date_year: String,
+    ground: String,
+    given_name: String,
+    family_name: String,
+    dob_day: String,
+    dob_month: String,
+    dob_year: String,
+    upn: String,
+    address: String,
+    postcode: String,
+    parent_name: String,
+    parent_telephone: String,
+    destination: String,
+    destination_school: String,
+    destination_council: String,
+    notes: String,
+}
+
+impl Posted for NoticeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl NoticeForm {
+    fn notice(&self) -> DeletionNotice {
+        let destination = DestinationKind::parse(self.destination.trim()).map(|kind| NoticeDestination {
+            kind,
+            school: opt(&self.destination_school),
+            council: opt(&self.destination_council),
+            address: None,
+            start_date: None,
+        });
+        DeletionNotice {
+            school: String::new(),
+            deletion_date: ymd(&self.deletion_date_day, &self.deletion_date_month, &self.deletion_date_year),
+            ground: self.ground.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            dob: ymd(&self.dob_day, &self.dob_month, &self.dob_year),
+            sex: None,
+            upn: opt(&self.upn),
+            address: opt(&self.address),
+            postcode: opt(&self.postcode),
+            parents: opt(&self.parent_name)
+                .map(|name| NoticeParent { name, address: None, telephone: opt(&self.parent_telephone) })
+                .into_iter()
+                .collect(),
+            destination,
+            notes: opt(&self.notes),
+        }
+    }
+}
+
+fn notice_page_for(c: &Caller, form: &NoticeForm, errors: Vec<FieldError>) -> NoticePage {
+    let today = chrono::Utc::now().date_naive();
+    let chosen_ground = form.ground.trim();
+    let grounds = DeletionGround::all()
+        .filter(|g| g.regulations() == Regulations::in_force_on(today))
+        .map(|g| {
+            let code = g.to_string();
+            let chosen = code == chosen_ground;
+            (code.clone(), format!("{code}: {}", g.meaning().describe()), chosen)
+        })
+        .collect();
+    let deletion_date = ymd(&form.deletion_date_day, &form.deletion_date_month, &form.deletion_date_year);
+    let dob = ymd(&form.dob_day, &form.dob_month, &form.dob_year);
+    let destinations = [("", "Not given")]
+        .into_iter()
+        .chain(DestinationKind::ALL.iter().map(|d| (d.code(), d.label())))
+        .map(|(code, label)| (code, label, code == form.destination.trim()))
+        .collect();
+    NoticePage {
+        layout: Layout::for_caller(c, "/notices/new"),
+        csrf: c.csrf().unwrap_or("").to_string(),
+        deletion_date: date_field(
+            "deletion_date",
+            "Date the pupil's name was deleted",
+            "For example, 27 11 2026",
+            if deletion_date == "--" { "" } else { &deletion_date },
+            &errors,
+        ),
+        dob: date_field("dob", "Date of birth", "For example, 14 3 2013", if dob == "--" { "" } else { &dob }, &errors),
+        child_fields: vec![
+            field("given_name", "Given name", None, &form.given_name, &errors),
+            field("family_name", "Family name", None, &form.family_name, &errors),
+            field(
+                "upn",
+                "Unique pupil number (UPN)",
+                Some("13 characters, starting with a letter"),
+                &form.upn,
+                &errors,
+            ),
+            field("address", "Home address", None, &form.address, &errors),
+            field("postcode", "Postcode", None, &form.postcode, &errors),
+        ],
+        ground_error: errors.iter().find(|e| e.field == "ground").map(|e| e.message.clone()),
+        grounds,
+        destinations,
+        destination_fields: vec![
+            field(
+                "destination_school",
+                "The new school's LAESTAB number",
+                Some("Seven digits, if the pupil is registered at another school"),
+                &form.destination_school,
+                &errors,
+            ),
+            field(
+                "destination_council",
+                "The new council's three-digit code",
+                Some("If the pupil moved to another council's area"),
+                &form.destination_council,
+                &errors,
+            ),
+        ],
+        parent_fields: vec![
+            field("parent_name", "Name of a parent the pupil lives with", None, &form.parent_name, &errors),
+            field("parent_telephone", "Their emergency telephone number", None, &form.parent_telephone, &errors),
+        ],
+        errors,
+    }
+}
+
+/// The form's field for an API field name.
+fn notice_field(api: &str) -> String {
+    match api {
+        "destination.school" => "destination_school".into(),
+        "destination.council" => "destination_council".into(),
+        f if f.starts_with("parents") && f.ends_with("telephone") => "parent_telephone".into(),
+        f if f.starts_with("parents") => "parent_name".into(),
+        f => f.into(),
+    }
+}
+
+async fn notice_page(caller: Result<Caller, ApiError>) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    if !allows(c.actor.role, Permission::SubmitNotices) {
+        return error_page(
+            Layout::for_caller(&c, ""),
+            &ServiceError::Forbidden("your role does not allow this").into(),
+        );
+    }
+    render(&notice_page_for(&c, &NoticeForm::default(), Vec::new()), StatusCode::OK)
+}
+
+async fn submit_notice(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<NoticeForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let (a, notice) = (c.actor.clone(), form.notice());
+    match state.blocking(move |s| s.submit_notice(&a, notice)).await {
+        Ok(r) => Redirect::to(&format!("/notices?sent={}", r.notice.id)).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors = form_errors(&e)
+                .into_iter()
+                .map(|f| FieldError { field: notice_field(&f.field), message: f.message })
+                .collect();
+            render(&notice_page_for(&c, &form, errors), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListParams {
+    page: Option<i64>,
+    sent: Option<i64>,
+    overdue: Option<bool>,
+    done: Option<String>,
+}
+
+async fn notices(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let layout = Layout::for_caller(&c, "/notices");
+    let (a, page) = (c.actor.clone(), q.page.unwrap_or(1));
+    match state.blocking(move |s| s.notices(&a, page, 50)).await {
+        Ok(page) => {
+            let school = c.actor.role == cnis_core::register::Role::School;
+            let banner = q.sent.map(|id| format!("Notice {id} sent to the council"));
+            render(&NoticesPage { layout, school, page, banner }, StatusCode::OK)
+        }
+        Err(e) => error_page(layout, &e),
+    }
+}
+
+async fn cases(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let layout = Layout::for_caller(&c, "/cases");
+    let today = chrono::Utc::now().date_naive();
+    let overdue_only = q.overdue.unwrap_or(false);
+    let filter = CaseFilter {
+        status: Some(CaseStatus::Open),
+        due_before: overdue_only.then_some(today),
+        ..CaseFilter::default()
+    };
+    let (a, page) = (c.actor.clone(), q.page.unwrap_or(1));
+    match state.blocking(move |s| s.cases(&a, &filter, page, 100)).await {
+        Ok(page) => render(&CasesPage { layout, page, overdue_only, today }, StatusCode::OK),
+        Err(e) => error_page(layout, &e),
+    }
+}
+
+async fn case_page(
+    state: &AppState,
+    c: &Caller,
+    id: i64,
+    errors: Vec<FieldError>,
+    banner: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let layout = Layout::for_caller(c, "/cases");
+    let a = c.actor.clone();
+    let found = state
+        .blocking(move |s| {
+            let view = s.case(&a, id)?;
+            let worker = match view.case.key_worker {
+                Some(k) => s.account_name(&a, k)?,
+                None => None,
+            };
+            Ok((view, worker))
+        })
+        .await;
+    match found {
+        Ok((view, key_worker)) => {
+            let mine = view.case.key_worker == Some(c.actor.user_id);
+            let page = CasePage {
+                layout,
+                view,
+                csrf: c.csrf().unwrap_or("").to_string(),
+                errors,
+                banner,
+                enquiry_kinds: EnquiryKind::ALL.iter().map(|k| (k.code(), k.label())).collect(),
+                outcomes: CaseOutcome::ALL.iter().map(|o| (o.code(), o.label())).collect(),
+                today: chrono::Utc::now().date_naive().to_string(),
+                key_worker,
+                mine,
+            };
+            render(&page, status)
+        }
+        Err(e) => error_page(layout, &e),
+    }
+}
+
+async fn case(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let banner = q.ok().and_then(|Query(q)| q.done).map(|d| match d.as_str() {
+        "enquiry" => "Enquiry recorded".to_string(),
+        "closed" => "Case closed".to_string(),
+        _ => "Key worker changed".to_string(),
+    });
+    case_page(&state, &c, id, Vec::new(), banner, StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnquiryForm {
+    csrf: String,
+    version: String,
+    kind: String,
+    made_on: String,
+    outcome: String,
+    located: Option<String>,
+}
+
+impl Posted for EnquiryForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn enquiry(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<EnquiryForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let Some(kind) = EnquiryKind::parse(form.kind.trim()) else {
+        let errors = vec![FieldError { field: "kind".into(), message: "Choose who was asked".into() }];
+        return case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let new = NewEnquiry {
+        version: form.version.trim().parse().unwrap_or(0),
+        enquiry: Enquiry {
+            kind,
+            made_on: form.made_on.trim().to_string(),
+            outcome: form.outcome.clone(),
+            located: form.located.is_some(),
+            recorded_by: 0,
+        },
+    };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.record_enquiry(&a, id, new)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?done=enquiry")).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors = form_errors(&e)
+                .into_iter()
+                .map(|f| FieldError { field: f.field.trim_start_matches("enquiry.").to_string(), message: f.message })
+                .collect();
+            case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KeyWorkerForm {
+    csrf: String,
+    version: String,
+}
+
+impl Posted for KeyWorkerForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Makes the signed-in caseworker the key worker.
+async fn key_worker(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<KeyWorkerForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let a = c.actor.clone();
+    let assign = AssignCase { version: form.version.trim().parse().unwrap_or(0), key_worker: Some(a.user_id) };
+    match state.blocking(move |s| s.assign_case(&a, id, assign)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?done=key_worker")).into_response(),
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CloseForm {
+    csrf: String,
+    version: String,
+    outcome: String,
+    note: String,
+}
+
+impl Posted for CloseForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn close(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<CloseForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let Some(outcome) = CaseOutcome::parse(form.outcome.trim()) else {
+        let errors = vec![FieldError { field: "outcome".into(), message: "Choose how the case ended".into() }];
+        return case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let close = CloseCase {
+        version: form.version.trim().parse().unwrap_or(0),
+        outcome,
+        located_on: None,
+        note: form.note.clone(),
+    };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.close_case(&a, id, close)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?done=closed")).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors = form_errors(&e)
+                .into_iter()
+                .map(|f| FieldError {
+                    field: if f.field == "reason" { "note".into() } else { f.field },
+                    message: f.message,
+                })
+                .collect();
+            case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+/// A date as "20 January 2023", for templates.
+pub fn day(d: &chrono::NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+/// Whether `d` is before `today`, for templates.
+pub fn before(d: &chrono::NaiveDate, today: &chrono::NaiveDate) -> bool {
+    d < today
+}
