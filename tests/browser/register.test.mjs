@@ -162,9 +162,9 @@ async function newContext() {
 function watch(page) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    // Chromium logs a page that answers 401 or 403 (a wrong password, a
+    // Chromium logs a page that answers 401, 403 or 422 (a wrong password, a form with errors, a
     // refusal) as a failed resource: the tests check those statuses themselves.
-    const own = m.location()?.url === page.url() && /status of 40[13]\b/.test(m.text());
+    const own = m.location()?.url === page.url() && /status of (40[13]|422)\b/.test(m.text());
     if (!own) s.pageProblems.push(`console error on ${page.url()}: ${m.text()} (${m.location()?.url ?? ''})`);
   });
   page.on('pageerror', (e) => s.pageProblems.push(`script error on ${page.url()}: ${e.message}`));
@@ -520,6 +520,102 @@ test('g. a wrong password shows "There is a problem" and stays on the sign-in pa
   } finally {
     await context.close();
   }
+});
+
+/** England's bank holidays, from the table cnis ships. */
+async function bankHolidays() {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(path.join(here, '../../crates/cnis-core/data/bank-holidays-england.csv'), 'utf8');
+  return new Set(text.trim().split('\n').slice(1).map((l) => l.split(',')[0]));
+}
+
+/** `n` weekdays after `from` that are not bank holidays (a council with no term dates loaded). */
+function weekdaysAfter(from, n, holidays) {
+  const d = new Date(`${from}T12:00:00Z`);
+  while (n > 0) {
+    d.setUTCDate(d.getUTCDate() + 1);
+    const iso = d.toISOString().slice(0, 10);
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6 && !holidays.has(iso)) n -= 1;
+  }
+  return d;
+}
+
+test('h. a school tells the council of a 20-day absence deletion; a caseworker works and closes the case it opens', { timeout: 180_000 }, async () => {
+  const A = s.councils[0];
+  const today = new Date().toISOString().slice(0, 10);
+  const [y, m, d] = today.split('-');
+  const family = `Noticeson${Date.now() % 100000}`;
+  const school = await newContext();
+  try {
+    const page = await signIn(school, `school@${A}.demo.invalid`);
+    await page.getByRole('link', { name: 'Tell us about a deletion' }).first().click();
+    await page.waitForURL((u) => u.pathname === '/notices/new');
+    await checkPage(page, 'notice-form');
+    // An empty form names what is missing.
+    const empty = await submit(page, 'Send to the council', '/notices/new');
+    assert.equal(empty.status(), 422, 'POST /notices/new with nothing filled in');
+    await page.locator('.govuk-error-summary').waitFor();
+    await checkPage(page, 'notice-form-errors');
+
+    await page.locator('#deletion_date-day').fill(String(Number(d)));
+    await page.locator('#deletion_date-month').fill(String(Number(m)));
+    await page.locator('#deletion_date-year').fill(y);
+    await page.locator('#ground').selectOption('9(1)(i)');
+    await page.locator('#given_name').fill('Rowan');
+    await page.locator('#family_name').fill(family);
+    await page.locator('#dob-day').fill('14');
+    await page.locator('#dob-month').fill('3');
+    await page.locator('#dob-year').fill(String(Number(y) - 12));
+    await page.locator('#parent_name').fill('Alex Parent');
+    const posted = await submit(page, 'Send to the council', '/notices/new');
+    assert.equal(posted.status(), 303, 'POST /notices/new');
+    await page.waitForURL((u) => u.pathname === '/notices');
+    const row = page.locator('tr', { hasText: family });
+    await row.waitFor();
+    assert.match(await row.innerText(), /Missing education case open/i);
+    assert.ok(!(await page.content()).includes('/children/'), 'a school is not shown child ids');
+    await checkPage(page, 'notices-school');
+  } finally {
+    await school.close();
+  }
+
+  const { page } = need(s.a, "council A's signed-in page");
+  const r = await page.goto('/cases');
+  assert.equal(r.status(), 200, 'GET /cases');
+  await checkPage(page, 'cases');
+  await page.getByRole('link', { name: new RegExp(family) }).click();
+  await page.waitForURL((u) => /^\/cases\/\d+$/.test(u.pathname));
+  // The deadline: 5 school days from today; the demo loads no term dates,
+  // so weekdays less England's bank holidays, and the page says so.
+  const due = weekdaysAfter(today, 5, await bankHolidays());
+  const words = due.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+  const deadline = await page.locator('#deadline').innerText();
+  assert.ok(deadline.startsWith(words), `deadline "${deadline}" is ${words}`);
+  assert.match(deadline, /5 school days/);
+  assert.match(deadline, /without term dates/);
+  await checkPage(page, 'case');
+
+  await submit(page, 'Make me the key worker', new URL(page.url()).pathname + '/key-worker');
+  await page.locator('#kind').selectOption('health');
+  await page.locator('#outcome').fill('GP has no record of a move');
+  const enquiry = await submit(page, 'Record the enquiry', new URL(page.url()).pathname + '/enquiries');
+  assert.equal(enquiry.status(), 303, 'POST enquiry');
+  await page.locator('#enquiries').getByText('GP has no record of a move').waitFor();
+  await page.locator('#kind').selectOption('home_visit');
+  await page.locator('#outcome').fill('Family at home; child starting at a new school next week');
+  await page.locator('#located').check();
+  await submit(page, 'Record the enquiry', new URL(page.url()).pathname + '/enquiries');
+  await page.locator('#outcome-close').selectOption('back_in_school');
+  await page.locator('#note').fill('Admitted to a school in the next council; CTF received');
+  const closed = await submit(page, 'Close the case', new URL(page.url()).pathname + '/close');
+  assert.equal(closed.status(), 303, 'POST close');
+  await page.getByText('Case closed').first().waitFor();
+  const summary = await page.locator('.govuk-summary-list').innerText();
+  assert.match(summary, /Closed/);
+  assert.match(summary, /Back in school/);
+  const history = await page.locator('#history').innerText();
+  for (const step of ['opened', 'key_worker', 'enquiry', 'closed']) assert.ok(history.includes(step), `history has ${step}`);
+  await checkPage(page, 'case-closed');
 });
 
 test('every page checked has no serious or critical axe violation', async (t) => {
