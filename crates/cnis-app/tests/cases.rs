@@ -420,3 +420,119 @@ fn only_team_managers_and_administrators_load_term_dates_and_bad_files_are_named
         assert_eq!(s.calendar(&cw, Some(SCHOOL)).expect("read").map(|(c, _)| c.terms), Some(1));
     }
 }
+
+#[test]
+fn the_consent_rule_is_asked_decided_told_and_enforced_on_a_home_education_notice() {
+    use cnis_app::service::cases::{ConsentAsk, ConsentDecision};
+    use cnis_core::casework::{CareEpisode, CareKind, ConsentGround};
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let tm = account(s, "tm@202.example.invalid", Role::TeamManager, "202", None);
+        // A child the council knows, with a child protection plan current today.
+        let dob = dob_aged(12);
+        let known = s
+            .create_entry(
+                &cw,
+                NewEntry {
+                    content: EntryContent {
+                        given_name: "Ivy".into(),
+                        family_name: "Marsh".into(),
+                        dob: dob.clone(),
+                        ..EntryContent::default()
+                    },
+                    source: EntrySource::Hand,
+                    child_id: None,
+                    restricted: None,
+                },
+                "known to the council",
+            )
+            .expect("entry");
+        let child = known.entry.child_id.clone();
+        let plan = CareEpisode {
+            kind: CareKind::ChildProtectionPlan,
+            start: today() - Days::new(90),
+            end: None,
+            risk_of_harm_at_home: true,
+        };
+        s.record_care(&cw, &child, vec![plan]).expect("care");
+        let bad = CareEpisode {
+            kind: CareKind::Section47,
+            start: today(),
+            end: Some(today() - Days::new(1)),
+            risk_of_harm_at_home: false,
+        };
+        assert!(matches!(s.record_care(&cw, &child, vec![bad]), Err(ServiceError::Invalid(_))), "{}", env.name);
+
+        let ask = |given: &str, family: &str, special| ConsentAsk {
+            given_name: given.into(),
+            family_name: family.into(),
+            dob: dob.clone(),
+            upn: None,
+            proposed_on: today().to_string(),
+            special_school: special,
+        };
+        let waiting = s.ask_consent(&school, ask("Ivy", "Marsh", false)).expect("ask");
+        assert_eq!(waiting.status, "waiting", "{}: a current plan makes a relevant child", env.name);
+        let free = s.ask_consent(&school, ask("Noah", "Unknownchild", false)).expect("ask");
+        assert_eq!(free.status, "not_needed", "{}: not known to social care", env.name);
+        let special = s.ask_consent(&school, ask("Mo", "Special", true)).expect("ask");
+        assert_eq!(special.status, "waiting", "{}: a special school", env.name);
+
+        let council_view = s.consent_requests(&cw).expect("list");
+        let r = council_view.iter().find(|r| r.id == waiting.id).expect("request");
+        assert_eq!(r.child_id, child, "{}: matched to the known child", env.name);
+        assert_eq!(r.grounds, [ConsentGround::ChildProtectionPlan]);
+
+        let refuse = ConsentDecision {
+            consent: false,
+            reasons: "School attendance is in the child's best interests while the plan is in place".into(),
+        };
+        assert!(
+            matches!(s.decide_consent(&cw, waiting.id, refuse.clone()), Err(ServiceError::Forbidden(_))),
+            "{}: a caseworker cannot decide",
+            env.name
+        );
+        let decided = s.decide_consent(&tm, waiting.id, refuse.clone()).expect("decide");
+        assert_eq!(decided.consent, Some(false));
+        assert!(
+            matches!(s.decide_consent(&tm, waiting.id, refuse.clone()), Err(ServiceError::Conflict(_))),
+            "{}: decided once",
+            env.name
+        );
+        assert!(
+            matches!(s.decide_consent(&tm, free.id, refuse), Err(ServiceError::Conflict(_))),
+            "{}: nothing to decide",
+            env.name
+        );
+
+        // The school is told, and the parents through the outbox.
+        let answers = s.consent_answers(&school).expect("answers");
+        let a = answers.iter().find(|a| a.id == waiting.id).expect("answer");
+        assert_eq!(a.status, "refused");
+        assert!(a.reasons.as_deref().is_some_and(|r| r.contains("best interests")));
+        let outbox = s.outbox(&tm, true).expect("outbox");
+        let told: Vec<&str> =
+            outbox.iter().filter(|m| m.kind == "consent.decided").map(|m| m.audience.as_str()).collect();
+        assert_eq!(told, [format!("school:{SCHOOL}").as_str(), "parents"], "{}", env.name);
+
+        // A home-education deletion without consent is flagged at once.
+        let mut n = notice(SCHOOL, "9(1)(f)", "Ivy", "Marsh", None);
+        n.dob = dob.clone();
+        let r = s.submit_notice(&school, n).expect("notice");
+        assert_eq!(r.notice.child_id, child);
+        let case = s.case(&cw, r.case_id.expect("case")).expect("case").case;
+        assert!(
+            case.content.flags.iter().any(|f| f.contains("without the council's consent")),
+            "{}: {:?}",
+            env.name,
+            case.content.flags
+        );
+        assert!(case.content.flags.iter().any(|f| f.contains("at risk of harm at home")), "{}", env.name);
+        // A child not relevant gets no consent flag.
+        let r = s.submit_notice(&school, notice(SCHOOL, "9(1)(f)", "Noah", "Unknownchild", None)).expect("notice");
+        assert!(s.case(&cw, r.case_id.expect("case")).expect("case").case.content.flags.is_empty(), "{}", env.name);
+        assert!(s.verify_audit().expect("verify").first_broken.is_none());
+    }
+}

@@ -264,6 +264,91 @@ pub struct CaseContent {
     pub located_on: Option<String>,
     /// The caseworker's note on closing.
     pub closing_note: Option<String>,
+    /// What the key worker must see at once (home education without the
+    /// consent the law requires; a child at risk of harm at home).
+    pub flags: Vec<String>,
+}
+
+words! {
+    /// A kind of social-care involvement the council records.
+    CareKind {
+        /// A s.47 Children Act 1989 enquiry.
+        Section47 => "section_47", "Section 47 enquiry";
+        /// A child protection plan.
+        ChildProtectionPlan => "child_protection_plan", "Child protection plan";
+        /// A child in need (s.17) only.
+        ChildInNeed => "child_in_need", "Child in need";
+        /// Looked after by the council.
+        LookedAfter => "looked_after", "Looked after";
+    }
+}
+
+/// One period of social-care involvement, from the council's own records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CareEpisode {
+    /// What kind.
+    pub kind: CareKind,
+    /// First day (`YYYY-MM-DD`).
+    pub start: chrono::NaiveDate,
+    /// The day it ended, if it has (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub end: Option<chrono::NaiveDate>,
+    /// Whether the child's social worker records them as at risk of harm
+    /// at home.
+    #[serde(default)]
+    pub risk_of_harm_at_home: bool,
+}
+
+impl CareEpisode {
+    /// Whether the episode is current on `on`: begun by then and not yet
+    /// ended (one that ended on `on` is over).
+    pub fn current_on(&self, on: chrono::NaiveDate) -> bool {
+        self.start <= on && self.end.is_none_or(|e| e > on)
+    }
+}
+
+words! {
+    /// Why a child is a "relevant child" whose withdrawal to home education
+    /// needs the council's consent (new s.434A EA 1996).
+    ConsentGround {
+        /// Attends a special school.
+        SpecialSchool => "special_school", "Attends a special school";
+        /// Subject to s.47 enquiries current on the date.
+        Section47 => "section_47", "Subject to section 47 enquiries";
+        /// Subject to a child protection plan current on the date.
+        ChildProtectionPlan => "child_protection_plan", "Subject to a child protection plan";
+    }
+}
+
+/// Whether a child is a relevant child on `on` under new s.434A EA 1996
+/// (to be commenced; `../shared/domain/cnis-register.md` section 4), and
+/// why: at a special school; or subject to s.47 enquiries or a child
+/// protection plan current on that date, by the council's social-care
+/// records. A child in need only, looked after only, or whose enquiry or
+/// plan has ended, is not. An empty answer means consent is not needed.
+pub fn relevant_child(at_special_school: bool, care: &[CareEpisode], on: chrono::NaiveDate) -> Vec<ConsentGround> {
+    let mut why = Vec::new();
+    if at_special_school {
+        why.push(ConsentGround::SpecialSchool);
+    }
+    for (kind, ground) in [
+        (CareKind::Section47, ConsentGround::Section47),
+        (CareKind::ChildProtectionPlan, ConsentGround::ChildProtectionPlan),
+    ] {
+        if care.iter().any(|e| e.kind == kind && e.current_on(on)) {
+            why.push(ground);
+        }
+    }
+    why
+}
+
+/// Whether the child's social worker records them as at risk of harm at
+/// home in an episode current on `on`: flagged to the key worker whatever
+/// the route out of school.
+pub fn at_risk_at_home(care: &[CareEpisode], on: chrono::NaiveDate) -> bool {
+    care.iter().any(|e| e.risk_of_harm_at_home && e.current_on(on))
 }
 
 #[cfg(test)]
@@ -295,6 +380,63 @@ mod tests {
         for (ground, dest, want) in cases {
             assert_eq!(case_for_notice(ground, dest), want, "{ground:?} with {dest:?}");
         }
+    }
+
+    fn d(y: i32, m: u32, day: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn ep(kind: CareKind, start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> CareEpisode {
+        CareEpisode { kind, start, end, risk_of_harm_at_home: false }
+    }
+
+    #[test]
+    fn the_consent_rule_decides_as_the_law_says_case_by_case() {
+        let on = d(2026, 11, 30);
+        // Special school: relevant, whatever social care knows.
+        assert_eq!(relevant_child(true, &[], on), [ConsentGround::SpecialSchool]);
+        // A s.47 enquiry open on the day.
+        assert_eq!(
+            relevant_child(false, &[ep(CareKind::Section47, d(2026, 11, 20), None)], on),
+            [ConsentGround::Section47]
+        );
+        // A s.47 enquiry that ended before the day: not relevant.
+        assert!(
+            relevant_child(false, &[ep(CareKind::Section47, d(2026, 10, 1), Some(d(2026, 10, 20)))], on).is_empty()
+        );
+        // A current child protection plan.
+        let plan = ep(CareKind::ChildProtectionPlan, d(2026, 6, 1), None);
+        assert_eq!(relevant_child(false, &[plan.clone()], on), [ConsentGround::ChildProtectionPlan]);
+        // A plan that has ended (on the day itself, or before): not relevant.
+        assert!(relevant_child(false, &[ep(CareKind::ChildProtectionPlan, d(2025, 6, 1), Some(on))], on).is_empty());
+        assert!(
+            relevant_child(false, &[ep(CareKind::ChildProtectionPlan, d(2025, 6, 1), Some(d(2026, 1, 5)))], on)
+                .is_empty()
+        );
+        // A plan that starts after the day is not current on it.
+        assert!(relevant_child(false, &[ep(CareKind::ChildProtectionPlan, d(2026, 12, 1), None)], on).is_empty());
+        // A child in need only, or looked after only: not relevant.
+        assert!(relevant_child(false, &[ep(CareKind::ChildInNeed, d(2026, 1, 1), None)], on).is_empty());
+        assert!(relevant_child(false, &[ep(CareKind::LookedAfter, d(2026, 1, 1), None)], on).is_empty());
+        // Not known to social care.
+        assert!(relevant_child(false, &[], on).is_empty());
+        // Everything at once, in the fixed order.
+        let all = [ep(CareKind::Section47, d(2026, 11, 1), None), plan];
+        assert_eq!(
+            relevant_child(true, &all, on),
+            [ConsentGround::SpecialSchool, ConsentGround::Section47, ConsentGround::ChildProtectionPlan]
+        );
+    }
+
+    #[test]
+    fn risk_of_harm_at_home_counts_only_while_current() {
+        let on = d(2026, 11, 30);
+        let mut e = ep(CareKind::ChildInNeed, d(2026, 1, 1), None);
+        assert!(!at_risk_at_home(std::slice::from_ref(&e), on));
+        e.risk_of_harm_at_home = true;
+        assert!(at_risk_at_home(std::slice::from_ref(&e), on));
+        e.end = Some(d(2026, 6, 1));
+        assert!(!at_risk_at_home(&[e], on));
     }
 
     #[test]

@@ -7,9 +7,11 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
-    AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary,
+    AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer, ConsentAsk, ConsentDecision,
+    ConsentRequest, NewEnquiry, NoticeSummary, OutboxMessage,
 };
 use cnis_app::service::entries::Page;
+use cnis_core::casework::CareEpisode;
 use cnis_core::casework::{CaseKind, CaseStatus, DeletionNotice};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -228,6 +230,102 @@ pub async fn set_calendar(
     Ok(Json(state.blocking(move |s| s.set_calendar(&caller.actor, req.school.as_deref(), &req.csv)).await?))
 }
 
+/// Which outbox messages.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// Only those not yet marked sent.
+    pub unsent: Option<bool>,
+}
+
+/// Ask whether a pupil is a relevant child, whose withdrawal to home
+/// education needs the council's consent (schools). Audited.
+#[utoipa::path(post, path = "/api/v1/consent-requests", tag = "casework", request_body = ConsentAsk, responses(
+    (status = 201, body = ConsentAnswer), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn ask_consent(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(ask): Body<ConsentAsk>,
+) -> Result<(StatusCode, Json<ConsentAnswer>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.ask_consent(&caller.actor, ask)).await?)))
+}
+
+/// The council's consent requests, with why each child is relevant. Audited.
+#[utoipa::path(get, path = "/api/v1/consent-requests", tag = "casework", responses(
+    (status = 200, body = Vec<ConsentRequest>), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn consent_requests(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ConsentRequest>>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.consent_requests(&caller.actor)).await?))
+}
+
+/// A school's questions and the council's answers.
+#[utoipa::path(get, path = "/api/v1/school/consent-requests", tag = "casework", responses(
+    (status = 200, body = Vec<ConsentAnswer>), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn consent_answers(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ConsentAnswer>>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.consent_answers(&caller.actor)).await?))
+}
+
+/// Decide a relevant child's request, with reasons (team managers); the
+/// school and the parents are sent the decision. Audited.
+#[utoipa::path(post, path = "/api/v1/consent-requests/{id}/decision", tag = "casework", params(("id" = i64, Path, description = "Request id")),
+    request_body = ConsentDecision, responses((status = 200, body = ConsentRequest), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn decide_consent(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(decision): Body<ConsentDecision>,
+) -> Result<Json<ConsentRequest>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.decide_consent(&caller.actor, id, decision)).await?))
+}
+
+/// Record social-care episodes the council holds for a child on its
+/// register, for the consent rule and the risk flag. Audited.
+#[utoipa::path(post, path = "/api/v1/children/{child_id}/care", tag = "casework",
+    params(("child_id" = String, Path, description = "cnis child id")), request_body = Vec<CareEpisode>, responses(
+    (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn record_care(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    Body(episodes): Body<Vec<CareEpisode>>,
+) -> Result<StatusCode, ApiError> {
+    let id = id.map(|Path(v)| v).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "No such child."))?;
+    state.blocking(move |s| s.record_care(&caller.actor, &id, episodes)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The council's outbox: messages for its mail or messaging system to
+/// send (team managers and council administrators). Audited.
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "casework", params(OutboxQuery), responses(
+    (status = 200, body = Vec<OutboxMessage>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn outbox(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    q: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<OutboxMessage>>, ApiError> {
+    let unsent = query(q)?.unsent.unwrap_or(false);
+    Ok(Json(state.blocking(move |s| s.outbox(&caller.actor, unsent)).await?))
+}
+
 /// The casework routes, with their OpenAPI paths.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -238,4 +336,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(assign_case))
         .routes(routes!(close_case))
         .routes(routes!(calendar, set_calendar))
+        .routes(routes!(ask_consent, consent_requests))
+        .routes(routes!(consent_answers))
+        .routes(routes!(decide_consent))
+        .routes(routes!(record_care))
+        .routes(routes!(outbox))
 }

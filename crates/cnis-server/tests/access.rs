@@ -414,6 +414,64 @@ fn rows() -> Vec<Row> {
             },
             expect: Expect::Only(&["team_manager", "council_admin", "team_manager_other"], 200, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/consent-requests",
+            call: |_, _| Call {
+                path: "/api/v1/consent-requests".into(),
+                body: Body::Json(serde_json::json!({ "given_name": "Ask", "family_name": "Child",
+                    "dob": common::dob_aged(11), "proposed_on": chrono::Utc::now().date_naive().to_string(),
+                    "special_school": true })),
+            },
+            expect: Expect::Only(&["school"], 201, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/consent-requests",
+            call: |_, _| Call { path: "/api/v1/consent-requests".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/school/consent-requests",
+            call: |_, _| Call { path: "/api/v1/school/consent-requests".into(), body: Body::None },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/consent-requests/{id}/decision",
+            call: |f, _| {
+                let ask = cnis_app::service::cases::ConsentAsk {
+                    given_name: "Decide".into(),
+                    family_name: "Child".into(),
+                    dob: common::dob_aged(11),
+                    proposed_on: chrono::Utc::now().date_naive().to_string(),
+                    special_school: true,
+                    ..Default::default()
+                };
+                let id = f.server.service.ask_consent(&f.school, ask).expect("ask").id;
+                Call {
+                    path: format!("/api/v1/consent-requests/{id}/decision"),
+                    body: Body::Json(serde_json::json!({ "consent": true, "reasons": "suitable education arranged" })),
+                }
+            },
+            expect: Expect::Only(&["team_manager"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/children/{child_id}/care",
+            call: |f, _| Call {
+                path: format!("/api/v1/children/{}/care", f.fresh().1),
+                body: Body::Json(serde_json::json!([{ "kind": "child_in_need", "start": "2026-01-05" }])),
+            },
+            expect: Expect::Only(CW, 204, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/outbox",
+            call: |_, _| Call { path: "/api/v1/outbox".into(), body: Body::None },
+            expect: Expect::Only(&["team_manager", "council_admin", "team_manager_other"], 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",

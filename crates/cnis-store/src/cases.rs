@@ -87,6 +87,58 @@ CREATE TABLE school_calendars (
 );
 ";
 
+/// Social care, consent to home education and the outbox (the register's
+/// fifth migration). Decisions are rows of their own, never an update of
+/// the request.
+pub(crate) const CONSENT_TABLES: &str = r"
+CREATE TABLE care_episodes (
+    id            {id},
+    council       TEXT NOT NULL REFERENCES councils(code),
+    child_id      TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    start_on      TEXT NOT NULL,
+    end_on        TEXT,
+    risk_at_home  BIGINT NOT NULL,
+    recorded_at   BIGINT NOT NULL,
+    recorded_by   BIGINT NOT NULL
+);
+CREATE INDEX care_episodes_child ON care_episodes(council, child_id);
+CREATE TABLE consent_requests (
+    id            {id},
+    council       TEXT NOT NULL REFERENCES councils(code),
+    school        TEXT NOT NULL,
+    child_id      TEXT NOT NULL,
+    asked_by      BIGINT NOT NULL,
+    asked_at      BIGINT NOT NULL,
+    proposed_on   TEXT NOT NULL,
+    special_school BIGINT NOT NULL,
+    grounds       TEXT NOT NULL,
+    content       TEXT NOT NULL
+);
+CREATE INDEX consent_requests_child ON consent_requests(council, child_id);
+CREATE INDEX consent_requests_school ON consent_requests(school, id);
+CREATE TABLE consent_decisions (
+    id            {id},
+    request_id    BIGINT NOT NULL,
+    consent       BIGINT NOT NULL,
+    reasons       TEXT NOT NULL,
+    decided_by    BIGINT NOT NULL,
+    decided_at    BIGINT NOT NULL
+);
+CREATE INDEX consent_decisions_request ON consent_decisions(request_id, id);
+CREATE TABLE outbox (
+    id            {id},
+    council       TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    audience      TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    child_id      TEXT,
+    body          TEXT NOT NULL,
+    sent_at       BIGINT
+);
+CREATE INDEX outbox_unsent ON outbox(council, sent_at, id);
+";
+
 fn json<T: Serialize>(v: &T, table: &'static str) -> Result<String> {
     serde_json::to_string(v).map_err(|_| Error::Corrupt { table, what: "content to store" })
 }
@@ -616,4 +668,269 @@ pub fn calendar(tx: &mut Tx<'_>, council: LaCode, school: Option<&str>) -> Resul
             serde_json::from_str(&r.text(1)?).map_err(|_| Error::Corrupt { table: "school_calendars", what: "content" })
         })
         .transpose()
+}
+
+// ---- social care, consent, outbox ----------------------------------------------
+
+/// Records social-care episodes for a child.
+pub fn add_care(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    child_id: &str,
+    episodes: &[cnis_core::casework::CareEpisode],
+    by: i64,
+    at: i64,
+) -> Result<()> {
+    for e in episodes {
+        tx.execute(
+            "INSERT INTO care_episodes (council, child_id, kind, start_on, end_on, risk_at_home, recorded_at, recorded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                council.to_string().into(),
+                child_id.into(),
+                e.kind.code().into(),
+                e.start.to_string().into(),
+                e.end.map(|d| d.to_string()).into(),
+                e.risk_of_harm_at_home.into(),
+                at.into(),
+                by.into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The social-care episodes a council holds for a child.
+pub fn care(tx: &mut Tx<'_>, council: LaCode, child_id: &str) -> Result<Vec<cnis_core::casework::CareEpisode>> {
+    tx.query(
+        "SELECT kind, start_on, end_on, risk_at_home FROM care_episodes WHERE council = $1 AND child_id = $2 ORDER BY id",
+        &[council.to_string().into(), child_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(cnis_core::casework::CareEpisode {
+            kind: cnis_core::casework::CareKind::parse(&r.text(0)?)
+                .ok_or(Error::Corrupt { table: "care_episodes", what: "kind" })?,
+            start: date(&r.text(1)?, "care_episodes")?,
+            end: r.opt_text(2)?.map(|d| date(&d, "care_episodes")).transpose()?,
+            risk_of_harm_at_home: r.int(3)? != 0,
+        })
+    })
+    .collect()
+}
+
+/// A school's question whether a pupil is a relevant child, with the
+/// council's decision if it made one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsentRequest {
+    /// Id.
+    pub id: i64,
+    /// The council.
+    pub council: String,
+    /// The school asking.
+    pub school: String,
+    /// The child.
+    pub child_id: String,
+    /// When it was asked (ms).
+    pub asked_at: i64,
+    /// The day the pupil would be withdrawn.
+    pub proposed_on: NaiveDate,
+    /// The school says it is a special school.
+    pub special_school: bool,
+    /// Why the child is a relevant child (empty: consent not needed).
+    pub grounds: Vec<cnis_core::casework::ConsentGround>,
+    /// What the school sent about the pupil.
+    pub pupil: serde_json::Value,
+    /// The council's decision: consent given (true) or refused (false).
+    pub consent: Option<bool>,
+    /// Its reasons.
+    pub reasons: Option<String>,
+    /// When (ms).
+    pub decided_at: Option<i64>,
+}
+
+const CONSENT_COLUMNS: &str = "r.id, r.council, r.school, r.child_id, r.asked_at, r.proposed_on, r.special_school, \
+     r.grounds, r.content, d.consent, d.reasons, d.decided_at";
+
+const CONSENT_FROM: &str = "consent_requests r LEFT JOIN consent_decisions d ON d.id = \
+     (SELECT MAX(x.id) FROM consent_decisions x WHERE x.request_id = r.id)";
+
+fn consent_row(r: &Row) -> Result<ConsentRequest> {
+    let bad = |what| Error::Corrupt { table: "consent_requests", what };
+    Ok(ConsentRequest {
+        id: r.int(0)?,
+        council: r.text(1)?,
+        school: r.text(2)?,
+        child_id: r.text(3)?,
+        asked_at: r.int(4)?,
+        proposed_on: date(&r.text(5)?, "consent_requests")?,
+        special_school: r.int(6)? != 0,
+        grounds: serde_json::from_str(&r.text(7)?).map_err(|_| bad("grounds"))?,
+        pupil: serde_json::from_str(&r.text(8)?).map_err(|_| bad("content"))?,
+        consent: r.opt_int(9)?.map(|v| v != 0),
+        reasons: r.opt_text(10)?,
+        decided_at: r.opt_int(11)?,
+    })
+}
+
+/// A consent request to store.
+pub struct NewConsentRequest<'a> {
+    /// The council.
+    pub council: LaCode,
+    /// The school.
+    pub school: &'a str,
+    /// The child.
+    pub child_id: &'a str,
+    /// The day.
+    pub proposed_on: NaiveDate,
+    /// A special school.
+    pub special_school: bool,
+    /// Why relevant.
+    pub grounds: &'a [cnis_core::casework::ConsentGround],
+    /// The pupil's details as sent.
+    pub pupil: &'a serde_json::Value,
+}
+
+/// Stores a school's question.
+pub fn insert_consent_request(tx: &mut Tx<'_>, c: &NewConsentRequest<'_>, by: i64, at: i64) -> Result<ConsentRequest> {
+    let row = tx.query_one(
+        "INSERT INTO consent_requests (council, school, child_id, asked_by, asked_at, proposed_on, special_school, grounds,
+             content)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        &[
+            c.council.to_string().into(),
+            c.school.into(),
+            c.child_id.into(),
+            by.into(),
+            at.into(),
+            c.proposed_on.to_string().into(),
+            c.special_school.into(),
+            json(&c.grounds, "consent_requests")?.into(),
+            json(c.pupil, "consent_requests")?.into(),
+        ],
+    )?;
+    consent_request(tx, row.int(0)?)?.ok_or(Error::NotFound("consent request"))
+}
+
+/// One request, with its latest decision.
+pub fn consent_request(tx: &mut Tx<'_>, id: i64) -> Result<Option<ConsentRequest>> {
+    tx.query_opt(&format!("SELECT {CONSENT_COLUMNS} FROM {CONSENT_FROM} WHERE r.id = $1"), &[id.into()])?
+        .map(|r| consent_row(&r))
+        .transpose()
+}
+
+/// Requests of a council, or of a school, newest first.
+pub fn consent_requests(
+    tx: &mut Tx<'_>,
+    council: Option<LaCode>,
+    school: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ConsentRequest>> {
+    tx.query(
+        &format!(
+            "SELECT {CONSENT_COLUMNS} FROM {CONSENT_FROM}
+             WHERE (CAST($1 AS TEXT) IS NULL OR r.council = $1) AND (CAST($2 AS TEXT) IS NULL OR r.school = $2)
+             ORDER BY r.id DESC LIMIT {}",
+            limit.clamp(1, 1000)
+        ),
+        &[council.map(|c| c.to_string()).into(), school.into()],
+    )?
+    .iter()
+    .map(consent_row)
+    .collect()
+}
+
+/// The child's requests in a council, newest first.
+pub fn consent_for_child(tx: &mut Tx<'_>, council: LaCode, child_id: &str) -> Result<Vec<ConsentRequest>> {
+    tx.query(
+        &format!(
+            "SELECT {CONSENT_COLUMNS} FROM {CONSENT_FROM} WHERE r.council = $1 AND r.child_id = $2 ORDER BY r.id DESC"
+        ),
+        &[council.to_string().into(), child_id.into()],
+    )?
+    .iter()
+    .map(consent_row)
+    .collect()
+}
+
+/// Records the council's decision on a request (a row of its own).
+pub fn decide_consent(tx: &mut Tx<'_>, request_id: i64, consent: bool, reasons: &str, by: i64, at: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO consent_decisions (request_id, consent, reasons, decided_by, decided_at) VALUES ($1, $2, $3, $4, $5)",
+        &[request_id.into(), consent.into(), reasons.into(), by.into(), at.into()],
+    )?;
+    Ok(())
+}
+
+/// A message for the council's mail or messaging system to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutboxMessage {
+    /// Id.
+    pub id: i64,
+    /// The council.
+    pub council: String,
+    /// When it was queued (ms).
+    pub created_at: i64,
+    /// Who it is for: `school:LAESTAB`, `parents`, `council`, `user:ID`.
+    pub audience: String,
+    /// What kind (`consent.decided`, `case.opened`, ...).
+    pub kind: String,
+    /// The child it is about.
+    pub child_id: Option<String>,
+    /// What to say (JSON).
+    pub body: serde_json::Value,
+    /// When the council's system marked it sent (ms).
+    pub sent_at: Option<i64>,
+}
+
+/// Queues a message.
+pub fn queue(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    audience: &str,
+    kind: &str,
+    child_id: Option<&str>,
+    body: &serde_json::Value,
+    at: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (council, created_at, audience, kind, child_id, body) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            council.to_string().into(),
+            at.into(),
+            audience.into(),
+            kind.into(),
+            child_id.into(),
+            json(body, "outbox")?.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A council's messages, oldest unsent first.
+pub fn outbox(tx: &mut Tx<'_>, council: LaCode, unsent_only: bool, limit: i64) -> Result<Vec<OutboxMessage>> {
+    tx.query(
+        &format!(
+            "SELECT id, council, created_at, audience, kind, child_id, body, sent_at FROM outbox
+             WHERE council = $1 AND ($2 = 0 OR sent_at IS NULL) ORDER BY id LIMIT {}",
+            limit.clamp(1, 1000)
+        ),
+        &[council.to_string().into(), i64::from(unsent_only).into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(OutboxMessage {
+            id: r.int(0)?,
+            council: r.text(1)?,
+            created_at: r.int(2)?,
+            audience: r.text(3)?,
+            kind: r.text(4)?,
+            child_id: r.opt_text(5)?,
+            body: serde_json::from_str(&r.text(6)?).map_err(|_| Error::Corrupt { table: "outbox", what: "body" })?,
+            sent_at: r.opt_int(7)?,
+        })
+    })
+    .collect()
 }

@@ -21,14 +21,14 @@
 use chrono::NaiveDate;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
-    CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, DeletionNotice, DestinationKind, Enquiry,
-    case_for_notice,
+    CareEpisode, CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, ConsentGround, DeletionNotice,
+    DestinationKind, Enquiry, at_risk_at_home, case_for_notice, relevant_child,
 };
 use cnis_core::records::{DeletionGround, GroundText};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
 use cnis_core::{ChildId, LaCode, Postcode, Upn};
 use cnis_store::cases::{self as cs, CaseUpdate, NewCase, NewNotice};
-pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, StoredNotice};
+pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, ConsentRequest, OutboxMessage, StoredNotice};
 use cnis_store::register::{self as reg, Change, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -300,6 +300,56 @@ fn check_notice(mut n: DeletionNotice, actor: &Actor, today: NaiveDate) -> Resul
     }
 }
 
+/// The child a notice or a question is about: by UPN exactly, else by
+/// name and date of birth on the council's register, else a new child id.
+fn find_child(
+    tx: &mut cnis_store::db::Tx<'_>,
+    council: LaCode,
+    upn: Option<&str>,
+    search: &SearchRequest,
+    floor: f64,
+) -> cnis_store::Result<(String, ChildMatch)> {
+    if let Some(u) = upn
+        && let Some(c) = cs::child_by_upn(tx, u)?
+    {
+        return Ok((c, ChildMatch::Upn));
+    }
+    Ok(match best_match(tx, council, search, floor)? {
+        Some((c, probability)) => (c, ChildMatch::Details { probability }),
+        None => (ChildId::random(&mut rand::rng()).to_string(), ChildMatch::New),
+    })
+}
+
+/// What the key worker must see at once about a child leaving a roll.
+fn flags_for(
+    tx: &mut cnis_store::db::Tx<'_>,
+    council: LaCode,
+    child_id: &str,
+    school: &str,
+    kind: CaseKind,
+    on: NaiveDate,
+) -> cnis_store::Result<Vec<String>> {
+    let care = cs::care(tx, council, child_id)?;
+    let mut flags = Vec::new();
+    if kind == CaseKind::HomeEducation {
+        let asked = cs::consent_for_child(tx, council, child_id)?;
+        let special = asked.iter().any(|r| r.school == school && r.special_school);
+        let grounds = relevant_child(special, &care, on);
+        let consented = asked.iter().any(|r| r.consent == Some(true));
+        if !grounds.is_empty() && !consented {
+            let why: Vec<&str> = grounds.iter().map(|g| g.label()).collect();
+            flags.push(format!(
+                "Withdrawn to home education without the council's consent, which the law requires: {}",
+                why.join("; ")
+            ));
+        }
+    }
+    if at_risk_at_home(&care, on) {
+        flags.push("The child's social worker records them as at risk of harm at home".into());
+    }
+    Ok(flags)
+}
+
 /// The register entry a notice's child gets as a draft.
 fn draft_content(n: &DeletionNotice, kind: CaseKind, ground: DeletionGround) -> EntryContent {
     EntryContent {
@@ -364,17 +414,7 @@ impl Service {
         };
         let floor = self.config.lookup_floor;
         let receipt = self.write_audited(|tx| {
-            let known = match &notice.upn {
-                Some(u) => cs::child_by_upn(tx, u)?,
-                None => None,
-            };
-            let (child_id, matched) = match known {
-                Some(c) => (c, ChildMatch::Upn),
-                None => match best_match(tx, council, &search, floor)? {
-                    Some((c, probability)) => (c, ChildMatch::Details { probability }),
-                    None => (ChildId::random(&mut rand::rng()).to_string(), ChildMatch::New),
-                },
-            };
+            let (child_id, matched) = find_child(tx, council, notice.upn.as_deref(), &search, floor)?;
             let change = Change { by: actor.user_id, reason: "deletion notice from the school", at };
             let mut case_id = None;
             let mut case_opened = false;
@@ -388,7 +428,20 @@ impl Service {
                             CaseKind::HomeEducation => self.config.home_education_deadline,
                         };
                         let (due_on, approximate) = self.deadline(tx, council, Some(&notice.school), period, today)?;
+                        let flags = flags_for(tx, council, &child_id, &notice.school, kind, deletion_date)?;
+                        if !flags.is_empty() {
+                            cs::queue(
+                                tx,
+                                council,
+                                "council",
+                                "case.flagged",
+                                Some(&child_id),
+                                &serde_json::json!({ "flags": flags }),
+                                at,
+                            )?;
+                        }
                         let content = CaseContent {
+                            flags,
                             given_name: notice.given_name.clone(),
                             family_name: notice.family_name.clone(),
                             dob: notice.dob.clone(),
@@ -773,4 +826,264 @@ pub struct NoticeSummary {
     pub case_kind: Option<CaseKind>,
     /// Where that case is.
     pub case_status: Option<CaseStatus>,
+}
+
+/// A school's question: is this pupil a relevant child, whose withdrawal
+/// to home education needs the council's consent (new s.434A EA 1996)?
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsentAsk {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (`YYYY-MM-DD`).
+    pub dob: String,
+    /// UPN, if known.
+    pub upn: Option<String>,
+    /// The day the parents ask to withdraw the pupil (`YYYY-MM-DD`).
+    pub proposed_on: String,
+    /// Whether the school is a special school.
+    pub special_school: bool,
+}
+
+/// What a school is told: whether consent is needed and, once the
+/// council decides, its decision and reasons. Never why the child is a
+/// relevant child, which may be child-protection information.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsentAnswer {
+    /// The request.
+    pub id: i64,
+    /// The pupil's name, as the school gave it.
+    pub pupil: String,
+    /// The day asked about.
+    pub proposed_on: NaiveDate,
+    /// `not_needed` (the school may act on the parents' notice),
+    /// `waiting` (for the council), `given` or `refused`.
+    pub status: &'static str,
+    /// The council's reasons, once it decides.
+    pub reasons: Option<String>,
+}
+
+fn answer(r: &ConsentRequest) -> ConsentAnswer {
+    let status = match (r.grounds.is_empty(), r.consent) {
+        (true, _) => "not_needed",
+        (false, None) => "waiting",
+        (false, Some(true)) => "given",
+        (false, Some(false)) => "refused",
+    };
+    let name = |k: &str| r.pupil.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    ConsentAnswer {
+        id: r.id,
+        pupil: format!("{} {}", name("given_name"), name("family_name")).trim().to_string(),
+        proposed_on: r.proposed_on,
+        status,
+        reasons: r.reasons.clone(),
+    }
+}
+
+/// The council's decision on a request.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDecision {
+    /// Consent given (true) or refused (false).
+    pub consent: bool,
+    /// The reasons, which the school and the parents are sent.
+    pub reasons: String,
+}
+
+impl Service {
+    /// A school asks whether a pupil is a relevant child. Matched to the
+    /// child as a notice is; decided from the school's word on whether it
+    /// is a special school and from the social care the council records.
+    /// A relevant child's request waits for a team manager's decision and
+    /// the council is told through its outbox. Audited.
+    pub fn ask_consent(&self, actor: &Actor, ask: ConsentAsk) -> Result<ConsentAnswer> {
+        require(actor, Permission::SubmitNotices)?;
+        let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
+        let council = LaCode::parse(school.get(..3).unwrap_or(""))
+            .map_err(|_| ServiceError::Forbidden("this account's school is not in a council"))?;
+        let mut errors = Vec::new();
+        let proposed_on = date(&ask.proposed_on);
+        if proposed_on.is_none() {
+            errors.push(field("proposed_on", "Enter the date as YYYY-MM-DD"));
+        }
+        for (f, v) in [("given_name", &ask.given_name), ("family_name", &ask.family_name)] {
+            if v.trim().is_empty() || !text_ok(v, 100) {
+                errors.push(field(f, "Enter the name, up to 100 characters"));
+            }
+        }
+        if date(&ask.dob).is_none() {
+            errors.push(field("dob", "Enter the date of birth as YYYY-MM-DD"));
+        }
+        let upn = ask.upn.as_deref().map(|u| u.trim().to_ascii_uppercase()).filter(|u| !u.is_empty());
+        if upn.as_deref().is_some_and(|u| Upn::parse(u).is_err()) {
+            errors.push(field("upn", "This is not a valid UPN: check the letter at the start"));
+        }
+        let Some(proposed_on) = proposed_on.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Invalid(errors));
+        };
+        let search = SearchRequest {
+            given_name: Some(ask.given_name.trim().to_string()),
+            family_name: Some(ask.family_name.trim().to_string()),
+            dob: Some(ask.dob.trim().to_string()),
+            ..SearchRequest::default()
+        };
+        let pupil = serde_json::json!({
+            "given_name": ask.given_name.trim(), "family_name": ask.family_name.trim(), "dob": ask.dob.trim(), "upn": upn,
+        });
+        let floor = self.config.lookup_floor;
+        let at = now_ms();
+        let request = self.write_audited(|tx| {
+            let (child_id, _) = find_child(tx, council, upn.as_deref(), &search, floor)?;
+            let care = cs::care(tx, council, &child_id)?;
+            let grounds = relevant_child(ask.special_school, &care, proposed_on);
+            let new = cs::NewConsentRequest {
+                council,
+                school: &school,
+                child_id: &child_id,
+                proposed_on,
+                special_school: ask.special_school,
+                grounds: &grounds,
+                pupil: &pupil,
+            };
+            let r = cs::insert_consent_request(tx, &new, actor.user_id, at)?;
+            if !grounds.is_empty() {
+                cs::queue(
+                    tx,
+                    council,
+                    "council",
+                    "consent.asked",
+                    Some(&child_id),
+                    &serde_json::json!({ "request": r.id, "school": school }),
+                    at,
+                )?;
+            }
+            let event = self.event(
+                actor,
+                "consent.ask",
+                "ok",
+                vec![child_id.clone()],
+                serde_json::json!({ "request": r.id, "relevant": !grounds.is_empty() }),
+            );
+            Ok((r, event))
+        })?;
+        Ok(answer(&request))
+    }
+
+    /// A school's questions and their answers.
+    pub fn consent_answers(&self, actor: &Actor) -> Result<Vec<ConsentAnswer>> {
+        require(actor, Permission::SubmitNotices)?;
+        let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
+        let rows = self.db.read(|tx| cs::consent_requests(tx, None, Some(&school), 200))?;
+        self.audit.record(self.event(actor, "consent.list", "ok", vec![], serde_json::json!({})))?;
+        Ok(rows.iter().map(answer).collect())
+    }
+
+    /// The council's consent requests, with why each child is relevant.
+    /// Audited.
+    pub fn consent_requests(&self, actor: &Actor) -> Result<Vec<ConsentRequest>> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let rows = self.db.read(|tx| cs::consent_requests(tx, Some(council), None, 200))?;
+        let subjects = rows.iter().map(|r| r.child_id.clone()).collect();
+        self.audit.record(self.event(actor, "consent.list", "ok", subjects, serde_json::json!({})))?;
+        Ok(rows)
+    }
+
+    /// A team manager decides a relevant child's request, with reasons;
+    /// the school and the parents are sent the decision (the outbox).
+    pub fn decide_consent(&self, actor: &Actor, id: i64, decision: ConsentDecision) -> Result<ConsentRequest> {
+        require(actor, Permission::DecideConsent)?;
+        let council = scope(actor)?;
+        let reasons = reason_text(&decision.reasons)
+            .map_err(|_| ServiceError::invalid("reasons", "Give the reasons for the decision, up to 500 characters"))?;
+        let at = now_ms();
+        let mut refusal = None;
+        let result = self.write_audited(|tx| {
+            let Some(r) = cs::consent_request(tx, id)?.filter(|r| r.council == council.to_string()) else {
+                return Err(cnis_store::Error::NotFound("consent request in your council"));
+            };
+            if r.grounds.is_empty() {
+                refusal =
+                    Some(ServiceError::Conflict("this child is not a relevant child: no consent is needed".into()));
+                return Err(cnis_store::Error::Duplicate("decision"));
+            }
+            if r.consent.is_some() {
+                refusal = Some(ServiceError::Conflict("the council has already decided this request".into()));
+                return Err(cnis_store::Error::Duplicate("decision"));
+            }
+            cs::decide_consent(tx, id, decision.consent, &reasons, actor.user_id, at)?;
+            let body = serde_json::json!({
+                "request": id, "consent": decision.consent, "reasons": reasons, "proposed_on": r.proposed_on,
+            });
+            for audience in [format!("school:{}", r.school), "parents".to_string()] {
+                cs::queue(tx, council, &audience, "consent.decided", Some(&r.child_id), &body, at)?;
+            }
+            let after = cs::consent_request(tx, id)?.ok_or(cnis_store::Error::NotFound("consent request"))?;
+            let event = self.event(
+                actor,
+                "consent.decide",
+                "ok",
+                vec![r.child_id.clone()],
+                serde_json::json!({ "request": id, "consent": decision.consent }),
+            );
+            Ok((after, event))
+        });
+        match (result, refusal) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    }
+
+    /// Records social-care episodes the council holds for a child on its
+    /// register (from its case system), for the consent rule and the risk
+    /// flag. Audited.
+    pub fn record_care(&self, actor: &Actor, child_id: &str, episodes: Vec<CareEpisode>) -> Result<()> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let child = super::entries::parse_child(child_id)?;
+        if episodes.is_empty() || episodes.len() > 100 {
+            return Err(ServiceError::invalid("episodes", "Send from 1 to 100 episodes"));
+        }
+        if let Some(i) = episodes.iter().position(|e| e.end.is_some_and(|end| end < e.start)) {
+            return Err(ServiceError::invalid(&format!("episodes[{i}].end"), "The end is before the start"));
+        }
+        let at = now_ms();
+        self.write_audited(|tx| {
+            let on_register = reg::entries_for_child(tx, &child)?.iter().any(|e| e.council == council.to_string());
+            let has_case = !cs::cases_for_child(tx, &child)?.iter().all(|c| c.council != council.to_string());
+            if !on_register && !has_case {
+                return Err(cnis_store::Error::NotFound("child on your council's register"));
+            }
+            cs::add_care(tx, council, &child, &episodes, actor.user_id, at)?;
+            let event = self.event(
+                actor,
+                "care.record",
+                "ok",
+                vec![child.clone()],
+                serde_json::json!({ "episodes": episodes.len() }),
+            );
+            Ok(((), event))
+        })
+    }
+
+    /// The council's outbox: messages for its mail or messaging system to
+    /// send (team managers and council administrators).
+    pub fn outbox(&self, actor: &Actor, unsent_only: bool) -> Result<Vec<OutboxMessage>> {
+        require(actor, Permission::ManageCalendar)?;
+        let council = scope(actor)?;
+        let rows = self.db.read(|tx| cs::outbox(tx, council, unsent_only, 500))?;
+        let subjects = rows.iter().filter_map(|m| m.child_id.clone()).collect();
+        self.audit.record(self.event(actor, "outbox.read", "ok", subjects, serde_json::json!({})))?;
+        Ok(rows)
+    }
+}
+
+/// The grounds' words, for pages.
+pub fn ground_labels(g: &[ConsentGround]) -> Vec<&'static str> {
+    g.iter().map(|g| g.label()).collect()
 }

@@ -71,8 +71,10 @@ pub enum Permission {
     /// Work the council's missing-education and home-education cases, and
     /// see the notices its schools sent.
     WorkCases,
-    /// Load the council's and its schools' term dates.
+    /// Load the council's and its schools' term dates; read its outbox.
     ManageCalendar,
+    /// Decide whether a relevant child may be withdrawn to home education.
+    DecideConsent,
     /// Look up a child's identifier (partner systems).
     IdentityLookup,
     /// Counts across every council, no names.
@@ -89,7 +91,7 @@ pub fn allows(role: Role, p: Permission) -> bool {
             matches!(role, Role::Caseworker | Role::TeamManager)
         }
         ManageCalendar => matches!(role, Role::TeamManager | Role::CouncilAdmin),
-        ReadRestricted => role == Role::TeamManager,
+        ReadRestricted | DecideConsent => role == Role::TeamManager,
         ManageAccounts => role == Role::CouncilAdmin,
         SubmitNotices => role == Role::School,
         IdentityLookup => role == Role::Partner,
