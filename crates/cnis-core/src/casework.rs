@@ -406,7 +406,7 @@ mod tests {
         );
         // A current child protection plan.
         let plan = ep(CareKind::ChildProtectionPlan, d(2026, 6, 1), None);
-        assert_eq!(relevant_child(false, &[plan.clone()], on), [ConsentGround::ChildProtectionPlan]);
+        assert_eq!(relevant_child(false, std::slice::from_ref(&plan), on), [ConsentGround::ChildProtectionPlan]);
         // A plan that has ended (on the day itself, or before): not relevant.
         assert!(relevant_child(false, &[ep(CareKind::ChildProtectionPlan, d(2025, 6, 1), Some(on))], on).is_empty());
         assert!(
