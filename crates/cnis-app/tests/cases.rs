@@ -536,3 +536,56 @@ fn the_consent_rule_is_asked_decided_told_and_enforced_on_a_home_education_notic
         assert!(s.verify_audit().expect("verify").first_broken.is_none());
     }
 }
+
+#[test]
+fn a_ten_day_absence_report_opens_a_case_due_on_the_twentieth_school_day_and_overdue_cases_escalate_once() {
+    use cnis_app::service::cases::AbsenceReport;
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let tm = account(s, "tm@202.example.invalid", Role::TeamManager, "202", None);
+        let (csv, cal) = calendar_with_closures();
+        s.set_calendar(&tm, None, &csv).expect("calendar");
+        // Absent since 16 calendar days ago (a weekday at or before it).
+        let mut first = today() - Days::new(16);
+        while matches!(first.weekday(), Weekday::Sat | Weekday::Sun) {
+            first = first.pred_opt().expect("day");
+        }
+        let report = AbsenceReport {
+            given_name: "Tess".into(),
+            family_name: "Durbey".into(),
+            dob: dob_aged(13),
+            first_day_absent: first.to_string(),
+            ..AbsenceReport::default()
+        };
+        let r = s.report_absence(&school, report.clone()).expect("report");
+        assert!(r.case_opened, "{}", env.name);
+        let expected = cal.add_school_days(first.pred_opt().expect("day"), 20).expect("in the term");
+        assert_eq!(r.enquiries_due, Some(expected), "{}: the 20th school day of the absence", env.name);
+        assert_eq!(cal.school_days_between(first.pred_opt().expect("day"), expected), 20);
+        let again = s.report_absence(&school, report).expect("again");
+        assert!(!again.case_opened, "{}: the open case takes a second report", env.name);
+        let cases = s.cases(&cw, &CaseFilter::default(), 1, 10).expect("cases");
+        assert_eq!(cases.total, 1);
+        assert!(cases.items[0].content.summary.contains("Absence reported"), "{}", env.name);
+        assert_eq!(cases.items[0].source, cnis_core::casework::CaseSource::AbsenceReport);
+        // No register entry: the child is still on a roll.
+        assert!(s.child(&cw, &cases.items[0].child_id).is_err(), "{}", env.name);
+        let bad = AbsenceReport { first_day_absent: (today() + Days::new(1)).to_string(), ..AbsenceReport::default() };
+        let Err(ServiceError::Invalid(e)) = s.report_absence(&school, bad) else { panic!("refused") };
+        assert!(e.iter().any(|f| f.field == "first_day_absent"), "{}", env.name);
+
+        // A day after the deadline, the sweep escalates it, once.
+        let later = expected + Days::new(1);
+        assert_eq!(s.escalate_overdue(later).expect("escalate"), 1, "{}", env.name);
+        assert_eq!(s.escalate_overdue(later).expect("again"), 0, "{}: only once", env.name);
+        assert_eq!(s.escalate_overdue(expected).expect("on the day"), 0, "{}: not before it is overdue", env.name);
+        let view = s.case(&cw, cases.items[0].id).expect("case");
+        assert_eq!(view.case.content.escalated_on, Some(later.to_string()));
+        assert_eq!(view.history.last().map(|h| h.action.as_str()), Some("escalated"));
+        let told = s.outbox(&tm, true).expect("outbox");
+        assert!(told.iter().any(|m| m.kind == "case.overdue" && m.audience == "team_managers"), "{}", env.name);
+        assert!(s.verify_audit().expect("verify").first_broken.is_none());
+    }
+}

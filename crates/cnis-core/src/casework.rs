@@ -267,6 +267,8 @@ pub struct CaseContent {
     /// What the key worker must see at once (home education without the
     /// consent the law requires; a child at risk of harm at home).
     pub flags: Vec<String>,
+    /// The day the case was escalated to the team managers as overdue.
+    pub escalated_on: Option<String>,
 }
 
 words! {

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
-    AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer, ConsentAsk, ConsentDecision,
-    ConsentRequest, NewEnquiry, NoticeSummary, OutboxMessage,
+    AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
+    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, OutboxMessage,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -326,6 +326,21 @@ pub async fn outbox(
     Ok(Json(state.blocking(move |s| s.outbox(&caller.actor, unsent)).await?))
 }
 
+/// Report a pupil absent without explanation for 10 school days or more
+/// (schools): the council's missing-education case opens, due on the 20th
+/// school day of the absence. Audited.
+#[utoipa::path(post, path = "/api/v1/absence-reports", tag = "casework", request_body = AbsenceReport, responses(
+    (status = 201, body = AbsenceReceipt), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn report_absence(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(report): Body<AbsenceReport>,
+) -> Result<(StatusCode, Json<AbsenceReceipt>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.report_absence(&caller.actor, report)).await?)))
+}
+
 /// The casework routes, with their OpenAPI paths.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -341,4 +356,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decide_consent))
         .routes(routes!(record_care))
         .routes(routes!(outbox))
+        .routes(routes!(report_absence))
 }

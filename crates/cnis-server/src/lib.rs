@@ -258,8 +258,10 @@ pub async fn sweep_daily(service: Arc<Service>) {
     loop {
         let s = service.clone();
         let today = chrono::Utc::now().date_naive();
-        match tokio::task::spawn_blocking(move || s.sweep(today)).await {
-            Ok(Ok((left, deleted))) => tracing::info!(left, deleted, "daily sweep"),
+        match tokio::task::spawn_blocking(move || s.sweep(today).and_then(|r| Ok((r, s.escalate_overdue(today)?))))
+            .await
+        {
+            Ok(Ok(((left, deleted), escalated))) => tracing::info!(left, deleted, escalated, "daily sweep"),
             Ok(Err(e)) => tracing::error!(error = %e, "daily sweep failed"),
             Err(e) => tracing::error!(error = %e, "daily sweep panicked"),
         }

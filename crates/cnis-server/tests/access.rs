@@ -472,6 +472,17 @@ fn rows() -> Vec<Row> {
             call: |_, _| Call { path: "/api/v1/outbox".into(), body: Body::None },
             expect: Expect::Only(&["team_manager", "council_admin", "team_manager_other"], 200, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/absence-reports",
+            call: |_, _| Call {
+                path: "/api/v1/absence-reports".into(),
+                body: Body::Json(serde_json::json!({ "given_name": "Absent", "family_name": "Child",
+                    "dob": common::dob_aged(11),
+                    "first_day_absent": (chrono::Utc::now().date_naive() - chrono::Days::new(16)).to_string() })),
+            },
+            expect: Expect::Only(&["school"], 201, 403),
+        },
         // Pages.
         Row {
             method: "GET",

@@ -521,6 +521,32 @@ pub fn list_cases(
     Ok((rows.iter().map(case_row).collect::<Result<_>>()?, total))
 }
 
+/// A council's cases about a child born on `dob` (for matching a notice or
+/// report about a child not on the register to the case already open).
+pub fn cases_born_on(tx: &mut Tx<'_>, council: LaCode, dob: &str) -> Result<Vec<Case>> {
+    let needle = format!("%\"dob\":\"{}\"%", dob.replace(['%', '_', '"', '\\'], ""));
+    tx.query(
+        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE council = $1 AND content LIKE $2 ORDER BY id DESC LIMIT 200"),
+        &[council.to_string().into(), needle.into()],
+    )?
+    .iter()
+    .map(case_row)
+    .filter(|c| c.as_ref().map_or(true, |c| c.content.dob == dob))
+    .collect()
+}
+
+/// Open cases of every council past their deadline on `today`, oldest
+/// deadline first.
+pub fn overdue_cases(tx: &mut Tx<'_>, today: NaiveDate) -> Result<Vec<Case>> {
+    tx.query(
+        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE status = 'open' AND due_on < $1 ORDER BY due_on, id"),
+        &[today.to_string().into()],
+    )?
+    .iter()
+    .map(case_row)
+    .collect()
+}
+
 /// A case's new state.
 #[derive(Debug, Clone)]
 pub struct CaseUpdate {

@@ -48,6 +48,9 @@ pub enum ChildMatch {
         /// Match probability.
         probability: f64,
     },
+    /// An earlier case of the council's for a child not on its register:
+    /// the same date of birth, and names that sound alike.
+    Case,
     /// Not found: a new child id.
     New,
 }
@@ -314,10 +317,24 @@ fn find_child(
     {
         return Ok((c, ChildMatch::Upn));
     }
-    Ok(match best_match(tx, council, search, floor)? {
-        Some((c, probability)) => (c, ChildMatch::Details { probability }),
-        None => (ChildId::random(&mut rand::rng()).to_string(), ChildMatch::New),
-    })
+    if let Some((c, probability)) = best_match(tx, council, search, floor)? {
+        return Ok((c, ChildMatch::Details { probability }));
+    }
+    // A child not on the register may have a case from an earlier notice
+    // or report: the same date of birth and names that sound alike.
+    let key = |s: &Option<String>| s.as_deref().and_then(cnis_core::names::soundex);
+    if let Some(dob) = search.dob.as_deref()
+        && let (Some(g), Some(f)) = (key(&search.given_name), key(&search.family_name))
+    {
+        for c in cs::cases_born_on(tx, council, dob)? {
+            let (cg, cf) =
+                (cnis_core::names::soundex(&c.content.given_name), cnis_core::names::soundex(&c.content.family_name));
+            if cg.as_deref() == Some(g.as_str()) && cf.as_deref() == Some(f.as_str()) {
+                return Ok((c.child_id, ChildMatch::Case));
+            }
+        }
+    }
+    Ok((ChildId::random(&mut rand::rng()).to_string(), ChildMatch::New))
 }
 
 /// What the key worker must see at once about a child leaving a roll.
@@ -1086,4 +1103,198 @@ impl Service {
 /// The grounds' words, for pages.
 pub fn ground_labels(g: &[ConsentGround]) -> Vec<&'static str> {
     g.iter().map(|g| g.label()).collect()
+}
+
+/// A school's report of a pupil absent without explanation for 10 school
+/// days or more, so that the joint enquiries the 20-day deletion ground
+/// needs happen before any deletion.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct AbsenceReport {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (`YYYY-MM-DD`).
+    pub dob: String,
+    /// UPN, if known.
+    pub upn: Option<String>,
+    /// Home address.
+    pub address: Option<String>,
+    /// Home postcode.
+    pub postcode: Option<String>,
+    /// The first school day of the absence (`YYYY-MM-DD`).
+    pub first_day_absent: String,
+    /// What the school has done and knows.
+    pub notes: Option<String>,
+}
+
+/// What a school is told after reporting an absence.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AbsenceReceipt {
+    /// Whether a new case was opened (else the child's open case took it).
+    pub case_opened: bool,
+    /// The 20th school day of the absence: joint enquiries with the council
+    /// are due by then, before any deletion on the 20-day ground.
+    pub enquiries_due: Option<NaiveDate>,
+    /// Counted without term dates.
+    pub approximate: bool,
+}
+
+impl Service {
+    /// A school reports a pupil absent without explanation for 10 school
+    /// days or more: a missing-education case opens (or the child's open
+    /// one takes the report), due on the 20th school day of the absence by
+    /// the school's calendar. The child is still on a roll, so no register
+    /// entry is made. Audited.
+    pub fn report_absence(&self, actor: &Actor, r: AbsenceReport) -> Result<AbsenceReceipt> {
+        require(actor, Permission::SubmitNotices)?;
+        let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
+        let council = LaCode::parse(school.get(..3).unwrap_or(""))
+            .map_err(|_| ServiceError::Forbidden("this account's school is not in a council"))?;
+        let today = today();
+        let mut errors = Vec::new();
+        let first = date(&r.first_day_absent);
+        match first {
+            None => errors.push(field("first_day_absent", "Enter the first day of absence as YYYY-MM-DD")),
+            Some(f) if f > today => {
+                errors.push(field("first_day_absent", "The first day of absence cannot be in the future"))
+            }
+            Some(f) if (today - f).num_days() > 120 => {
+                errors.push(field("first_day_absent", "The first day of absence must be within the last 120 days"))
+            }
+            Some(_) => {}
+        }
+        for (f, v) in [("given_name", &r.given_name), ("family_name", &r.family_name)] {
+            if v.trim().is_empty() || !text_ok(v, 100) {
+                errors.push(field(f, "Enter the name, up to 100 characters"));
+            }
+        }
+        if date(&r.dob).is_none() {
+            errors.push(field("dob", "Enter the date of birth as YYYY-MM-DD"));
+        }
+        let upn = r.upn.as_deref().map(|u| u.trim().to_ascii_uppercase()).filter(|u| !u.is_empty());
+        if upn.as_deref().is_some_and(|u| Upn::parse(u).is_err()) {
+            errors.push(field("upn", "This is not a valid UPN: check the letter at the start"));
+        }
+        if r.notes.as_deref().is_some_and(|t| t.chars().count() > 2000) {
+            errors.push(field("notes", "Up to 2,000 characters"));
+        }
+        let Some(first) = first.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Invalid(errors));
+        };
+        let search = SearchRequest {
+            given_name: Some(r.given_name.trim().to_string()),
+            family_name: Some(r.family_name.trim().to_string()),
+            dob: Some(r.dob.trim().to_string()),
+            postcode: r.postcode.clone().filter(|p| !p.trim().is_empty()),
+            ..SearchRequest::default()
+        };
+        let floor = self.config.lookup_floor;
+        let at = now_ms();
+        self.write_audited(|tx| {
+            let (child_id, _) = find_child(tx, council, upn.as_deref(), &search, floor)?;
+            // The 20th school day of the absence, the first day counting.
+            let day_before = first.pred_opt().unwrap_or(first);
+            let (due_on, approximate) =
+                self.deadline(tx, council, Some(&school), Period::SchoolDays(20), day_before)?;
+            let change = Change { by: actor.user_id, reason: "school's report of 10 school days' absence", at };
+            let receipt = match cs::open_case(tx, council, &child_id, CaseKind::MissingEducation)? {
+                Some(c) => {
+                    let mut u = CaseUpdate::from_case(&c);
+                    u.content.summary.push_str(&format!(" Absence reported by school {school} from {first}."));
+                    cs::update_case(tx, c.id, c.version, &u, "absence_report", change)?;
+                    AbsenceReceipt {
+                        case_opened: false,
+                        enquiries_due: c.due_on,
+                        approximate: c.content.deadline_approximate,
+                    }
+                }
+                None => {
+                    let flags = flags_for(tx, council, &child_id, &school, CaseKind::MissingEducation, today)?;
+                    let content = CaseContent {
+                        given_name: r.given_name.trim().to_string(),
+                        family_name: r.family_name.trim().to_string(),
+                        dob: r.dob.trim().to_string(),
+                        summary: format!(
+                            "School {school} reports absence without explanation since {first}{}",
+                            r.notes.as_deref().map(|n| format!(": {}", n.trim())).unwrap_or_default()
+                        ),
+                        deadline_rule: Some(Period::SchoolDays(20)),
+                        deadline_approximate: approximate,
+                        flags,
+                        ..CaseContent::default()
+                    };
+                    let new = NewCase {
+                        council,
+                        child_id: &child_id,
+                        kind: CaseKind::MissingEducation,
+                        source: CaseSource::AbsenceReport,
+                        key_worker: None,
+                        opened_on: today,
+                        due_on,
+                        content: &content,
+                    };
+                    cs::insert_case(tx, &new, change)?;
+                    cs::queue(
+                        tx,
+                        council,
+                        "council",
+                        "case.opened",
+                        Some(&child_id),
+                        &serde_json::json!({ "source": "absence_report" }),
+                        at,
+                    )?;
+                    AbsenceReceipt { case_opened: true, enquiries_due: due_on, approximate }
+                }
+            };
+            let event = self.event(
+                actor,
+                "absence.report",
+                "ok",
+                vec![child_id],
+                serde_json::json!({ "opened": receipt.case_opened }),
+            );
+            Ok((receipt, event))
+        })
+    }
+
+    /// Escalates every open case past its deadline on `today` to its
+    /// council's team managers, once: the case records the day (a new
+    /// version, with history) and the outbox a message. Run by the daily
+    /// sweep; returns how many.
+    pub fn escalate_overdue(&self, today: NaiveDate) -> Result<usize> {
+        let at = now_ms();
+        let (n, head) = self.db.write(|tx| {
+            let mut events = Vec::new();
+            for c in cs::overdue_cases(tx, today)? {
+                if c.content.escalated_on.is_some() {
+                    continue;
+                }
+                let Ok(council) = LaCode::parse(&c.council) else { continue };
+                let mut u = CaseUpdate::from_case(&c);
+                u.content.escalated_on = Some(today.to_string());
+                let change = Change { by: 0, reason: "past its deadline: escalated to the team managers", at };
+                cs::update_case(tx, c.id, c.version, &u, "escalated", change)?;
+                let body = serde_json::json!({ "case": c.id, "due_on": c.due_on, "kind": c.kind });
+                cs::queue(tx, council, "team_managers", "case.overdue", Some(&c.child_id), &body, at)?;
+                events.push(cnis_store::audit::Event {
+                    at,
+                    actor: None,
+                    actor_role: "system".into(),
+                    council: Some(c.council.clone()),
+                    action: "case.escalated".into(),
+                    outcome: "ok".into(),
+                    subjects: vec![c.child_id.clone()],
+                    detail: serde_json::json!({ "case": c.id }),
+                });
+            }
+            let head = cnis_store::audit::append(tx, &events)?;
+            Ok((events.len(), head))
+        })?;
+        self.audit.advance(&head);
+        Ok(n)
+    }
 }

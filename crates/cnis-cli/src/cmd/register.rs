@@ -151,9 +151,10 @@ pub fn register(c: RegisterCommand, g: &Global) -> anyhow::Result<ExitCode> {
             let service = open_service(&a.db)?;
             let today = a.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let (left, deleted) = service.sweep(today).map_err(explain)?;
+            let escalated = service.escalate_overdue(today).map_err(explain)?;
             if !g.quiet {
                 println!(
-                    "{left} children left the register (past compulsory school age); {deleted} entries deleted after retention"
+                    "{left} children left the register (past compulsory school age); {deleted} entries deleted after retention; {escalated} overdue cases escalated to team managers"
                 );
             }
             Ok(ExitCode::SUCCESS)
