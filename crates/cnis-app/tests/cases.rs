@@ -309,6 +309,9 @@ fn bad_notices_are_refused_field_by_field_and_change_nothing() {
         let not_school = s.submit_notice(&cw, notice(SCHOOL, "9(1)(i)", "A", "B", None));
         assert!(matches!(not_school, Err(ServiceError::Forbidden(_))), "{}", env.name);
         assert_eq!(s.notices(&cw, 1, 10).expect("list").total, 0, "{}: nothing stored", env.name);
+        // A page far past the end is empty, not an overflow.
+        assert!(s.notices(&cw, i64::MAX, 200).expect("far page").items.is_empty(), "{}", env.name);
+        assert!(s.cases(&cw, &CaseFilter::default(), i64::MAX, 200).expect("far page").items.is_empty());
         assert_eq!(s.cases(&cw, &CaseFilter::default(), 1, 10).expect("cases").total, 0);
     }
 }

@@ -563,7 +563,7 @@ impl Service {
         let (page, per_page) = (page.max(1), per_page.clamp(1, 200));
         let (rows, total) = self.db.read(|tx| {
             let total = cs::count_notices(tx, council, school.as_deref())?;
-            let notices = cs::notices(tx, council, school.as_deref(), per_page, (page - 1) * per_page)?;
+            let notices = cs::notices(tx, council, school.as_deref(), per_page, (page - 1).saturating_mul(per_page))?;
             let mut out = Vec::with_capacity(notices.len());
             for n in notices {
                 let case = match n.case_id {
@@ -602,7 +602,8 @@ impl Service {
         require(actor, Permission::WorkCases)?;
         let council = scope(actor)?;
         let (page, per_page) = (page.max(1), per_page.clamp(1, 200));
-        let (items, total) = self.db.read(|tx| cs::list_cases(tx, council, filter, per_page, (page - 1) * per_page))?;
+        let (items, total) =
+            self.db.read(|tx| cs::list_cases(tx, council, filter, per_page, (page - 1).saturating_mul(per_page)))?;
         let subjects = items.iter().map(|c| c.child_id.clone()).collect();
         self.audit.record(self.event(actor, "case.list", "ok", subjects, serde_json::json!({ "page": page })))?;
         Ok(Page { items, total, page, per_page })
