@@ -592,3 +592,43 @@ fn a_ten_day_absence_report_opens_a_case_due_on_the_twentieth_school_day_and_ove
         assert!(s.verify_audit().expect("verify").first_broken.is_none());
     }
 }
+
+#[test]
+fn a_notices_file_takes_the_good_rows_and_quarantines_the_rest_by_line_and_column() {
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let day = (today() - Days::new(2)).to_string();
+        let dob = dob_aged(10);
+        // Columns in the school's own order, a byte-order mark, a blank
+        // optional column, and four bad rows among three good ones.
+        let text = format!(
+            "\u{feff}Family_Name,given_name,dob,deletion_date,ground,destination,destination_school,upn\n\
+             Able,Ann,{dob},{day},9(1)(i),,,\n\
+             Baker,Ben,{dob},{day},9(1)(z),,,\n\
+             Cole,Cat,not a date,{day},9(1)(f),,,\n\
+             Dane,Dan,{dob},{day},9(1)(a),other_school,,\n\
+             Eyre,Eve,{dob},{day},9(1)(a),somewhere,,\n\
+             Ford,Fay,{dob},{day}\n\
+             Gale,Gus,{dob},{day},9(1)(a),other_school,2034001,\n\
+             Hart,Hal,{dob},{day},9(1)(f),,,\n"
+        );
+        let r = s.submit_notices_csv(&school, &text).expect("upload");
+        assert_eq!(r.rows, 8, "{}", env.name);
+        assert_eq!(r.accepted.len() + r.rejected, r.rows, "{}: rows in = accepted + quarantined", env.name);
+        assert_eq!(r.accepted.len(), 3, "{}: {:?}", env.name, r.quarantined);
+        let at: Vec<(u64, &str)> = r.quarantined.iter().map(|q| (q.line, q.field.as_str())).collect();
+        for want in [(3, "ground"), (4, "dob"), (5, "destination_school"), (6, "destination"), (7, "row")] {
+            assert!(at.contains(&want), "{}: {want:?} in {at:?}", env.name);
+        }
+        // No reason repeats a value sent.
+        assert!(r.quarantined.iter().all(|q| !q.reason.contains("somewhere") && !q.reason.contains("not a date")));
+        assert_eq!(s.notices(&cw, 1, 50).expect("list").total, 3, "{}", env.name);
+        let bad_header = s.submit_notices_csv(&school, "deletion_date,ground,favourite_colour\n");
+        assert!(matches!(bad_header, Err(ServiceError::Invalid(_))), "{}", env.name);
+        let missing = s.submit_notices_csv(&school, "deletion_date,ground,given_name,family_name\n");
+        assert!(matches!(missing, Err(ServiceError::Invalid(e)) if e[0].field == "dob"), "{}", env.name);
+        assert!(matches!(s.submit_notices_csv(&cw, &text), Err(ServiceError::Forbidden(_))), "{}", env.name);
+    }
+}

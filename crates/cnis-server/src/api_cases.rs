@@ -8,7 +8,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
     AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
-    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, OutboxMessage,
+    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, NoticeUpload, OutboxMessage,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -341,6 +341,33 @@ pub async fn report_absence(
     Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.report_absence(&caller.actor, report)).await?)))
 }
 
+/// A notices file.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticesFile {
+    /// The CSV file's text: a header naming the columns (`deletion_date`,
+    /// `ground`, `given_name`, `family_name`, `dob` required; `sex`, `upn`,
+    /// `address`, `postcode`, `parent_name`, `parent_telephone`,
+    /// `destination`, `destination_school`, `destination_council`, `notes`),
+    /// then a notice a line.
+    pub csv: String,
+}
+
+/// Send several notices as a CSV file (schools). Each row is a notice of
+/// its own; a row refused is reported with its line, column and reason,
+/// and the rest are taken. Audited, a row at a time.
+#[utoipa::path(post, path = "/api/v1/notices/upload", tag = "casework", request_body = NoticesFile, responses(
+    (status = 200, body = NoticeUpload), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn upload_notices(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(file): Body<NoticesFile>,
+) -> Result<Json<NoticeUpload>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.submit_notices_csv(&caller.actor, &file.csv)).await?))
+}
+
 /// The casework routes, with their OpenAPI paths.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -357,4 +384,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(record_care))
         .routes(routes!(outbox))
         .routes(routes!(report_absence))
+        .routes(routes!(upload_notices))
 }

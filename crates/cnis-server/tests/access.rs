@@ -483,6 +483,17 @@ fn rows() -> Vec<Row> {
             },
             expect: Expect::Only(&["school"], 201, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/notices/upload",
+            call: |_, _| Call {
+                path: "/api/v1/notices/upload".into(),
+                body: Body::Json(serde_json::json!({ "csv": format!(
+                    "deletion_date,ground,given_name,family_name,dob\n{},9(1)(a),Up,Load,{}\n",
+                    chrono::Utc::now().date_naive(), common::dob_aged(9)) })),
+            },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",

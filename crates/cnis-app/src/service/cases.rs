@@ -1299,3 +1299,169 @@ impl Service {
         Ok(n)
     }
 }
+
+/// The columns of a notices file, in the order written by
+/// [`NOTICE_CSV_HEADER`]; any order is read.
+pub const NOTICE_CSV_COLUMNS: &[&str] = &[
+    "deletion_date",
+    "ground",
+    "given_name",
+    "family_name",
+    "dob",
+    "sex",
+    "upn",
+    "address",
+    "postcode",
+    "parent_name",
+    "parent_telephone",
+    "destination",
+    "destination_school",
+    "destination_council",
+    "notes",
+];
+
+/// A row of a notices file that was not taken: where and why (never the
+/// value).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuarantinedRow {
+    /// Line in the file (1 is the header).
+    pub line: u64,
+    /// The column, or `row` for the row as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// What a notices file did: rows in = accepted + quarantined.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticeUpload {
+    /// Data rows read.
+    pub rows: usize,
+    /// Notices taken, each as its school is told of it.
+    pub accepted: Vec<NoticeSummary>,
+    /// Rows not taken (rows = accepted + rejected).
+    pub rejected: usize,
+    /// Why, a line for each fault (a row may have several).
+    pub quarantined: Vec<QuarantinedRow>,
+}
+
+impl Service {
+    /// A school's notices from a CSV file (a header naming columns of
+    /// [`NOTICE_CSV_COLUMNS`], in any order; `deletion_date`, `ground`,
+    /// `given_name`, `family_name` and `dob` required). Each row is a
+    /// notice of its own, sent as [`Service::submit_notice`] sends one; a
+    /// row that is refused is quarantined with its line, field and reason,
+    /// and the rest go on.
+    pub fn submit_notices_csv(&self, actor: &Actor, text: &str) -> Result<NoticeUpload> {
+        require(actor, Permission::SubmitNotices)?;
+        let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let headers =
+            rdr.headers().map_err(|_| ServiceError::invalid("file", "The first line must name the columns"))?.clone();
+        let mut index = std::collections::HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+            if !NOTICE_CSV_COLUMNS.contains(&h.as_str()) {
+                return Err(ServiceError::invalid("file", "The header names a column a notice does not have"));
+            }
+            if index.insert(h, i).is_some() {
+                return Err(ServiceError::invalid("file", "The header names a column twice"));
+            }
+        }
+        for required in ["deletion_date", "ground", "given_name", "family_name", "dob"] {
+            if !index.contains_key(required) {
+                return Err(ServiceError::Invalid(vec![field(required, "The file has no column for this")]));
+            }
+        }
+        let mut out = NoticeUpload { rows: 0, accepted: Vec::new(), rejected: 0, quarantined: Vec::new() };
+        let mut line = 1u64;
+        for rec in rdr.records() {
+            out.rows += 1;
+            let rec = match rec {
+                Ok(r) => r,
+                Err(_) => {
+                    line += 1;
+                    out.rejected += 1;
+                    out.quarantined.push(QuarantinedRow {
+                        line,
+                        field: "row".into(),
+                        reason: "The row could not be read as CSV".into(),
+                    });
+                    continue;
+                }
+            };
+            line = rec.position().map_or(line + 1, |p| p.line());
+            if rec.len() != headers.len() {
+                out.rejected += 1;
+                out.quarantined.push(QuarantinedRow {
+                    line,
+                    field: "row".into(),
+                    reason: format!("{} fields where the header has {}", rec.len(), headers.len()),
+                });
+                continue;
+            }
+            let get = |k: &str| index.get(k).and_then(|&i| rec.get(i)).unwrap_or("").to_string();
+            let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
+            let destination = match get("destination").as_str() {
+                "" => None,
+                d => match DestinationKind::parse(d) {
+                    Some(kind) => Some(cnis_core::casework::NoticeDestination {
+                        kind,
+                        school: opt("destination_school"),
+                        council: opt("destination_council"),
+                        address: None,
+                        start_date: None,
+                    }),
+                    None => {
+                        out.rejected += 1;
+                        out.quarantined.push(QuarantinedRow {
+                            line,
+                            field: "destination".into(),
+                            reason: "Not one of other_school, home_education, other_council, abroad, unknown".into(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            let notice = DeletionNotice {
+                school: String::new(),
+                deletion_date: get("deletion_date"),
+                ground: get("ground"),
+                given_name: get("given_name"),
+                family_name: get("family_name"),
+                dob: get("dob"),
+                sex: opt("sex"),
+                upn: opt("upn"),
+                address: opt("address"),
+                postcode: opt("postcode"),
+                parents: opt("parent_name")
+                    .map(|name| cnis_core::casework::NoticeParent {
+                        name,
+                        address: None,
+                        telephone: opt("parent_telephone"),
+                    })
+                    .into_iter()
+                    .collect(),
+                destination,
+                notes: opt("notes"),
+            };
+            match self.submit_notice(actor, notice) {
+                Ok(r) => out.accepted.push(r.for_school()),
+                Err(ServiceError::Invalid(errors)) => {
+                    out.rejected += 1;
+                    for e in errors {
+                        let column = match e.field.as_str() {
+                            f if f.starts_with("parents") && f.ends_with("telephone") => "parent_telephone".to_string(),
+                            f if f.starts_with("parents") => "parent_name".to_string(),
+                            f => f.replace('.', "_"),
+                        };
+                        out.quarantined.push(QuarantinedRow { line, field: column, reason: e.message });
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
