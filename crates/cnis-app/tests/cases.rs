@@ -262,6 +262,13 @@ fn a_second_notice_for_the_same_child_joins_the_open_case_and_a_known_child_is_f
         );
         assert_eq!(r.notice.child_id, known.entry.child_id);
         assert_eq!(r.draft_entry_id, None);
+        // Esme's twin, with the same date of birth, family name and
+        // postcode, is another child.
+        let mut twin = notice(SCHOOL, "9(1)(i)", "Ellis", "Whitfield", None);
+        twin.dob = known.entry.content.dob.clone();
+        let t = s.submit_notice(&school, twin).expect("twin");
+        assert_eq!(t.matched, ChildMatch::New, "{}: a twin is not matched to their sibling", env.name);
+        assert_ne!(t.notice.child_id, known.entry.child_id);
     }
 }
 
@@ -630,5 +637,70 @@ fn a_notices_file_takes_the_good_rows_and_quarantines_the_rest_by_line_and_colum
         let missing = s.submit_notices_csv(&school, "deletion_date,ground,given_name,family_name\n");
         assert!(matches!(missing, Err(ServiceError::Invalid(e)) if e[0].field == "dob"), "{}", env.name);
         assert!(matches!(s.submit_notices_csv(&cw, &text), Err(ServiceError::Forbidden(_))), "{}", env.name);
+    }
+}
+
+#[test]
+fn the_scrutiny_view_counts_each_school_s_deletions_by_ground_and_by_who_was_deleted() {
+    use cnis_core::casework::{CareEpisode, CareKind};
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let other = account(s, "office@school2.example.invalid", Role::School, "202", Some("2024002"));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let with = |ground: &str, given: &str, sen: Option<&str>, absence: Option<f64>| {
+            let mut n = notice("", ground, given, "Scrutiny", None);
+            n.sen = sen.map(str::to_string);
+            n.absence_percent = absence;
+            n
+        };
+        // School 1: five notices; school 2: one.
+        let he = s.submit_notice(&school, with("9(1)(f)", "Ann", Some("E"), Some(55.0))).expect("1");
+        s.submit_notice(&school, with("9(1)(f)", "Bea", Some("K"), Some(12.5))).expect("2");
+        s.submit_notice(&school, with("9(1)(i)", "Cal", Some("N"), Some(9.9))).expect("3");
+        s.submit_notice(&school, with("9(1)(a)", "Dot", None, None)).expect("4");
+        s.submit_notice(&school, with("9(1)(f)", "Eli", Some("k"), Some(10.0))).expect("5");
+        s.submit_notice(&other, with("9(1)(i)", "Fin", Some("N"), Some(0.0))).expect("6");
+        // Ann has a child protection plan current on her deletion date.
+        let plan = CareEpisode {
+            kind: CareKind::ChildProtectionPlan,
+            start: today() - Days::new(200),
+            end: None,
+            risk_of_harm_at_home: false,
+        };
+        s.record_care(&cw, &he.notice.child_id, vec![plan]).expect("care");
+        let bad = s.submit_notice(&school, with("9(1)(f)", "Gil", Some("X"), Some(101.0)));
+        let Err(ServiceError::Invalid(e)) = bad else { panic!("refused") };
+        assert_eq!(e.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["sen", "absence_percent"], "{}", env.name);
+
+        let v = s.deregistration_scrutiny(&cw, today() - Days::new(30), today()).expect("scrutiny");
+        assert_eq!(v.all.notices, 6, "{}", env.name);
+        assert_eq!(v.schools.len(), 2);
+        let first = &v.schools[0];
+        assert_eq!((first.school.as_str(), first.notices), (SCHOOL, 5), "{}: most notices first", env.name);
+        let grounds: Vec<(&str, usize)> = first.by_ground.iter().map(|g| (g.ground.as_str(), g.count)).collect();
+        assert_eq!(grounds, [("9(1)(f)", 3), ("9(1)(a)", 1), ("9(1)(i)", 1)], "{}", env.name);
+        assert_eq!((first.sen_support, first.ehc_plan), (2, 1), "{}: K twice (one written k), E once", env.name);
+        assert_eq!(first.child_protection_plan, 1, "{}", env.name);
+        assert_eq!(
+            (first.persistently_absent, first.severely_absent),
+            (3, 1),
+            "{}: 55, 12.5 and 10 are 10% or more",
+            env.name
+        );
+        assert_eq!(first.not_stated, 1, "{}", env.name);
+        assert_eq!(v.all.persistently_absent, 3);
+        // Outside the period: nothing.
+        let before =
+            s.deregistration_scrutiny(&cw, today() - Days::new(400), today() - Days::new(40)).expect("earlier");
+        assert_eq!(before.all.notices, 0, "{}", env.name);
+        assert!(matches!(
+            s.deregistration_scrutiny(&cw, today(), today() - Days::new(1)),
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.deregistration_scrutiny(&school, today() - Days::new(30), today()),
+            Err(ServiceError::Forbidden(_))
+        ));
     }
 }

@@ -164,7 +164,7 @@ pub struct NoticeDestination {
 }
 
 /// A school's notice that it deleted a pupil from its admission register.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct DeletionNotice {
@@ -196,6 +196,12 @@ pub struct DeletionNotice {
     pub destination: Option<NoticeDestination>,
     /// Anything else the school wants the council to know.
     pub notes: Option<String>,
+    /// Special educational needs as the census records them: `N` none,
+    /// `K` SEN support, `E` an EHC plan.
+    pub sen: Option<String>,
+    /// The pupil's overall absence in the last full term, as a percentage
+    /// of possible sessions.
+    pub absence_percent: Option<f64>,
 }
 
 /// Which case a deletion notice opens: a missing-education case when the

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
     AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
-    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, NoticeUpload, OutboxMessage,
+    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, NoticeUpload, OutboxMessage, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -368,6 +368,35 @@ pub async fn upload_notices(
     Ok(Json(state.blocking(move |s| s.submit_notices_csv(&caller.actor, &file.csv)).await?))
 }
 
+/// A period.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// First deletion date (`YYYY-MM-DD`); a year before `to` if left out.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last deletion date (`YYYY-MM-DD`); today if left out.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// The deregistration scrutiny view: each of the council's schools'
+/// deletions over a period, by ground, and how many were of children with
+/// SEN, a child protection plan, or persistent or severe absence. Audited.
+#[utoipa::path(get, path = "/api/v1/scrutiny", tag = "casework", params(PeriodQuery), responses(
+    (status = 200, body = Scrutiny), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn scrutiny(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Scrutiny>, ApiError> {
+    let q = query(q)?;
+    let to = q.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = q.from.unwrap_or_else(|| to.checked_sub_days(chrono::Days::new(365)).unwrap_or(to));
+    Ok(Json(state.blocking(move |s| s.deregistration_scrutiny(&caller.actor, from, to)).await?))
+}
+
 /// The casework routes, with their OpenAPI paths.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -385,4 +414,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox))
         .routes(routes!(report_absence))
         .routes(routes!(upload_notices))
+        .routes(routes!(scrutiny))
 }

@@ -109,6 +109,7 @@ impl Layout {
         let mut nav = vec![NavItem { href: "/", label: "Your work", current: current == "/" }];
         if allows(a.role, Permission::WorkCases) {
             nav.push(NavItem { href: "/cases", label: "Cases", current: current == "/cases" });
+            nav.push(NavItem { href: "/scrutiny", label: "Deletions by school", current: current == "/scrutiny" });
         }
         if allows(a.role, Permission::SubmitNotices) {
             nav.push(NavItem { href: "/notices", label: "Deletion notices", current: current == "/notices" });

@@ -11,7 +11,9 @@ use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use cnis_app::service::cases::{AssignCase, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary};
+use cnis_app::service::cases::{
+    AssignCase, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary, Scrutiny,
+};
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
 use cnis_core::casework::{
@@ -37,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cases/{id}/enquiries"),
     ("POST", "/cases/{id}/key-worker"),
     ("POST", "/cases/{id}/close"),
+    ("GET", "/scrutiny"),
 ];
 
 /// The casework page routes.
@@ -52,6 +55,7 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/cases/{id}/enquiries") => post(enquiry),
             ("POST", "/cases/{id}/key-worker") => post(key_worker),
             ("POST", "/cases/{id}/close") => post(close),
+            ("GET", "/scrutiny") => get(scrutiny),
             _ => unreachable!("page route {method} {path} has no handler"),
         };
         r = r.route(path, handler);
@@ -174,6 +178,8 @@ struct NoticeForm {
     destination_school: String,
     destination_council: String,
     notes: String,
+    sen: String,
+    absence_percent: String,
 }
 
 impl Posted for NoticeForm {
@@ -213,6 +219,10 @@ impl NoticeForm {
                 .collect(),
             destination,
             notes: opt(&self.notes),
+            sen: opt(&self.sen),
+            // A number the service checks; text that is not one is sent as
+            // an impossible value so that the field is named.
+            absence_percent: opt(&self.absence_percent).map(|a| a.trim_end_matches('%').trim().parse().unwrap_or(-1.0)),
         }
     }
 }
@@ -258,6 +268,20 @@ fn notice_page_for(c: &Caller, form: &NoticeForm, errors: Vec<FieldError>) -> No
             ),
             field("address", "Home address", None, &form.address, &errors),
             field("postcode", "Postcode", None, &form.postcode, &errors),
+            field(
+                "sen",
+                "Special educational needs",
+                Some("As the census records it: N none, K SEN support, E an EHC plan"),
+                &form.sen,
+                &errors,
+            ),
+            field(
+                "absence_percent",
+                "Absence last full term (%)",
+                Some("Overall absence as a percentage of possible sessions"),
+                &form.absence_percent,
+                &errors,
+            ),
         ],
         ground_error: errors.iter().find(|e| e.field == "ground").map(|e| e.message.clone()),
         grounds,
@@ -577,6 +601,25 @@ async fn close(
             case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "scrutiny.html")]
+struct ScrutinyPage {
+    layout: Layout,
+    view: Scrutiny,
+}
+
+async fn scrutiny(state: axum::extract::State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let layout = Layout::for_caller(&c, "/scrutiny");
+    let to = chrono::Utc::now().date_naive();
+    let from = to.checked_sub_days(chrono::Days::new(365)).unwrap_or(to);
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.deregistration_scrutiny(&a, from, to)).await {
+        Ok(view) => render(&ScrutinyPage { layout, view }, StatusCode::OK),
+        Err(e) => error_page(layout, &e),
     }
 }
 

@@ -494,6 +494,12 @@ fn rows() -> Vec<Row> {
             },
             expect: Expect::Only(&["school"], 200, 403),
         },
+        Row {
+            method: "GET",
+            path: "/api/v1/scrutiny",
+            call: |_, _| Call { path: "/api/v1/scrutiny".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",
@@ -746,6 +752,12 @@ fn rows() -> Vec<Row> {
                 }
             },
             expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/scrutiny",
+            call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
         },
     ]
 }

@@ -274,6 +274,21 @@ pub fn notices(
     .collect()
 }
 
+/// A council's notices with a deletion date from `from` to `to`, by
+/// school and date.
+pub fn notices_between(tx: &mut Tx<'_>, council: LaCode, from: NaiveDate, to: NaiveDate) -> Result<Vec<StoredNotice>> {
+    tx.query(
+        &format!(
+            "SELECT {NOTICE_COLUMNS} FROM deletion_notices
+             WHERE council = $1 AND deletion_date >= $2 AND deletion_date <= $3 ORDER BY school, deletion_date, id"
+        ),
+        &[council.to_string().into(), from.to_string().into(), to.to_string().into()],
+    )?
+    .iter()
+    .map(notice_row)
+    .collect()
+}
+
 /// How many notices [`notices`] would list without its page.
 pub fn count_notices(tx: &mut Tx<'_>, council: Option<LaCode>, school: Option<&str>) -> Result<i64> {
     tx.query_one(

@@ -295,6 +295,17 @@ fn check_notice(mut n: DeletionNotice, actor: &Actor, today: NaiveDate) -> Resul
     if n.notes.as_deref().is_some_and(|t| t.chars().count() > 2000) {
         errors.push(field("notes", "Up to 2,000 characters"));
     }
+    if let Some(sen) = n.sen.as_mut() {
+        *sen = sen.trim().to_ascii_uppercase();
+        if sen.is_empty() {
+            n.sen = None;
+        } else if !matches!(sen.as_str(), "N" | "K" | "E") {
+            errors.push(field("sen", "N (none), K (SEN support) or E (an EHC plan), as the census records it"));
+        }
+    }
+    if n.absence_percent.is_some_and(|a| !(0.0..=100.0).contains(&a) || a.is_nan()) {
+        errors.push(field("absence_percent", "Give the absence as a percentage from 0 to 100"));
+    }
     match (errors.is_empty(), council, deletion_date, ground) {
         (true, Some(council), Some(deletion_date), Some(ground)) => {
             Ok(CheckedNotice { notice: n, council, deletion_date, ground })
@@ -1318,6 +1329,8 @@ pub const NOTICE_CSV_COLUMNS: &[&str] = &[
     "destination_school",
     "destination_council",
     "notes",
+    "sen",
+    "absence_percent",
 ];
 
 /// A row of a notices file that was not taken: where and why (never the
@@ -1445,7 +1458,24 @@ impl Service {
                     .collect(),
                 destination,
                 notes: opt("notes"),
+                sen: opt("sen"),
+                absence_percent: None,
             };
+            let mut notice = notice;
+            if let Some(a) = opt("absence_percent") {
+                match a.trim_end_matches('%').trim().parse::<f64>() {
+                    Ok(v) => notice.absence_percent = Some(v),
+                    Err(_) => {
+                        out.rejected += 1;
+                        out.quarantined.push(QuarantinedRow {
+                            line,
+                            field: "absence_percent".into(),
+                            reason: "Give the absence as a number from 0 to 100".into(),
+                        });
+                        continue;
+                    }
+                }
+            }
             match self.submit_notice(actor, notice) {
                 Ok(r) => out.accepted.push(r.for_school()),
                 Err(ServiceError::Invalid(errors)) => {
@@ -1463,5 +1493,137 @@ impl Service {
             }
         }
         Ok(out)
+    }
+}
+
+/// How many of a school's notices were on one ground.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroundCount {
+    /// The ground as read (`9(1)(i)`).
+    pub ground: String,
+    /// What it means.
+    pub meaning: String,
+    /// Notices.
+    pub count: usize,
+}
+
+/// One school's deletions over a period, and who was deleted.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SchoolScrutiny {
+    /// The school's LAESTAB (`all` for the council's total).
+    pub school: String,
+    /// Notices.
+    pub notices: usize,
+    /// By ground, most first.
+    pub by_ground: Vec<GroundCount>,
+    /// With SEN support (the school's word, `K`).
+    pub sen_support: usize,
+    /// With an EHC plan (`E`).
+    pub ehc_plan: usize,
+    /// Subject to a child protection plan current on the deletion date, by
+    /// the council's social-care records.
+    pub child_protection_plan: usize,
+    /// Persistently absent in the last full term (10% or more).
+    pub persistently_absent: usize,
+    /// Severely absent (50% or more).
+    pub severely_absent: usize,
+    /// Whose SEN or absence the school did not give.
+    pub not_stated: usize,
+}
+
+/// The deregistration scrutiny view: each school's deletions over a
+/// period, for the council (and an inspector, once that role exists).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Scrutiny {
+    /// From (deletion date, inclusive).
+    pub from: NaiveDate,
+    /// To (inclusive).
+    pub to: NaiveDate,
+    /// The council's schools that sent notices, most notices first.
+    pub schools: Vec<SchoolScrutiny>,
+    /// The council's total.
+    pub all: SchoolScrutiny,
+}
+
+fn scrutinise(school: &str, rows: &[(&StoredNotice, bool)]) -> SchoolScrutiny {
+    let mut by: std::collections::BTreeMap<(String, String), usize> = std::collections::BTreeMap::new();
+    let mut out = SchoolScrutiny {
+        school: school.to_string(),
+        notices: rows.len(),
+        by_ground: Vec::new(),
+        sen_support: 0,
+        ehc_plan: 0,
+        child_protection_plan: 0,
+        persistently_absent: 0,
+        severely_absent: 0,
+        not_stated: 0,
+    };
+    for (n, cp) in rows {
+        *by.entry((n.ground.clone(), n.meaning.clone())).or_default() += 1;
+        match n.content.sen.as_deref() {
+            Some("K") => out.sen_support += 1,
+            Some("E") => out.ehc_plan += 1,
+            _ => {}
+        }
+        if *cp {
+            out.child_protection_plan += 1;
+        }
+        match n.content.absence_percent {
+            Some(a) if a >= 50.0 => {
+                out.severely_absent += 1;
+                out.persistently_absent += 1;
+            }
+            Some(a) if a >= 10.0 => out.persistently_absent += 1,
+            _ => {}
+        }
+        if n.content.sen.is_none() || n.content.absence_percent.is_none() {
+            out.not_stated += 1;
+        }
+    }
+    let mut by_ground: Vec<GroundCount> =
+        by.into_iter().map(|((ground, meaning), count)| GroundCount { ground, meaning, count }).collect();
+    by_ground.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.ground.cmp(&b.ground)));
+    out.by_ground = by_ground;
+    out
+}
+
+impl Service {
+    /// Each of the council's schools' deletions from `from` to `to`: by
+    /// ground, and how many were of children with SEN support or an EHC
+    /// plan, a child protection plan, or persistent or severe absence.
+    /// Audited.
+    pub fn deregistration_scrutiny(&self, actor: &Actor, from: NaiveDate, to: NaiveDate) -> Result<Scrutiny> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        if to < from || (to - from).num_days() > 3 * 366 {
+            return Err(ServiceError::invalid("to", "The period must end after it starts and be at most three years"));
+        }
+        let rows = self.db.read(|tx| {
+            let notices = cs::notices_between(tx, council, from, to)?;
+            let mut out = Vec::with_capacity(notices.len());
+            for n in notices {
+                let care = cs::care(tx, council, &n.child_id)?;
+                let cp = care.iter().any(|e| {
+                    e.kind == cnis_core::casework::CareKind::ChildProtectionPlan && e.current_on(n.deletion_date)
+                });
+                out.push((n, cp));
+            }
+            Ok(out)
+        })?;
+        self.audit.record(self.event(
+            actor,
+            "scrutiny.read",
+            "ok",
+            vec![],
+            serde_json::json!({ "from": from, "to": to, "notices": rows.len() }),
+        ))?;
+        let refs: Vec<(&StoredNotice, bool)> = rows.iter().map(|(n, cp)| (n, *cp)).collect();
+        let mut schools: Vec<SchoolScrutiny> =
+            refs.chunk_by(|a, b| a.0.school == b.0.school).map(|group| scrutinise(&group[0].0.school, group)).collect();
+        schools.sort_by(|a, b| b.notices.cmp(&a.notices).then_with(|| a.school.cmp(&b.school)));
+        Ok(Scrutiny { from, to, all: scrutinise("all", &refs), schools })
     }
 }

@@ -349,9 +349,13 @@ pub(crate) fn best_match(
     let Ok(q) = build_query(request) else { return Ok(None) };
     let candidates = reg::search_candidates(tx, Some(council), &q.keys, 500)?;
     let ranked = rank(&q.record, &candidates);
+    // A candidate whose given name does not agree at any level is another
+    // child, however much else agrees: twins share a date of birth, a
+    // family name and an address.
     let best = candidates
         .iter()
         .zip(ranked)
+        .filter(|(_, (_, agreed))| agreed.iter().any(|a| a.field == Field::Forename.name()))
         .map(|(e, (weight, _))| (e.child_id.clone(), 1.0 / (1.0 + (-(weight + PRIOR_WEIGHT)).exp2())))
         .filter(|(_, p)| *p >= floor)
         .max_by(|a, b| a.1.total_cmp(&b.1));
