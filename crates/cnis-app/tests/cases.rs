@@ -704,3 +704,98 @@ fn the_scrutiny_view_counts_each_school_s_deletions_by_ground_and_by_who_was_del
         ));
     }
 }
+
+#[test]
+fn a_handover_is_offered_seen_by_both_councils_acknowledged_and_escalated_when_it_is_not() {
+    use cnis_app::service::cases::OfferHandover;
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let theirs = account(s, "cw@203.example.invalid", Role::Caseworker, "203", None);
+        let far = account(s, "cw@204.example.invalid", Role::Caseworker, "204", None);
+        let r = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Hana", "Mori", None)).expect("notice");
+        let (child, case_id) = (r.notice.child_id.clone(), r.case_id.expect("case"));
+        assert!(s.child(&theirs, &child).is_err(), "{}: not theirs yet", env.name);
+
+        let offer =
+            |to: &str| OfferHandover { child_id: child.clone(), to_council: to.into(), reason: "moved to 203".into() };
+        assert!(
+            matches!(s.offer_handover(&theirs, offer("204")), Err(ServiceError::NotFound(_))),
+            "{}: not theirs to offer",
+            env.name
+        );
+        assert!(
+            matches!(s.offer_handover(&cw, offer("202")), Err(ServiceError::Invalid(_))),
+            "{}: own council",
+            env.name
+        );
+        assert!(
+            matches!(s.offer_handover(&cw, offer("999")), Err(ServiceError::Invalid(_))),
+            "{}: no such council",
+            env.name
+        );
+        let h = s.offer_handover(&cw, offer("203")).expect("offer");
+        assert!(matches!(s.offer_handover(&cw, offer("203")), Err(ServiceError::Conflict(_))), "{}: once", env.name);
+
+        // Until acknowledged both councils see the child and the case;
+        // a third does not; neither may close the case.
+        assert!(s.child(&theirs, &child).is_ok(), "{}: the receiving council sees the child", env.name);
+        assert!(s.case(&theirs, case_id).is_ok(), "{}: and the case", env.name);
+        assert!(s.child(&far, &child).is_err() && s.case(&far, case_id).is_err(), "{}", env.name);
+        let version = s.case(&cw, case_id).expect("case").case.version;
+        let close =
+            CloseCase { version, outcome: CaseOutcome::MovedToKnownCouncil, located_on: None, note: "moved".into() };
+        assert!(
+            matches!(s.close_case(&cw, case_id, close), Err(ServiceError::Conflict(_))),
+            "{}: not while handing over",
+            env.name
+        );
+        assert!(
+            matches!(s.acknowledge_handover(&cw, h.id), Err(ServiceError::NotFound(_))),
+            "{}: the sender cannot",
+            env.name
+        );
+
+        // Unacknowledged past its escalation day: escalated once.
+        let due = h.due_on.expect("due");
+        // (The case itself, due sooner, is escalated by the same sweep.)
+        assert_eq!(s.escalate_overdue(due + Days::new(1)).expect("sweep"), 2, "{}", env.name);
+        assert_eq!(s.escalate_overdue(due + Days::new(1)).expect("sweep"), 0, "{}: once", env.name);
+
+        let done = s.acknowledge_handover(&theirs, h.id).expect("acknowledge");
+        assert!(done.acknowledged_at.is_some());
+        assert!(matches!(s.acknowledge_handover(&theirs, h.id), Err(ServiceError::Conflict(_))), "{}", env.name);
+        // The child is on 203's register and 203 holds the open case; 202's
+        // entry left (moved away) and its case closed.
+        let view = s.child(&theirs, &child).expect("child");
+        assert!(
+            view.entries.iter().any(|e| e.entry.council == "203" && e.entry.status == EntryStatus::Draft),
+            "{}",
+            env.name
+        );
+        let old = s.case(&cw, case_id).expect("old case").case;
+        assert_eq!(
+            (old.status, old.outcome),
+            (CaseStatus::Closed, Some(CaseOutcome::MovedToKnownCouncil)),
+            "{}",
+            env.name
+        );
+        let moved = s.cases(&theirs, &CaseFilter::default(), 1, 10).expect("their cases");
+        assert_eq!(moved.total, 1, "{}", env.name);
+        assert!(moved.items[0].content.summary.starts_with("Handed over by council 202"));
+        assert!(
+            s.child(&cw, &child)
+                .expect("still the sender's to read")
+                .entries
+                .iter()
+                .any(|e| e.entry.council == "202" && e.entry.status == EntryStatus::Left)
+        );
+        let audit = s.subject_access_export(None, &child).expect("export");
+        let kinds: Vec<&str> = audit.events.iter().map(|e| e.action.as_str()).collect();
+        for k in ["handover.offer", "handover.escalated", "handover.acknowledge"] {
+            assert!(kinds.contains(&k), "{}: {k} in {kinds:?}", env.name);
+        }
+        assert!(s.verify_audit().expect("verify").first_broken.is_none());
+    }
+}

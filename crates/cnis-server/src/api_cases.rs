@@ -8,7 +8,8 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
     AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
-    ConsentAsk, ConsentDecision, ConsentRequest, NewEnquiry, NoticeSummary, NoticeUpload, OutboxMessage, Scrutiny,
+    ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NoticeSummary, NoticeUpload, OfferHandover,
+    OutboxMessage, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -397,6 +398,44 @@ pub async fn scrutiny(
     Ok(Json(state.blocking(move |s| s.deregistration_scrutiny(&caller.actor, from, to)).await?))
 }
 
+/// Offer a child's register entry and open case to the council their
+/// address moved to. Audited.
+#[utoipa::path(post, path = "/api/v1/handovers", tag = "casework", request_body = OfferHandover, responses(
+    (status = 201, body = Handover), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn offer_handover(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(offer): Body<OfferHandover>,
+) -> Result<(StatusCode, Json<Handover>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.offer_handover(&caller.actor, offer)).await?)))
+}
+
+/// Handovers to and from the council. Audited.
+#[utoipa::path(get, path = "/api/v1/handovers", tag = "casework", responses(
+    (status = 200, body = Vec<Handover>), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn handovers(state: axum::extract::State<AppState>, caller: Caller) -> Result<Json<Vec<Handover>>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.handovers(&caller.actor)).await?))
+}
+
+/// Acknowledge a handover to the council: the child comes onto its
+/// register and the case to it. Audited.
+#[utoipa::path(post, path = "/api/v1/handovers/{id}/acknowledge", tag = "casework", params(("id" = i64, Path, description = "Handover id")),
+    responses((status = 200, body = Handover), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn acknowledge_handover(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<Handover>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.acknowledge_handover(&caller.actor, id)).await?))
+}
+
 /// The casework routes, with their OpenAPI paths.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -415,4 +454,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(report_absence))
         .routes(routes!(upload_notices))
         .routes(routes!(scrutiny))
+        .routes(routes!(offer_handover, handovers))
+        .routes(routes!(acknowledge_handover))
 }

@@ -500,6 +500,39 @@ fn rows() -> Vec<Row> {
             call: |_, _| Call { path: "/api/v1/scrutiny".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/handovers",
+            call: |f, _| Call {
+                path: "/api/v1/handovers".into(),
+                body: Body::Json(serde_json::json!({ "child_id": f.fresh().1, "to_council": "203",
+                    "reason": "family moved to the next council" })),
+            },
+            // Offered by the owner's council; another council does not hold the child.
+            expect: Expect::Only(CW, 201, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/handovers",
+            call: |_, _| Call { path: "/api/v1/handovers".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/handovers/{id}/acknowledge",
+            call: |f, _| {
+                let child = f.fresh().1;
+                let offer = cnis_app::service::cases::OfferHandover {
+                    child_id: child,
+                    to_council: "203".into(),
+                    reason: "family moved".into(),
+                };
+                let id = f.server.service.offer_handover(&f.owner, offer).expect("offer").id;
+                Call { path: format!("/api/v1/handovers/{id}/acknowledge"), body: Body::None }
+            },
+            // Only the receiving council acknowledges.
+            expect: Expect::Only(&["caseworker_other", "team_manager_other"], 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",

@@ -139,6 +139,33 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_unsent ON outbox(council, sent_at, id);
 ";
 
+/// Handovers between councils (the register's sixth migration). An
+/// acknowledgement and an escalation are rows of their own.
+pub(crate) const HANDOVER_TABLES: &str = r"
+CREATE TABLE handovers (
+    id            {id},
+    child_id      TEXT NOT NULL,
+    from_council  TEXT NOT NULL REFERENCES councils(code),
+    to_council    TEXT NOT NULL REFERENCES councils(code),
+    case_id       BIGINT,
+    offered_by    BIGINT NOT NULL,
+    offered_at    BIGINT NOT NULL,
+    reason        TEXT NOT NULL,
+    due_on        TEXT
+);
+CREATE INDEX handovers_child ON handovers(child_id);
+CREATE INDEX handovers_to ON handovers(to_council, id);
+CREATE INDEX handovers_from ON handovers(from_council, id);
+CREATE TABLE handover_events (
+    id            {id},
+    handover_id   BIGINT NOT NULL,
+    kind          TEXT NOT NULL,
+    by_user       BIGINT NOT NULL,
+    at            BIGINT NOT NULL
+);
+CREATE INDEX handover_events_handover ON handover_events(handover_id, id);
+";
+
 fn json<T: Serialize>(v: &T, table: &'static str) -> Result<String> {
     serde_json::to_string(v).map_err(|_| Error::Corrupt { table, what: "content to store" })
 }
@@ -974,4 +1001,143 @@ pub fn outbox(tx: &mut Tx<'_>, council: LaCode, unsent_only: bool, limit: i64) -
         })
     })
     .collect()
+}
+
+// ---- handovers -------------------------------------------------------------------
+
+/// A child's case and register entry offered by one council to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Handover {
+    /// Id.
+    pub id: i64,
+    /// The child.
+    pub child_id: String,
+    /// The council offering.
+    pub from_council: String,
+    /// The council the child's address moved to.
+    pub to_council: String,
+    /// The open case offered with the entry, if any.
+    pub case_id: Option<i64>,
+    /// Offered by (account id).
+    pub offered_by: i64,
+    /// When (ms).
+    pub offered_at: i64,
+    /// Why, in the offering caseworker's words.
+    pub reason: String,
+    /// The day it escalates if not acknowledged.
+    pub due_on: Option<NaiveDate>,
+    /// When the receiving council acknowledged it (ms).
+    pub acknowledged_at: Option<i64>,
+    /// By.
+    pub acknowledged_by: Option<i64>,
+    /// When it was escalated as unacknowledged (ms).
+    pub escalated_at: Option<i64>,
+}
+
+const HANDOVER_SELECT: &str = "SELECT h.id, h.child_id, h.from_council, h.to_council, h.case_id, h.offered_by, \
+     h.offered_at, h.reason, h.due_on, a.at, a.by_user, e.at FROM handovers h \
+     LEFT JOIN handover_events a ON a.id = (SELECT MIN(x.id) FROM handover_events x WHERE x.handover_id = h.id AND x.kind = 'acknowledged') \
+     LEFT JOIN handover_events e ON e.id = (SELECT MIN(y.id) FROM handover_events y WHERE y.handover_id = h.id AND y.kind = 'escalated')";
+
+fn handover_row(r: &Row) -> Result<Handover> {
+    Ok(Handover {
+        id: r.int(0)?,
+        child_id: r.text(1)?,
+        from_council: r.text(2)?,
+        to_council: r.text(3)?,
+        case_id: r.opt_int(4)?,
+        offered_by: r.int(5)?,
+        offered_at: r.int(6)?,
+        reason: r.text(7)?,
+        due_on: r.opt_text(8)?.map(|d| date(&d, "handovers")).transpose()?,
+        acknowledged_at: r.opt_int(9)?,
+        acknowledged_by: r.opt_int(10)?,
+        escalated_at: r.opt_int(11)?,
+    })
+}
+
+/// A handover to store.
+pub struct NewHandover<'a> {
+    /// The child.
+    pub child_id: &'a str,
+    /// From.
+    pub from_council: LaCode,
+    /// To.
+    pub to_council: LaCode,
+    /// The open case, if any.
+    pub case_id: Option<i64>,
+    /// Why.
+    pub reason: &'a str,
+    /// Escalates after.
+    pub due_on: Option<NaiveDate>,
+}
+
+/// Stores an offer.
+pub fn insert_handover(tx: &mut Tx<'_>, h: &NewHandover<'_>, by: i64, at: i64) -> Result<Handover> {
+    let row = tx.query_one(
+        "INSERT INTO handovers (child_id, from_council, to_council, case_id, offered_by, offered_at, reason, due_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        &[
+            h.child_id.into(),
+            h.from_council.to_string().into(),
+            h.to_council.to_string().into(),
+            h.case_id.into(),
+            by.into(),
+            at.into(),
+            h.reason.into(),
+            h.due_on.map(|d| d.to_string()).into(),
+        ],
+    )?;
+    handover(tx, row.int(0)?)?.ok_or(Error::NotFound("handover"))
+}
+
+/// One handover.
+pub fn handover(tx: &mut Tx<'_>, id: i64) -> Result<Option<Handover>> {
+    tx.query_opt(&format!("{HANDOVER_SELECT} WHERE h.id = $1"), &[id.into()])?.map(|r| handover_row(&r)).transpose()
+}
+
+/// Handovers to or from a council, newest first.
+pub fn handovers(tx: &mut Tx<'_>, council: LaCode) -> Result<Vec<Handover>> {
+    tx.query(
+        &format!("{HANDOVER_SELECT} WHERE h.from_council = $1 OR h.to_council = $1 ORDER BY h.id DESC LIMIT 500"),
+        &[council.to_string().into()],
+    )?
+    .iter()
+    .map(handover_row)
+    .collect()
+}
+
+/// A child's handovers not yet acknowledged.
+pub fn pending_handovers(tx: &mut Tx<'_>, child_id: &str) -> Result<Vec<Handover>> {
+    Ok(tx
+        .query(&format!("{HANDOVER_SELECT} WHERE h.child_id = $1 ORDER BY h.id"), &[child_id.into()])?
+        .iter()
+        .map(handover_row)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|h| h.acknowledged_at.is_none())
+        .collect())
+}
+
+/// Every handover not acknowledged by its due day (`today` is past it),
+/// not yet escalated.
+pub fn overdue_handovers(tx: &mut Tx<'_>, today: NaiveDate) -> Result<Vec<Handover>> {
+    Ok(tx
+        .query(&format!("{HANDOVER_SELECT} WHERE h.due_on < $1 ORDER BY h.id"), &[today.to_string().into()])?
+        .iter()
+        .map(handover_row)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|h| h.acknowledged_at.is_none() && h.escalated_at.is_none())
+        .collect())
+}
+
+/// Records that a handover was acknowledged or escalated.
+pub fn handover_event(tx: &mut Tx<'_>, id: i64, kind: &str, by: i64, at: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO handover_events (handover_id, kind, by_user, at) VALUES ($1, $2, $3, $4)",
+        &[id.into(), kind.into(), by.into(), at.into()],
+    )?;
+    Ok(())
 }

@@ -166,6 +166,7 @@ CREATE TABLE audit_redactions (
 ",
     crate::cases::TABLES,
     crate::cases::CONSENT_TABLES,
+    crate::cases::HANDOVER_TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call

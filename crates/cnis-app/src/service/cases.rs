@@ -28,7 +28,7 @@ use cnis_core::records::{DeletionGround, GroundText};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
 use cnis_core::{ChildId, LaCode, Postcode, Upn};
 use cnis_store::cases::{self as cs, CaseUpdate, NewCase, NewNotice};
-pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, ConsentRequest, OutboxMessage, StoredNotice};
+pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, ConsentRequest, Handover, OutboxMessage, StoredNotice};
 use cnis_store::register::{self as reg, Change, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -603,6 +603,20 @@ impl Service {
         Ok(Page { items: rows, total, page, per_page })
     }
 
+    /// A case the actor's council holds, or one being handed over to it
+    /// (which it may read, not change).
+    fn visible_case(&self, actor: &Actor, tx: &mut cnis_store::db::Tx<'_>, id: i64) -> cnis_store::Result<Case> {
+        let council = actor.council.map(|c| c.to_string());
+        let Some(c) = cs::case(tx, id)? else { return Err(cnis_store::Error::NotFound("case")) };
+        if Some(&c.council) == council.as_ref() {
+            return Ok(c);
+        }
+        let offered = cs::pending_handovers(tx, &c.child_id)?
+            .iter()
+            .any(|h| h.case_id == Some(id) && Some(&h.to_council) == council.as_ref());
+        if offered { Ok(c) } else { Err(cnis_store::Error::NotFound("case")) }
+    }
+
     fn own_case(&self, actor: &Actor, tx: &mut cnis_store::db::Tx<'_>, id: i64) -> cnis_store::Result<Case> {
         let council = actor.council.map(|c| c.to_string());
         cs::case(tx, id)?.filter(|c| Some(&c.council) == council.as_ref()).ok_or(cnis_store::Error::NotFound("case"))
@@ -625,7 +639,7 @@ impl Service {
         require(actor, Permission::WorkCases)?;
         scope(actor)?;
         let found = self.db.read(|tx| {
-            let case = self.own_case(actor, tx, id)?;
+            let case = self.visible_case(actor, tx, id)?;
             let history = cs::case_history(tx, id)?;
             let notices =
                 cs::notices_for_child(tx, &case.child_id)?.into_iter().filter(|n| n.council == case.council).collect();
@@ -761,9 +775,19 @@ impl Service {
             },
         };
         let reason = note.clone();
+        let handing_over = self.db.read(|tx| {
+            let Some(c) = cs::case(tx, id)? else { return Ok(false) };
+            Ok(cs::pending_handovers(tx, &c.child_id)?.iter().any(|h| h.case_id == Some(id)))
+        })?;
         self.change_case(actor, id, close.version, "closed", &reason, move |c, u| {
             if c.status != CaseStatus::Open {
                 return Err(ServiceError::Conflict("the case is already closed".into()));
+            }
+            if handing_over {
+                return Err(ServiceError::Conflict(
+                    "the case is being handed over: it cannot be closed until the receiving council acknowledges it"
+                        .into(),
+                ));
             }
             u.status = CaseStatus::Closed;
             u.closed_on = Some(today());
@@ -1303,6 +1327,24 @@ impl Service {
                     detail: serde_json::json!({ "case": c.id }),
                 });
             }
+            for h in cs::overdue_handovers(tx, today)? {
+                cs::handover_event(tx, h.id, "escalated", 0, at)?;
+                let body = serde_json::json!({ "handover": h.id, "from": h.from_council, "to": h.to_council, "due_on": h.due_on });
+                for council in [&h.from_council, &h.to_council] {
+                    let Ok(c) = LaCode::parse(council) else { continue };
+                    cs::queue(tx, c, "team_managers", "handover.unacknowledged", Some(&h.child_id), &body, at)?;
+                }
+                events.push(cnis_store::audit::Event {
+                    at,
+                    actor: None,
+                    actor_role: "system".into(),
+                    council: Some(h.from_council.clone()),
+                    action: "handover.escalated".into(),
+                    outcome: "ok".into(),
+                    subjects: vec![h.child_id.clone()],
+                    detail: serde_json::json!({ "handover": h.id }),
+                });
+            }
             let head = cnis_store::audit::append(tx, &events)?;
             Ok((events.len(), head))
         })?;
@@ -1625,5 +1667,201 @@ impl Service {
             refs.chunk_by(|a, b| a.0.school == b.0.school).map(|group| scrutinise(&group[0].0.school, group)).collect();
         schools.sort_by(|a, b| b.notices.cmp(&a.notices).then_with(|| a.school.cmp(&b.school)));
         Ok(Scrutiny { from, to, all: scrutinise("all", &refs), schools })
+    }
+}
+
+/// A child's entry and open case to offer to another council.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OfferHandover {
+    /// The child.
+    pub child_id: String,
+    /// The three-digit code of the council the child's address moved to.
+    pub to_council: String,
+    /// Why, for the receiving council.
+    pub reason: String,
+}
+
+impl Service {
+    /// Offers a child's register entry and open case to the council their
+    /// address moved to. Until that council acknowledges it, both see the
+    /// child and neither may close the case; unacknowledged past
+    /// `handover_escalation` it is escalated by the daily sweep. Audited.
+    pub fn offer_handover(&self, actor: &Actor, offer: OfferHandover) -> Result<Handover> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let child = super::entries::parse_child(&offer.child_id)?;
+        let to = LaCode::parse(offer.to_council.trim())
+            .map_err(|_| ServiceError::invalid("to_council", "Enter the receiving council's three-digit code"))?;
+        let reason = reason_text(&offer.reason)?;
+        let at = now_ms();
+        let mut refusal = None;
+        let result = self.write_audited(|tx| {
+            if tx.query_opt("SELECT 1 FROM councils WHERE code = $1", &[to.to_string().into()])?.is_none() {
+                refusal = Some(ServiceError::invalid("to_council", "No council has that code"));
+                return Err(cnis_store::Error::NotFound("council"));
+            }
+            let code = council.to_string();
+            let entry = reg::entries_for_child(tx, &child)?
+                .into_iter()
+                .find(|e| e.council == code && e.status != EntryStatus::Left);
+            let case = cs::cases_for_child(tx, &child)?
+                .into_iter()
+                .find(|c| c.council == code && c.status == CaseStatus::Open);
+            if entry.is_none() && case.is_none() {
+                return Err(cnis_store::Error::NotFound("child on your council's register or with an open case"));
+            }
+            if to == council {
+                refusal = Some(ServiceError::invalid("to_council", "Choose another council than your own"));
+                return Err(cnis_store::Error::Duplicate("handover"));
+            }
+            if cs::pending_handovers(tx, &child)?.iter().any(|h| h.from_council == code) {
+                refusal = Some(ServiceError::Conflict("this child is already being handed over".into()));
+                return Err(cnis_store::Error::Duplicate("handover"));
+            }
+            let (due_on, _) = self.deadline(tx, council, None, self.config.handover_escalation, today())?;
+            let new = cs::NewHandover {
+                child_id: &child,
+                from_council: council,
+                to_council: to,
+                case_id: case.as_ref().map(|c| c.id),
+                reason: &reason,
+                due_on,
+            };
+            let h = cs::insert_handover(tx, &new, actor.user_id, at)?;
+            cs::queue(
+                tx,
+                to,
+                "council",
+                "handover.offered",
+                Some(&child),
+                &serde_json::json!({ "handover": h.id, "from": code }),
+                at,
+            )?;
+            let event = self.event(
+                actor,
+                "handover.offer",
+                "ok",
+                vec![child.clone()],
+                serde_json::json!({ "handover": h.id, "to": to.to_string() }),
+            );
+            Ok((h, event))
+        });
+        match (result, refusal) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    }
+
+    /// The receiving council acknowledges a handover: the child goes on
+    /// its register as a draft and the open case moves to it, with its
+    /// enquiries; the sending council's entry leaves the register (moved
+    /// away) and its case closes (moved to a council that knows of the
+    /// child). Audited.
+    pub fn acknowledge_handover(&self, actor: &Actor, id: i64) -> Result<Handover> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let at = now_ms();
+        let today = today();
+        let years = self.config.retention_years;
+        let mut refusal = None;
+        let result = self.write_audited(|tx| {
+            let Some(h) = cs::handover(tx, id)?.filter(|h| h.to_council == council.to_string()) else {
+                return Err(cnis_store::Error::NotFound("handover to your council"));
+            };
+            if h.acknowledged_at.is_some() {
+                refusal = Some(ServiceError::Conflict("this handover is already acknowledged".into()));
+                return Err(cnis_store::Error::Duplicate("acknowledgement"));
+            }
+            let from = LaCode::parse(&h.from_council)
+                .map_err(|_| cnis_store::Error::Corrupt { table: "handovers", what: "council" })?;
+            let reason = format!("handed over from council {} to council {}", h.from_council, h.to_council);
+            let change = Change { by: actor.user_id, reason: &reason, at };
+            cs::handover_event(tx, id, "acknowledged", actor.user_id, at)?;
+            let entries = reg::entries_for_child(tx, &h.child_id)?;
+            let sending = entries.iter().find(|e| e.council == h.from_council && e.status != EntryStatus::Left);
+            let receiving = entries.iter().any(|e| e.council == h.to_council && e.status != EntryStatus::Left);
+            if let Some(e) = sending {
+                if !receiving {
+                    let child = ChildId::parse(&h.child_id)
+                        .map_err(|_| cnis_store::Error::Corrupt { table: "handovers", what: "child id" })?;
+                    reg::insert_entry(
+                        tx,
+                        council,
+                        child,
+                        EntryStatus::Draft,
+                        EntrySource::OtherAgency,
+                        &e.content,
+                        change,
+                    )?;
+                }
+                super::entries::leave(
+                    tx,
+                    e,
+                    e.version,
+                    cnis_core::register::LeaveReason::MovedAway,
+                    today,
+                    years,
+                    change,
+                )?;
+            }
+            if let Some(case_id) = h.case_id
+                && let Some(c) = cs::case(tx, case_id)?.filter(|c| c.status == CaseStatus::Open)
+            {
+                let mut content = c.content.clone();
+                content.summary = format!("Handed over by council {}: {}", h.from_council, content.summary);
+                content.escalated_on = None;
+                let new = NewCase {
+                    council,
+                    child_id: &h.child_id,
+                    kind: c.kind,
+                    source: CaseSource::OtherAgency,
+                    key_worker: None,
+                    opened_on: today,
+                    due_on: c.due_on,
+                    content: &content,
+                };
+                cs::insert_case(tx, &new, change)?;
+                let mut u = CaseUpdate::from_case(&c);
+                u.status = CaseStatus::Closed;
+                u.closed_on = Some(today);
+                u.outcome = Some(CaseOutcome::MovedToKnownCouncil);
+                u.content.closing_note = Some(reason.clone());
+                cs::update_case(tx, c.id, c.version, &u, "handed_over", change)?;
+            }
+            cs::queue(
+                tx,
+                from,
+                "council",
+                "handover.acknowledged",
+                Some(&h.child_id),
+                &serde_json::json!({ "handover": id, "by": h.to_council }),
+                at,
+            )?;
+            let after = cs::handover(tx, id)?.ok_or(cnis_store::Error::NotFound("handover"))?;
+            let event = self.event(
+                actor,
+                "handover.acknowledge",
+                "ok",
+                vec![h.child_id.clone()],
+                serde_json::json!({ "handover": id }),
+            );
+            Ok((after, event))
+        });
+        match (result, refusal) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    }
+
+    /// Handovers to and from the actor's council. Audited.
+    pub fn handovers(&self, actor: &Actor) -> Result<Vec<Handover>> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let rows = self.db.read(|tx| cs::handovers(tx, council))?;
+        let subjects = rows.iter().map(|h| h.child_id.clone()).collect();
+        self.audit.record(self.event(actor, "handover.list", "ok", subjects, serde_json::json!({})))?;
+        Ok(rows)
     }
 }

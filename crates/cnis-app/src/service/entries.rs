@@ -483,6 +483,15 @@ impl Service {
         if actor.council.is_some_and(|c| c.to_string() == e.council) {
             return Ok((true, false));
         }
+        // A council a child is being handed over to sees the child until it
+        // acknowledges the handover.
+        if let Some(c) = actor.council
+            && cnis_store::cases::pending_handovers(tx, &e.child_id)?
+                .iter()
+                .any(|h| h.to_council == c.to_string() && h.from_council == e.council)
+        {
+            return Ok((true, false));
+        }
         let emergency = reg::has_emergency(tx, actor.user_id, &e.child_id, now_ms())?;
         Ok((emergency, emergency))
     }
@@ -912,7 +921,7 @@ fn system_event(action: &str, subjects: Vec<String>, council: &str) -> Event {
     }
 }
 
-fn leave(
+pub(crate) fn leave(
     tx: &mut cnis_store::db::Tx<'_>,
     e: &Entry,
     version: i64,

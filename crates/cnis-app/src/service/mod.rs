@@ -244,6 +244,9 @@ pub struct ServiceConfig {
     pub missing_education_deadline: cnis_core::calendar::Period,
     /// The first deadline of a home-education case opened by a notice.
     pub home_education_deadline: cnis_core::calendar::Period,
+    /// How long a handover may wait for the receiving council before it
+    /// is escalated to both councils' team managers.
+    pub handover_escalation: cnis_core::calendar::Period,
 }
 
 impl ServiceConfig {
@@ -279,6 +282,7 @@ impl ServiceConfig {
             credential_cache_seconds: 5,
             missing_education_deadline: cnis_core::calendar::Period::SchoolDays(5),
             home_education_deadline: cnis_core::calendar::Period::CalendarDays(15),
+            handover_escalation: cnis_core::calendar::Period::SchoolDays(10),
         }
     }
 }
@@ -316,6 +320,8 @@ pub struct RawSettings {
     pub missing_education_deadline: Option<String>,
     /// As above.
     pub home_education_deadline: Option<String>,
+    /// As above.
+    pub handover_escalation: Option<String>,
 }
 
 /// The fields `required_to_confirm` may name.
@@ -372,6 +378,7 @@ impl ServiceConfig {
         for (key, raw, slot) in [
             ("missing_education_deadline", &raw.missing_education_deadline, &mut self.missing_education_deadline),
             ("home_education_deadline", &raw.home_education_deadline, &mut self.home_education_deadline),
+            ("handover_escalation", &raw.handover_escalation, &mut self.handover_escalation),
         ] {
             if let Some(v) = raw {
                 *slot = cnis_core::calendar::Period::parse(v)
