@@ -618,6 +618,49 @@ test('h. a school tells the council of a 20-day absence deletion; a caseworker w
   await checkPage(page, 'case-closed');
 });
 
+test("i. council A hands a child over to council B, which sees the child before acknowledging and holds them after", { timeout: 180_000 }, async () => {
+  const [A, B] = s.councils;
+  const child = need(s.child, 'the child the earlier tests worked on');
+  const { page } = need(s.a, "council A's signed-in page");
+  let r = await page.goto(`/children/${child.child_id}`);
+  assert.equal(r.status(), 200, `GET /children/${child.child_id} as council ${A}`);
+  await page.getByText('Hand over to another council').first().click();
+  await page.locator('input[name="to_council"]').first().fill(B);
+  await page.locator('input[name="reason"][id^="handover-reason"]').first().fill('The family moved; the new address is in the next council');
+  const offered = await submit(page, 'Offer the handover', `/children/${child.child_id}/handover`);
+  assert.equal(offered.status(), 303, 'POST handover');
+  await page.waitForURL((u) => u.pathname === '/cases');
+  await checkPage(page, 'cases-offered');
+  await page.locator('#outgoing').getByText(child.child_id).waitFor();
+
+  const contextB = await newContext();
+  try {
+    const pageB = await signIn(contextB, `caseworker@${B}.demo.invalid`);
+    // Before acknowledging, B already sees the child.
+    r = await pageB.goto(`/children/${child.child_id}`);
+    assert.equal(r.status(), 200, `council ${B} sees a child being handed over to it`);
+    r = await pageB.goto('/cases');
+    const row = pageB.locator('#incoming tr', { hasText: child.child_id });
+    await row.waitFor();
+    await checkPage(pageB, 'cases-handover');
+    const [ack] = await Promise.all([
+      pageB.waitForResponse((x) => x.request().method() === 'POST' && /\/handovers\/\d+\/acknowledge$/.test(new URL(x.url()).pathname)),
+      row.getByRole('button', { name: /Acknowledge/ }).click(),
+    ]);
+    assert.equal(ack.status(), 303, 'POST acknowledge');
+    await pageB.getByText('Handover acknowledged').first().waitFor();
+    // The child is now on B's register, as a draft of B's own.
+    const onB = await apiEntries(contextB);
+    assert.ok(onB.some((e) => e.child_id === child.child_id && e.status === 'draft'), `the child is on council ${B}'s register`);
+  } finally {
+    await contextB.close();
+  }
+  // A's entry left the register: moved away.
+  r = await page.goto(`/children/${child.child_id}`);
+  assert.equal(r.status(), 200);
+  assert.match(await page.content(), /left the register/i);
+});
+
 test('every page checked has no serious or critical axe violation', async (t) => {
   assert.ok(s.checked.length > 0, 'no page was checked');
   for (const c of s.checked) {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::cases::{
-    AssignCase, Case, CaseFilter, CaseView, CloseCase, NewEnquiry, NoticeSummary, Scrutiny,
+    AssignCase, Case, CaseFilter, CaseView, CloseCase, Handover, NewEnquiry, NoticeSummary, OfferHandover, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
@@ -40,6 +40,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cases/{id}/key-worker"),
     ("POST", "/cases/{id}/close"),
     ("GET", "/scrutiny"),
+    ("POST", "/children/{child_id}/handover"),
+    ("POST", "/handovers/{id}/acknowledge"),
 ];
 
 /// The casework page routes.
@@ -56,6 +58,8 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/cases/{id}/key-worker") => post(key_worker),
             ("POST", "/cases/{id}/close") => post(close),
             ("GET", "/scrutiny") => get(scrutiny),
+            ("POST", "/children/{child_id}/handover") => post(offer_handover),
+            ("POST", "/handovers/{id}/acknowledge") => post(acknowledge_handover),
             _ => unreachable!("page route {method} {path} has no handler"),
         };
         r = r.route(path, handler);
@@ -137,6 +141,11 @@ struct CasesPage {
     page: Page<Case>,
     overdue_only: bool,
     today: chrono::NaiveDate,
+    /// Handovers to the council waiting for it, and from it waiting for another.
+    incoming: Vec<Handover>,
+    outgoing: Vec<Handover>,
+    csrf: String,
+    banner: Option<String>,
 }
 
 #[derive(Template)]
@@ -399,8 +408,19 @@ async fn cases(
         ..CaseFilter::default()
     };
     let (a, page) = (c.actor.clone(), q.page.unwrap_or(1));
-    match state.blocking(move |s| s.cases(&a, &filter, page, 100)).await {
-        Ok(page) => render(&CasesPage { layout, page, overdue_only, today }, StatusCode::OK),
+    let found = state.blocking(move |s| Ok((s.cases(&a, &filter, page, 100)?, s.handovers(&a)?))).await;
+    match found {
+        Ok((page, handovers)) => {
+            let own = c.actor.council.map(|x| x.to_string()).unwrap_or_default();
+            let (incoming, outgoing): (Vec<Handover>, Vec<Handover>) =
+                handovers.into_iter().filter(|h| h.acknowledged_at.is_none()).partition(|h| h.to_council == own);
+            let banner = q.done.as_deref().map(|d| match d {
+                "acknowledged" => "Handover acknowledged: the child is on your register".to_string(),
+                _ => "Handover offered".to_string(),
+            });
+            let csrf = c.csrf().unwrap_or("").to_string();
+            render(&CasesPage { layout, page, overdue_only, today, incoming, outgoing, csrf, banner }, StatusCode::OK)
+        }
         Err(e) => error_page(layout, &e),
     }
 }
@@ -620,6 +640,69 @@ async fn scrutiny(state: axum::extract::State<AppState>, caller: Result<Caller, 
     match state.blocking(move |s| s.deregistration_scrutiny(&a, from, to)).await {
         Ok(view) => render(&ScrutinyPage { layout, view }, StatusCode::OK),
         Err(e) => error_page(layout, &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HandoverForm {
+    csrf: String,
+    to_council: String,
+    reason: String,
+}
+
+impl Posted for HandoverForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn offer_handover(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<HandoverForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(child_id)) = id else { return not_found_page() };
+    let a = c.actor.clone();
+    let offer = OfferHandover { child_id, to_council: form.to_council.clone(), reason: form.reason.clone() };
+    match state.blocking(move |s| s.offer_handover(&a, offer)).await {
+        Ok(_) => Redirect::to("/cases?done=offered").into_response(),
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AckForm {
+    csrf: String,
+}
+
+impl Posted for AckForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn acknowledge_handover(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<AckForm>, FormRejection>,
+) -> Response {
+    let (c, _) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.acknowledge_handover(&a, id)).await {
+        Ok(_) => Redirect::to("/cases?done=acknowledged").into_response(),
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }
 }
 

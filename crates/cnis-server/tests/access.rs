@@ -787,6 +787,29 @@ fn rows() -> Vec<Row> {
             expect: Expect::Only(CW, 303, 403),
         },
         Row {
+            method: "POST",
+            path: "/children/{child_id}/handover",
+            call: |f, _| Call {
+                path: format!("/children/{}/handover", f.fresh().1),
+                body: Body::Form(vec![("to_council", "203".into()), ("reason", "moved to 203".into())]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/handovers/{id}/acknowledge",
+            call: |f, _| {
+                let offer = cnis_app::service::cases::OfferHandover {
+                    child_id: f.fresh().1,
+                    to_council: "203".into(),
+                    reason: "family moved".into(),
+                };
+                let id = f.server.service.offer_handover(&f.owner, offer).expect("offer").id;
+                Call { path: format!("/handovers/{id}/acknowledge"), body: Body::Form(vec![]) }
+            },
+            expect: Expect::Only(&["caseworker_other", "team_manager_other"], 303, 403),
+        },
+        Row {
             method: "GET",
             path: "/scrutiny",
             call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
