@@ -168,7 +168,12 @@ function watch(page) {
     if (!own) s.pageProblems.push(`console error on ${page.url()}: ${m.text()} (${m.location()?.url ?? ''})`);
   });
   page.on('pageerror', (e) => s.pageProblems.push(`script error on ${page.url()}: ${e.message}`));
-  page.on('requestfailed', (r) => s.pageProblems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (r) => {
+    // A request the browser dropped because the page moved on (a favicon
+    // still loading when a form is sent) is not the page failing.
+    if (r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    s.pageProblems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
   page.on('response', (r) => {
     if (r.url().includes('/assets/') && r.status() >= 400) s.pageProblems.push(`asset ${r.url()} answered ${r.status()}`);
   });
