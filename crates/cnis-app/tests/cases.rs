@@ -4,44 +4,19 @@
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use cnis_app::service::cases::{AssignCase, ChildMatch, CloseCase, NewEnquiry};
 use cnis_app::service::entries::NewEntry;
-use cnis_app::service::{Actor, NewAccount, Service, ServiceConfig, ServiceError};
+use cnis_app::service::{Actor, NewAccount, Service, ServiceError};
+use cnis_core::LaCode;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
     CaseKind, CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination,
     NoticeParent,
 };
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Role};
-use cnis_core::{ChildId, LaCode};
 use cnis_store::cases::CaseFilter;
-use cnis_store::db::Backend;
 
-struct Env {
-    name: &'static str,
-    service: Service,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.service.db().drop_schema();
-    }
-}
-
-fn services() -> Vec<Env> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Service::open(ServiceConfig::new(Backend::Sqlite(dir.path().join("register.db")))).expect("SQLite");
-    let mut out = vec![Env { name: "sqlite", service: sqlite, _dir: dir }];
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let schema = format!("t{}", ChildId::random(&mut rand::rng()).payload());
-        let mut config = ServiceConfig::new(Backend::Postgres { url, schema: Some(schema) });
-        config.secret_file = dir.path().join("secret");
-        config.checkpoint_file = dir.path().join("audit-head");
-        let pg = Service::open(config).expect("DATABASE_URL is set but PostgreSQL did not answer");
-        out.push(Env { name: "postgres", service: pg, _dir: dir });
-    }
-    out
-}
+use common::services;
 
 fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
     s.add_account(

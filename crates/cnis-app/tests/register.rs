@@ -6,37 +6,13 @@
 use chrono::{Datelike, NaiveDate};
 use cnis_app::service::entries::NewEntry;
 use cnis_app::service::{Actor, LookupRequest, NewAccount, SearchRequest, Service, ServiceConfig, ServiceError};
+use cnis_core::LaCode;
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent, Role};
-use cnis_core::{ChildId, LaCode};
 use cnis_store::db::Backend;
 
-struct Env {
-    name: &'static str,
-    service: Service,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.service.db().drop_schema();
-    }
-}
-
-fn services() -> Vec<Env> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Service::open(ServiceConfig::new(Backend::Sqlite(dir.path().join("register.db")))).expect("SQLite");
-    let mut out = vec![Env { name: "sqlite", service: sqlite, _dir: dir }];
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let schema = format!("t{}", ChildId::random(&mut rand::rng()).payload());
-        let mut config = ServiceConfig::new(Backend::Postgres { url, schema: Some(schema) });
-        config.secret_file = dir.path().join("secret");
-        config.checkpoint_file = dir.path().join("audit-head");
-        let pg = Service::open(config).expect("DATABASE_URL is set but PostgreSQL did not answer");
-        out.push(Env { name: "postgres", service: pg, _dir: dir });
-    }
-    out
-}
+use common::services;
 
 const PASSWORD: &str = "correct horse battery";
 
