@@ -113,6 +113,8 @@ impl SchoolCalendar {
         }
         let mut cal = SchoolCalendar::default();
         let mut closures = Vec::new();
+        // Each term with its line, so that an overlap names the later one.
+        let mut terms: Vec<(Term, usize)> = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
             let line = rec.as_ref().ok().and_then(|r| r.position()).map_or(i + 2, |p| p.line() as usize);
             let rec = rec.map_err(|e| err(line, "line", e.to_string()))?;
@@ -139,7 +141,7 @@ impl SchoolCalendar {
                     if (end - start).num_days() > 200 {
                         return Err(err(line, "end", "a term longer than 200 days".into()));
                     }
-                    cal.terms.push(Term { start, end });
+                    terms.push((Term { start, end }, line));
                 }
                 "closure" => {
                     let end = end.unwrap_or(start);
@@ -155,18 +157,19 @@ impl SchoolCalendar {
                 _ => return Err(err(line, "kind", "must be term or closure".into())),
             }
         }
-        cal.terms.sort();
-        for w in cal.terms.windows(2) {
-            if let [a, b] = w
+        terms.sort();
+        for w in terms.windows(2) {
+            if let [(a, _), (b, line)] = w
                 && b.start <= a.end
             {
                 return Err(err(
-                    0,
+                    *line,
                     "start",
                     format!("terms overlap: {} to {} and {} to {}", a.start, a.end, b.start, b.end),
                 ));
             }
         }
+        cal.terms = terms.into_iter().map(|(t, _)| t).collect();
         for (line, start, end) in closures {
             for d in start.iter_days().take_while(|d| *d <= end) {
                 if !cal.in_term(d) {
@@ -482,6 +485,7 @@ mod tests {
         )
         .expect_err("an error");
         assert!(e.reason.contains("overlap"), "{e}");
+        assert_eq!(e.line, 3, "the later of the two terms");
         let e = SchoolCalendar::parse_csv("start,end\n").expect_err("an error");
         assert_eq!(e.field, "header");
     }

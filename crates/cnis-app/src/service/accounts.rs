@@ -471,7 +471,9 @@ struct Checked {
 /// the cache. A refusal is never cached.
 pub(crate) struct CredentialCache {
     ttl: std::time::Duration,
-    checked: std::sync::Mutex<std::collections::HashMap<(CredentialKind, String), Checked>>,
+    /// Sessions' and API tokens' checks, apart, so that a look-up borrows
+    /// the hash rather than building a key on every request.
+    checked: std::sync::Mutex<[std::collections::HashMap<String, Checked>; 2]>,
 }
 
 /// Past this many entries the cache is emptied (each is a few hundred
@@ -482,7 +484,7 @@ impl CredentialCache {
     pub(crate) fn new(seconds: u64) -> CredentialCache {
         CredentialCache {
             ttl: std::time::Duration::from_secs(seconds),
-            checked: std::sync::Mutex::new(std::collections::HashMap::new()),
+            checked: std::sync::Mutex::new([std::collections::HashMap::new(), std::collections::HashMap::new()]),
         }
     }
 
@@ -491,7 +493,7 @@ impl CredentialCache {
             return None;
         }
         let map = self.checked.lock().ok()?;
-        let c = map.get(&(kind, hash.to_string()))?;
+        let c = map[kind as usize].get(hash)?;
         let fresh = c.checked.elapsed() < self.ttl && c.expires_at.is_none_or(|e| e > now_ms);
         fresh.then(|| (c.actor.clone(), c.csrf.clone()))
     }
@@ -501,6 +503,7 @@ impl CredentialCache {
             return;
         }
         let Ok(mut map) = self.checked.lock() else { return };
+        let map = &mut map[kind as usize];
         if map.len() >= CREDENTIAL_CACHE_MAX {
             map.clear();
         }
@@ -510,18 +513,18 @@ impl CredentialCache {
             checked: std::time::Instant::now(),
             expires_at,
         };
-        map.insert((kind, hash), checked);
+        map.insert(hash, checked);
     }
 
     fn remove(&self, kind: CredentialKind, hash: &str) {
         if let Ok(mut map) = self.checked.lock() {
-            map.remove(&(kind, hash.to_string()));
+            map[kind as usize].remove(hash);
         }
     }
 
     pub(crate) fn clear(&self) {
-        if let Ok(mut map) = self.checked.lock() {
-            map.clear();
+        if let Ok(mut maps) = self.checked.lock() {
+            maps.iter_mut().for_each(std::collections::HashMap::clear);
         }
     }
 }

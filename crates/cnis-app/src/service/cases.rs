@@ -21,8 +21,8 @@
 use chrono::NaiveDate;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
-    CareEpisode, CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, ConsentGround, DeletionNotice,
-    DestinationKind, Enquiry, at_risk_at_home, case_for_notice, relevant_child,
+    CareEpisode, CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, DeletionNotice, DestinationKind, Enquiry,
+    at_risk_at_home, case_for_notice, relevant_child,
 };
 use cnis_core::records::{DeletionGround, GroundText};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
@@ -1108,7 +1108,7 @@ impl Service {
         let at = now_ms();
         self.write_audited(|tx| {
             let on_register = reg::entries_for_child(tx, &child)?.iter().any(|e| e.council == council.to_string());
-            let has_case = !cs::cases_for_child(tx, &child)?.iter().all(|c| c.council != council.to_string());
+            let has_case = cs::cases_for_child(tx, &child)?.iter().any(|c| c.council == council.to_string());
             if !on_register && !has_case {
                 return Err(cnis_store::Error::NotFound("child on your council's register"));
             }
@@ -1134,11 +1134,6 @@ impl Service {
         self.audit.record(self.event(actor, "outbox.read", "ok", subjects, serde_json::json!({})))?;
         Ok(rows)
     }
-}
-
-/// The grounds' words, for pages.
-pub fn ground_labels(g: &[ConsentGround]) -> Vec<&'static str> {
-    g.iter().map(|g| g.label()).collect()
 }
 
 /// A school's report of a pupil absent without explanation for 10 school
