@@ -46,6 +46,18 @@ words! {
         Registered => "registered", "Registered";
         /// Off the register, kept until its retention date.
         Left => "left", "Left the register";
+        /// Found to be the same child as another entry and merged into it;
+        /// given back its earlier status if the merge is undone.
+        Merged => "merged", "Merged into another child";
+    }
+}
+
+impl EntryStatus {
+    /// Draft or registered: an entry a caseworker works on. A left entry
+    /// is kept only for its retention period; a merged one is read through
+    /// the child it was merged into.
+    pub fn is_live(self) -> bool {
+        matches!(self, EntryStatus::Draft | EntryStatus::Registered)
     }
 }
 

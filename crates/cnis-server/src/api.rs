@@ -742,4 +742,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_account))
         .routes(routes!(import))
         .merge(crate::api_cases::routes())
+        .merge(crate::api_identity::routes())
 }

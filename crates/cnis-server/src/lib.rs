@@ -13,10 +13,12 @@
 
 pub mod api;
 pub mod api_cases;
+pub mod api_identity;
 pub mod assets;
 pub mod auth;
 pub mod pages;
 pub mod pages_cases;
+pub mod pages_identity;
 pub mod problem;
 pub mod state;
 
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     let (api_router, _) = api::routes().split_for_parts();
     pages::routes()
         .merge(pages_cases::routes())
+        .merge(pages_identity::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())
@@ -186,7 +189,7 @@ pub fn endpoints() -> Vec<(String, String)> {
         }
     }
     out.push(("GET".into(), "/api/openapi.json".into()));
-    for (method, path) in pages::ROUTES.iter().chain(pages_cases::ROUTES) {
+    for (method, path) in pages::ROUTES.iter().chain(pages_cases::ROUTES).chain(pages_identity::ROUTES) {
         out.push((method.to_string(), path.to_string()));
     }
     out.sort();

@@ -124,6 +124,9 @@ impl Layout {
             nav.push(NavItem { href: "/entries", label: "Register", current: current == "/entries" });
             nav.push(NavItem { href: "/entries/new", label: "Add a child", current: current == "/entries/new" });
         }
+        if allows(a.role, Permission::ReviewIdentity) {
+            nav.push(NavItem { href: "/identity", label: "Possible duplicates", current: current == "/identity" });
+        }
         Layout {
             assets: crate::assets::version(),
             user: Some(UserBar {
@@ -369,6 +372,7 @@ pub fn status_class(s: &EntryStatus) -> &'static str {
         EntryStatus::Draft => "govuk-tag--yellow",
         EntryStatus::Registered => "govuk-tag--blue",
         EntryStatus::Left => "govuk-tag--grey",
+        EntryStatus::Merged => "govuk-tag--purple",
     }
 }
 
@@ -428,6 +432,10 @@ pub fn action_label(a: &str) -> &str {
         "identity.lookup" => "Identity lookup by a partner",
         "identity.agree" => "Identity agreed by a partner",
         "emergency_access.grant" => "Emergency access granted",
+        "child.merge" => "Merged with another child",
+        "child.unmerge" => "Merge undone",
+        "identity.queue" => "Shown in the possible duplicates",
+        "identity.not_same" => "Decided not the same child as another",
         other => other,
     }
 }
@@ -594,6 +602,8 @@ fn banner(done: Option<&str>) -> Option<String> {
         "saved" => Some("Register entry changed".into()),
         "confirmed" => Some("The child is on the register".into()),
         "left" => Some("The child is off the register; the entry is kept until its retention date".into()),
+        "merged" => Some("The two children are merged into this one".into()),
+        "unmerged" => Some("The merge is undone: each child has their own record again".into()),
         _ => None,
     }
 }

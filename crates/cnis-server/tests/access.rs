@@ -63,6 +63,16 @@ impl Fixture<'_> {
         (id, s.case(&self.owner, id).expect("case").case.version)
     }
 
+    /// A merge of two fresh children by the owner: its id.
+    fn merged(&self) -> i64 {
+        let m = cnis_app::service::identity::MergeChildren {
+            kept: self.fresh().1,
+            absorbed: self.fresh().1,
+            reason: "the same pupil".into(),
+        };
+        self.server.service.merge_children(&self.owner, m).expect("merge").id
+    }
+
     fn registered(&self) -> (i64, String) {
         let (id, child) = self.fresh();
         self.server.service.confirm_entry(&self.owner, id, 1, "checked").expect("confirm");
@@ -533,6 +543,50 @@ fn rows() -> Vec<Row> {
             // Only the receiving council acknowledges.
             expect: Expect::Only(&["caseworker_other", "team_manager_other"], 200, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/merges",
+            call: |f, _| Call {
+                path: "/api/v1/merges".into(),
+                body: Body::Json(serde_json::json!({ "kept": f.fresh().1, "absorbed": f.fresh().1,
+                    "reason": "the same pupil" })),
+            },
+            expect: Expect::Only(CW, 201, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/merges/{id}/undo",
+            call: |f, _| {
+                let id = f.merged();
+                Call {
+                    path: format!("/api/v1/merges/{id}/undo"),
+                    body: Body::Json(serde_json::json!({ "reason": "twins" })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/identity/not-same",
+            call: |f, _| Call {
+                path: "/api/v1/identity/not-same".into(),
+                body: Body::Json(serde_json::json!({ "child_a": f.fresh().1, "child_b": f.fresh().1,
+                    "reason": "different parents" })),
+            },
+            expect: Expect::Only(CW, 201, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/identity/decisions",
+            call: |_, _| Call { path: "/api/v1/identity/decisions".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/identity/queue",
+            call: |_, _| Call { path: "/api/v1/identity/queue".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",
@@ -814,6 +868,47 @@ fn rows() -> Vec<Row> {
             path: "/scrutiny",
             call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/identity",
+            call: |_, _| Call { path: "/identity".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/identity/merge",
+            call: |f, _| Call {
+                path: "/identity/merge".into(),
+                body: Body::Form(vec![
+                    ("kept", f.fresh().1),
+                    ("absorbed", f.fresh().1),
+                    ("reason", "the same pupil".into()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/identity/not-same",
+            call: |f, _| Call {
+                path: "/identity/not-same".into(),
+                body: Body::Form(vec![
+                    ("child_a", f.fresh().1),
+                    ("child_b", f.fresh().1),
+                    ("reason", "different parents".into()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/merges/{id}/undo",
+            call: |f, _| {
+                let id = f.merged();
+                Call { path: format!("/merges/{id}/undo"), body: Body::Form(vec![("reason", "twins".into())]) }
+            },
+            expect: Expect::Only(CW, 303, 403),
         },
     ]
 }

@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod cases;
 pub mod db;
+pub mod identity;
 mod link;
 mod loads;
 pub mod register;
@@ -49,6 +50,10 @@ pub enum Error {
     /// The thing to add exists already.
     #[error("there is already {0}")]
     Duplicate(&'static str),
+    /// The change is not allowed in the row's present state (the words
+    /// say why, for the person who asked).
+    #[error("{0}")]
+    Refused(&'static str),
     /// The thing named does not exist.
     #[error("no such {0}")]
     NotFound(&'static str),

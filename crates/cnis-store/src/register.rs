@@ -167,6 +167,7 @@ CREATE TABLE audit_redactions (
     crate::cases::TABLES,
     crate::cases::CONSENT_TABLES,
     crate::cases::HANDOVER_TABLES,
+    crate::identity::TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call
@@ -934,7 +935,7 @@ pub fn delete_entry(tx: &mut Tx<'_>, id: i64) -> Result<()> {
 /// `born_by`: the candidates for passing compulsory school age.
 pub fn live_entries_born_by(tx: &mut Tx<'_>, born_by: NaiveDate) -> Result<Vec<Entry>> {
     tx.query(
-        &format!("SELECT {ENTRY_COLUMNS} FROM register_entries WHERE status <> 'left' AND dob <= $1 ORDER BY id"),
+        &format!("SELECT {ENTRY_COLUMNS} FROM register_entries WHERE status IN ('draft', 'registered') AND dob <= $1 ORDER BY id"),
         &[born_by.to_string().into()],
     )?
     .iter()

@@ -1698,9 +1698,8 @@ impl Service {
                 return Err(cnis_store::Error::NotFound("council"));
             }
             let code = council.to_string();
-            let entry = reg::entries_for_child(tx, &child)?
-                .into_iter()
-                .find(|e| e.council == code && e.status != EntryStatus::Left);
+            let entry =
+                reg::entries_for_child(tx, &child)?.into_iter().find(|e| e.council == code && e.status.is_live());
             let case = cs::cases_for_child(tx, &child)?
                 .into_iter()
                 .find(|c| c.council == code && c.status == CaseStatus::Open);
@@ -1775,8 +1774,8 @@ impl Service {
             let change = Change { by: actor.user_id, reason: &reason, at };
             cs::handover_event(tx, id, "acknowledged", actor.user_id, at)?;
             let entries = reg::entries_for_child(tx, &h.child_id)?;
-            let sending = entries.iter().find(|e| e.council == h.from_council && e.status != EntryStatus::Left);
-            let receiving = entries.iter().any(|e| e.council == h.to_council && e.status != EntryStatus::Left);
+            let sending = entries.iter().find(|e| e.council == h.from_council && e.status.is_live());
+            let receiving = entries.iter().any(|e| e.council == h.to_council && e.status.is_live());
             if let Some(e) = sending {
                 if !receiving {
                     let child = ChildId::parse(&h.child_id)

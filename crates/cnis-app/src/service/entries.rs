@@ -70,6 +70,11 @@ pub struct ChildView {
     pub viewers: Vec<Viewer>,
     /// Whether this view was under emergency access.
     pub emergency: bool,
+    /// The child asked for, when it is merged into `child_id` (the page is
+    /// then the whole group's, under the child kept).
+    pub asked_for: Option<String>,
+    /// Every merge this child's group was part of, undone ones included.
+    pub merges: Vec<cnis_store::identity::Merge>,
 }
 
 /// One entry's history.
@@ -513,9 +518,23 @@ impl Service {
         }
         let with_restricted = super::allows(actor.role, Permission::ReadRestricted);
         let found = self.db.read(|tx| {
+            // One query answers for a child never merged; a merged one is
+            // read as its whole group, under the child kept.
+            let mut merges = cnis_store::identity::merges_of(tx, &child)?;
+            let mut group = vec![child.clone()];
+            if !merges.is_empty() {
+                let root = cnis_store::identity::root(tx, &child)?;
+                group = vec![root.clone()];
+                group.extend(cnis_store::identity::group(tx, &root)?.into_iter().map(|m| m.absorbed));
+                merges = self.merges_for(tx, &group)?;
+            }
             let mut entries = Vec::new();
             let mut emergency = false;
-            for e in reg::entries_for_child(tx, &child)? {
+            let mut all = Vec::new();
+            for c in &group {
+                all.extend(reg::entries_for_child(tx, c)?);
+            }
+            for e in all {
                 let (ok, by_grant) = self.may_see(actor, &e, tx)?;
                 if ok {
                     emergency |= by_grant;
@@ -530,10 +549,18 @@ impl Service {
                     restricted.push(EntryRestricted { entry_id: e.id, content: reg::restricted(tx, e.id)? });
                 }
             }
-            let viewers = viewers(tx, &child, actor.council)?;
-            Ok((entries, history, restricted, viewers, emergency))
+            let mut viewers = Vec::new();
+            for c in &group {
+                viewers.extend(self::viewers(tx, c, actor.council)?);
+            }
+            if group.len() > 1 {
+                viewers.sort_by_key(|v| std::cmp::Reverse(v.at));
+                viewers.dedup_by(|a, b| a.at == b.at && a.name == b.name && a.action == b.action);
+                viewers.truncate(VIEWERS_SHOWN);
+            }
+            Ok((entries, history, restricted, viewers, emergency, group, merges))
         })?;
-        let (entries, history, restricted, viewers, emergency) = found;
+        let (entries, history, restricted, viewers, emergency, group, merges) = found;
         if entries.is_empty() {
             self.audit.record(self.event(actor, "child.read", "refused", vec![child], serde_json::json!({})))?;
             return Err(ServiceError::Forbidden(
@@ -541,13 +568,18 @@ impl Service {
             ));
         }
         let action = if emergency { "child.read.emergency" } else { "child.read" };
-        let event = self.event(actor, action, "ok", vec![child.clone()], serde_json::json!({}));
+        // A read of a merged child is a read of every child in the group.
+        let event = self.event(actor, action, "ok", group.clone(), serde_json::json!({}));
+        let root = group.first().cloned().unwrap_or_else(|| child.clone());
+        let asked_for = (root != child).then(|| child.clone());
         let entries = entries.into_iter().map(|e| {
             let name = self.council_name(&e.council);
             self.view(e, name)
         });
         let view = ChildView {
-            child_id: child,
+            child_id: root,
+            asked_for,
+            merges,
             entries: entries.collect(),
             history,
             restricted: with_restricted.then_some(restricted),
@@ -585,6 +617,11 @@ impl Service {
             if e.status == EntryStatus::Left {
                 return Err(cnis_store::Error::Duplicate(
                     "a record that this child left the register; create a new entry",
+                ));
+            }
+            if e.status == EntryStatus::Merged {
+                return Err(cnis_store::Error::Refused(
+                    "This entry was merged into another child: change that child's entry, or undo the merge first.",
                 ));
             }
             let update = EntryUpdate {
@@ -841,7 +878,7 @@ impl Service {
         self.write_audited(|tx| {
             let owners: Vec<String> = reg::entries_for_child(tx, &child)?
                 .into_iter()
-                .filter(|e| e.status != EntryStatus::Left && e.council != council.to_string())
+                .filter(|e| e.status.is_live() && e.council != council.to_string())
                 .map(|e| e.council)
                 .collect();
             let Some(owner) = owners.first() else {
@@ -932,6 +969,11 @@ pub(crate) fn leave(
 ) -> cnis_store::Result<Entry> {
     if e.status == EntryStatus::Left {
         return Err(cnis_store::Error::Duplicate("a record that this child left the register"));
+    }
+    if e.status == EntryStatus::Merged {
+        return Err(cnis_store::Error::Refused(
+            "This entry was merged into another child: the child it was merged into leaves the register instead.",
+        ));
     }
     let retain = cnis_core::school_age::add_years(on, years as i32);
     let update = EntryUpdate {

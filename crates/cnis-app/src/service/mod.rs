@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod entries;
+pub mod identity;
 pub mod search;
 
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ pub enum Permission {
     ManageCalendar,
     /// Decide whether a relevant child may be withdrawn to home education.
     DecideConsent,
+    /// Merge two children found to be one, undo a merge, record "not the
+    /// same child", and work the reviewer's queue.
+    ReviewIdentity,
     /// Look up a child's identifier (partner systems).
     IdentityLookup,
     /// Counts across every council, no names.
@@ -87,7 +91,7 @@ pub enum Permission {
 pub fn allows(role: Role, p: Permission) -> bool {
     use Permission::*;
     match p {
-        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts | WorkCases => {
+        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts | WorkCases | ReviewIdentity => {
             matches!(role, Role::Caseworker | Role::TeamManager)
         }
         ManageCalendar => matches!(role, Role::TeamManager | Role::CouncilAdmin),
@@ -168,6 +172,7 @@ impl ServiceError {
             cnis_store::Error::Conflict { .. } => ServiceError::Conflict(e.to_string()),
             cnis_store::Error::Duplicate(what) => ServiceError::Conflict(format!("there is already {what}")),
             cnis_store::Error::NotFound(what) => ServiceError::NotFound(what),
+            cnis_store::Error::Refused(what) => ServiceError::Conflict(what.to_string()),
             other => ServiceError::Store(other),
         }
     }
@@ -216,6 +221,9 @@ pub struct ServiceConfig {
     pub lookup_floor: f64,
     /// Identity lookups allowed per partner system per minute.
     pub lookups_per_minute: u32,
+    /// The reviewer's queue shows pairs on a council's register at or
+    /// above this match probability.
+    pub review_floor: f64,
     /// Hours a session lasts.
     pub session_hours: i64,
     /// Failed sign-ins that lock an account.
@@ -272,6 +280,7 @@ impl ServiceConfig {
             statutory_identifier: StatutoryIdentifier::NhsNumber,
             lookup_floor: 0.9,
             lookups_per_minute: 30,
+            review_floor: 0.5,
             session_hours: 8,
             lock_after: 5,
             lock_minutes: 15,
@@ -300,6 +309,8 @@ pub struct RawSettings {
     pub lookup_floor: Option<f64>,
     /// Identity lookups a partner system may make a minute.
     pub lookups_per_minute: Option<u32>,
+    /// The reviewer's queue: the lowest match probability shown.
+    pub review_floor: Option<f64>,
     /// Hours a session lasts.
     pub session_hours: Option<i64>,
     /// Failed sign-ins that lock an account.
@@ -348,6 +359,10 @@ impl ServiceConfig {
         if let Some(v) = raw.lookups_per_minute {
             range("lookups_per_minute", (1..=10_000).contains(&v))?;
             self.lookups_per_minute = v;
+        }
+        if let Some(v) = raw.review_floor {
+            range("review_floor", (0.01..=1.0).contains(&v))?;
+            self.review_floor = v;
         }
         if let Some(v) = raw.session_hours {
             range("session_hours", (1..=24).contains(&v))?;

@@ -279,6 +279,25 @@ fn entry_record(e: &Entry) -> LinkRecord {
 /// so each is found again by its record id (the query's is empty, which no
 /// entry's id is).
 fn rank(query: &LinkRecord, candidates: &[Entry]) -> Vec<(f64, Vec<Agreement>)> {
+    rank_with(query, candidates, false)
+}
+
+/// Two entries compared field by field: the match weight, the probability
+/// and every field compared with its weight, for or against (the waterfall a
+/// reviewer reads).
+pub(crate) fn explain_pair(a: &Entry, b: &Entry) -> (f64, f64, Vec<Agreement>) {
+    let (weight, parts) = rank_with(&entry_record(a), std::slice::from_ref(b), true).pop().unwrap_or_default();
+    (weight, probability(weight), parts)
+}
+
+/// A match weight as a probability, with the prior of a candidate that
+/// shares a key.
+pub(crate) fn probability(weight: f64) -> f64 {
+    1.0 / (1.0 + (-(weight + PRIOR_WEIGHT)).exp2())
+}
+
+/// [`rank`]; with `all`, fields that disagreed are listed too.
+fn rank_with(query: &LinkRecord, candidates: &[Entry], all: bool) -> Vec<(f64, Vec<Agreement>)> {
     let mut records = Vec::with_capacity(candidates.len() + 1);
     records.push(LinkRecord { source: "register".into(), record_id: String::new(), ..query.clone() });
     records.extend(candidates.iter().map(entry_record));
@@ -299,7 +318,7 @@ fn rank(query: &LinkRecord, candidates: &[Entry]) -> Vec<(f64, Vec<Agreement>)> 
             for (f, &level) in FIELDS.iter().zip(pat.iter()) {
                 let w = level_weight(*f, level);
                 weight += w;
-                if level > 0 && w > 0.0 {
+                if level > 0 && (w > 0.0 || all) {
                     agreed.push(Agreement { field: f.name(), level: f.levels()[usize::from(level)], weight: w });
                 }
             }
@@ -356,7 +375,7 @@ pub(crate) fn best_match(
         .iter()
         .zip(ranked)
         .filter(|(_, (_, agreed))| agreed.iter().any(|a| a.field == Field::Forename.name()))
-        .map(|(e, (weight, _))| (e.child_id.clone(), 1.0 / (1.0 + (-(weight + PRIOR_WEIGHT)).exp2())))
+        .map(|(e, (weight, _))| (e.child_id.clone(), probability(weight)))
         .filter(|(_, p)| *p >= floor)
         .max_by(|a, b| a.1.total_cmp(&b.1));
     Ok(best)
