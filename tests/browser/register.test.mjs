@@ -666,6 +666,97 @@ test("i. council A hands a child over to council B, which sees the child before 
   assert.match(await page.content(), /left the register/i);
 });
 
+test('j. two entries for one child are merged from the possible duplicates, and the merge is undone exactly', { timeout: 180_000 }, async () => {
+  const { context, page } = need(s.a, "council A's signed-in page");
+  let r = await page.goto('/entries/new');
+  assert.equal(r.status(), 200, 'GET /entries/new');
+  const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+  const family = `Mergeson${Date.now() % 100000}`;
+  const dob = `${new Date().getUTCFullYear() - 10}-06-21`;
+  const create = async (given, reason) => {
+    const res = await context.request.post('/api/v1/entries', {
+      headers: { 'x-csrf-token': csrf },
+      data: {
+        content: { given_name: given, family_name: family, dob, sex: 'F', address: '12 Quarry Row', postcode: 'ZZ9 4QR' },
+        source: 'hand',
+        reason,
+      },
+    });
+    assert.equal(res.status(), 201, `POST /api/v1/entries: ${await res.text()}`);
+    return (await res.json()).child_id;
+  };
+  const first = await create('Morgan', 'the school nurse told us');
+  const second = await create('Morgen', 'a neighbour rang');
+  const before = async (id) => (await (await context.request.get(`/api/v1/children/${id}`)).json()).entries;
+  const entriesBefore = [await before(first), await before(second)];
+
+  r = await page.goto('/identity');
+  assert.equal(r.status(), 200, 'GET /identity');
+  const card = page.locator('.govuk-summary-card', { hasText: family });
+  await card.waitFor();
+  const why = await card.locator('.cnis-waterfall').innerText();
+  for (const f of ['Given name', 'Family name', 'Date of birth']) assert.ok(why.includes(f), `the waterfall shows ${f}`);
+  await checkPage(page, 'identity-queue');
+  await card.locator('input[name="reason"]').first().fill('One girl: the neighbour misspelt her name');
+  const [merged] = await Promise.all([
+    page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/identity/merge'),
+    card.getByRole('button', { name: 'The same child: merge' }).click(),
+  ]);
+  assert.equal(merged.status(), 303, 'POST /identity/merge');
+  await page.waitForURL((u) => u.pathname.startsWith('/children/'));
+  await page.getByText('The two children are merged into this one').first().waitFor();
+  const kept = new URL(page.url()).pathname.split('/')[2];
+  const absorbed = kept === first ? second : first;
+  assert.ok([first, second].includes(kept), 'the child kept is one of the two');
+  assert.match(await page.content(), /Merged into another child/);
+  await checkPage(page, 'child-merged');
+  // Either child's address opens the one record.
+  r = await page.goto(`/children/${absorbed}`);
+  assert.equal(r.status(), 200);
+  assert.match(await page.locator('.govuk-inset-text').innerText(), /merged into this child/);
+
+  await page.locator('input[name="reason"][id^="undo-reason"]').fill('Twins after all: two girls at the same address');
+  const [undone] = await Promise.all([
+    page.waitForResponse((x) => x.request().method() === 'POST' && /^\/merges\/\d+\/undo$/.test(new URL(x.url()).pathname)),
+    page.getByRole('button', { name: 'Undo this merge' }).click(),
+  ]);
+  assert.equal(undone.status(), 303, 'POST undo');
+  await page.getByText('The merge is undone').first().waitFor();
+  await checkPage(page, 'child-unmerged');
+  // Each child has their own record again, as it was, with the merge and
+  // its undoing in the timeline.
+  const after = [await before(first), await before(second)];
+  for (const [i, id] of [first, second].entries()) {
+    const view = await (await context.request.get(`/api/v1/children/${id}`)).json();
+    assert.equal(view.child_id, id, `child ${id} is read as itself`);
+    assert.equal(view.asked_for, null);
+    assert.equal(after[i].length, 1, `child ${id} has one entry`);
+    assert.equal(after[i][0].status, entriesBefore[i][0].status, 'the status as before');
+    assert.deepEqual(after[i][0].content, entriesBefore[i][0].content, 'the content as before');
+  }
+  r = await page.goto('/identity');
+  assert.equal(await page.locator('.govuk-summary-card', { hasText: family }).count(), 0, 'the pair is not offered again');
+});
+
+test('k. a caseworker adds an alternative provision provider; with no evidence the checklist shows every standard not met', { timeout: 120_000 }, async () => {
+  const { page } = need(s.a, "council A's signed-in page");
+  let r = await page.goto('/ap');
+  assert.equal(r.status(), 200, 'GET /ap');
+  await checkPage(page, 'ap-list');
+  const name = `Canal Street Tuition ${Date.now() % 100000}`;
+  await page.locator('#name').fill(name);
+  await page.locator('#kind').selectOption('sole_trader');
+  await page.locator('#address').fill('4 Canal Street');
+  await page.locator('#reason').fill('A school said it places pupils there');
+  const added = await submit(page, 'Add the provider', '/ap');
+  assert.equal(added.status(), 303, 'POST /ap');
+  await page.waitForURL((u) => /^\/ap\/\d+$/.test(u.pathname));
+  await page.getByText('Provider added').first().waitFor();
+  assert.equal(await page.locator('h1').innerText(), name);
+  assert.equal(await page.getByText('Not met', { exact: true }).count(), 4, 'four standards, none met');
+  await checkPage(page, 'ap-provider');
+});
+
 test('every page checked has no serious or critical axe violation', async (t) => {
   assert.ok(s.checked.length > 0, 'no page was checked');
   for (const c of s.checked) {

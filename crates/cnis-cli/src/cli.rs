@@ -344,6 +344,13 @@ pub enum LinkCommand {
         /// record are scored, and existing children stay as they were.
         #[arg(long = "new", value_name = "FILE")]
         new_files: Vec<PathBuf>,
+        /// The register service's database (an SQLite file or a
+        /// `postgres://` URL): children its caseworkers decided are not the
+        /// same child (an undone merge, "not the same child") are never put
+        /// into one child. Their records are found by the child ids earlier
+        /// runs gave them (--db).
+        #[arg(long = "register", value_name = "DB")]
+        register: Option<String>,
         #[command(flatten)]
         training: TrainOpts,
         #[command(flatten)]

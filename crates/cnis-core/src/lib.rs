@@ -12,6 +12,7 @@
 #[macro_use]
 mod macros;
 
+pub mod ap;
 pub mod calendar;
 pub mod casework;
 mod child_id;

@@ -743,4 +743,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(import))
         .merge(crate::api_cases::routes())
         .merge(crate::api_identity::routes())
+        .merge(crate::api_ap::routes())
 }

@@ -12,11 +12,13 @@
 //! child's id.
 
 pub mod api;
+pub mod api_ap;
 pub mod api_cases;
 pub mod api_identity;
 pub mod assets;
 pub mod auth;
 pub mod pages;
+pub mod pages_ap;
 pub mod pages_cases;
 pub mod pages_identity;
 pub mod problem;
@@ -102,7 +104,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "cnis register service", description = "The children not in school register, identity lookup and audit. Errors are problem details (RFC 9457)."),
     modifiers(&Security),
-    tags((name = "register"), (name = "identity"), (name = "session"), (name = "audit"), (name = "accounts"), (name = "casework"), (name = "statistics"), (name = "service"))
+    tags((name = "register"), (name = "identity"), (name = "session"), (name = "audit"), (name = "accounts"), (name = "casework"), (name = "alternative provision"), (name = "statistics"), (name = "service"))
 )]
 struct ApiDoc;
 
@@ -112,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     pages::routes()
         .merge(pages_cases::routes())
         .merge(pages_identity::routes())
+        .merge(pages_ap::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())
@@ -189,7 +192,9 @@ pub fn endpoints() -> Vec<(String, String)> {
         }
     }
     out.push(("GET".into(), "/api/openapi.json".into()));
-    for (method, path) in pages::ROUTES.iter().chain(pages_cases::ROUTES).chain(pages_identity::ROUTES) {
+    for (method, path) in
+        pages::ROUTES.iter().chain(pages_cases::ROUTES).chain(pages_identity::ROUTES).chain(pages_ap::ROUTES)
+    {
         out.push((method.to_string(), path.to_string()));
     }
     out.sort();

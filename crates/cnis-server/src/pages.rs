@@ -124,6 +124,9 @@ impl Layout {
             nav.push(NavItem { href: "/entries", label: "Register", current: current == "/entries" });
             nav.push(NavItem { href: "/entries/new", label: "Add a child", current: current == "/entries/new" });
         }
+        if allows(a.role, Permission::ManageAp) {
+            nav.push(NavItem { href: "/ap", label: "Alternative provision", current: current == "/ap" });
+        }
         if allows(a.role, Permission::ReviewIdentity) {
             nav.push(NavItem { href: "/identity", label: "Possible duplicates", current: current == "/identity" });
         }

@@ -73,6 +73,28 @@ impl Fixture<'_> {
         self.server.service.merge_children(&self.owner, m).expect("merge").id
     }
 
+    /// A provider on the owner's council's register: its id.
+    fn provider(&self) -> i64 {
+        let new = cnis_app::service::ap::NewProvider { content: provider_content(), reason: "matrix".into() };
+        self.server.service.add_provider(&self.owner, new).expect("provider").id
+    }
+
+    /// A placement with a fresh provider: its id and version.
+    fn placement(&self) -> (i64, i64) {
+        let id = self.provider();
+        let p = cnis_app::service::ap::PlaceChild {
+            child_id: self.fresh().1,
+            commissioner: cnis_core::ap::Commissioner::Council,
+            school: None,
+            start_on: (chrono::Utc::now().date_naive() - chrono::Days::new(14)).to_string(),
+            planned_end_on: None,
+            hours_per_week: 12.0,
+            reason: "matrix".into(),
+        };
+        let placed = self.server.service.place_child(&self.owner, id, p).expect("placement");
+        (placed.id, placed.version)
+    }
+
     fn registered(&self) -> (i64, String) {
         let (id, child) = self.fresh();
         self.server.service.confirm_entry(&self.owner, id, 1, "checked").expect("confirm");
@@ -122,6 +144,20 @@ fn notice_json_value() -> cnis_core::casework::DeletionNotice {
         dob: common::dob_aged(10),
         ..Default::default()
     }
+}
+
+fn provider_content() -> cnis_core::ap::ProviderContent {
+    cnis_core::ap::ProviderContent {
+        name: "Matrix Tuition".into(),
+        addresses: vec!["1 Test Street".into()],
+        ..Default::default()
+    }
+}
+
+/// The Monday of this week.
+fn this_monday() -> String {
+    let d = chrono::Utc::now().date_naive();
+    (d - chrono::Days::new(u64::from(chrono::Datelike::weekday(&d).num_days_from_monday()))).to_string()
 }
 
 const CALENDAR: &str = "kind,start,end,description\nterm,2026-09-02,2026-10-23,Autumn 1\n";
@@ -587,6 +623,96 @@ fn rows() -> Vec<Row> {
             call: |_, _| Call { path: "/api/v1/identity/queue".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),
         },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/providers",
+            call: |_, _| Call {
+                path: "/api/v1/ap/providers".into(),
+                body: Body::Json(serde_json::json!({ "content": provider_content(), "reason": "matrix" })),
+            },
+            expect: Expect::Only(CW_ALL, 201, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/ap/providers",
+            call: |_, _| Call { path: "/api/v1/ap/providers".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/ap/providers/{id}",
+            call: |f, _| Call { path: format!("/api/v1/ap/providers/{}", f.provider()), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "PUT",
+            path: "/api/v1/ap/providers/{id}",
+            call: |f, _| Call {
+                path: format!("/api/v1/ap/providers/{}", f.provider()),
+                body: Body::Json(
+                    serde_json::json!({ "version": 1, "content": provider_content(), "reason": "matrix" }),
+                ),
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/providers/{id}/evidence",
+            call: |f, _| Call {
+                path: format!("/api/v1/ap/providers/{}/evidence", f.provider()),
+                body: Body::Json(serde_json::json!({ "standard": "safeguarding_lead", "evidence": "certificate",
+                    "checked_on": chrono::Utc::now().date_naive().to_string() })),
+            },
+            expect: Expect::Only(CW, 204, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/providers/{id}/visits",
+            call: |f, _| Call {
+                path: format!("/api/v1/ap/providers/{}/visits", f.provider()),
+                body: Body::Json(serde_json::json!({ "visited_on": chrono::Utc::now().date_naive().to_string(),
+                    "findings": "all well" })),
+            },
+            expect: Expect::Only(CW, 204, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/providers/{id}/placements",
+            call: |f, _| Call {
+                path: format!("/api/v1/ap/providers/{}/placements", f.provider()),
+                body: Body::Json(serde_json::json!({ "child_id": f.fresh().1, "commissioner": "council",
+                    "start_on": chrono::Utc::now().date_naive().to_string(), "hours_per_week": 10.0, "reason": "matrix" })),
+            },
+            expect: Expect::Only(CW, 201, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/placements/{id}/attendance",
+            call: |f, _| Call {
+                path: format!("/api/v1/ap/placements/{}/attendance", f.placement().0),
+                body: Body::Json(serde_json::json!({ "week_of": this_monday(), "attended": 3, "offered": 4 })),
+            },
+            expect: Expect::Only(CW, 204, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/ap/placements/{id}/end",
+            call: |f, _| {
+                let (id, version) = f.placement();
+                Call {
+                    path: format!("/api/v1/ap/placements/{id}/end"),
+                    body: Body::Json(serde_json::json!({ "version": version,
+                        "ended_on": chrono::Utc::now().date_naive().to_string(), "reason": "back in school" })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/ap/alerts",
+            call: |_, _| Call { path: "/api/v1/ap/alerts".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
         // Pages.
         Row {
             method: "GET",
@@ -868,6 +994,97 @@ fn rows() -> Vec<Row> {
             path: "/scrutiny",
             call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/ap",
+            call: |_, _| Call { path: "/ap".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap",
+            call: |_, _| Call {
+                path: "/ap".into(),
+                body: Body::Form(vec![
+                    ("name", "Matrix Tuition".into()),
+                    ("kind", "sole_trader".into()),
+                    ("address", "1 Test Street".into()),
+                    ("reason", "matrix".into()),
+                ]),
+            },
+            expect: Expect::Only(CW_ALL, 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/ap/{id}",
+            call: |f, _| Call { path: format!("/ap/{}", f.provider()), body: Body::None },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap/{id}/evidence",
+            call: |f, _| Call {
+                path: format!("/ap/{}/evidence", f.provider()),
+                body: Body::Form(vec![
+                    ("standard", "health_and_safety".into()),
+                    ("evidence", "risk assessment".into()),
+                    ("checked_on", chrono::Utc::now().date_naive().to_string()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap/{id}/visits",
+            call: |f, _| Call {
+                path: format!("/ap/{}/visits", f.provider()),
+                body: Body::Form(vec![
+                    ("visited_on", chrono::Utc::now().date_naive().to_string()),
+                    ("findings", "all well".into()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap/{id}/placements",
+            call: |f, _| Call {
+                path: format!("/ap/{}/placements", f.provider()),
+                body: Body::Form(vec![
+                    ("child_id", f.fresh().1),
+                    ("commissioner", "council".into()),
+                    ("start_on", chrono::Utc::now().date_naive().to_string()),
+                    ("hours_per_week", "10".into()),
+                    ("reason", "matrix".into()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap/placements/{id}/attendance",
+            call: |f, _| Call {
+                path: format!("/ap/placements/{}/attendance", f.placement().0),
+                body: Body::Form(vec![("week_of", this_monday()), ("attended", "3".into()), ("offered", "4".into())]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/ap/placements/{id}/end",
+            call: |f, _| {
+                let (id, version) = f.placement();
+                Call {
+                    path: format!("/ap/placements/{id}/end"),
+                    body: Body::Form(vec![
+                        ("version", version.to_string()),
+                        ("ended_on", chrono::Utc::now().date_naive().to_string()),
+                        ("reason", "back in school".into()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
         },
         Row {
             method: "GET",

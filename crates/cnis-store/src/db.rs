@@ -99,6 +99,15 @@ impl Row {
         }
     }
 
+    /// Column `i` as a real number (an integer is widened).
+    pub fn float(&self, i: usize) -> Result<f64> {
+        match self.at(i)? {
+            Value::Real(v) => Ok(*v),
+            Value::Int(v) => Ok(*v as f64),
+            _ => Err(Error::Corrupt { table: "query", what: "real column" }),
+        }
+    }
+
     /// Column `i` as text.
     pub fn text(&self, i: usize) -> Result<String> {
         match self.at(i)? {

@@ -12,6 +12,7 @@
 //! refused without anything changing. The database file is readable by its
 //! owner only: it holds children's personal data.
 
+pub mod ap;
 pub mod audit;
 pub mod cases;
 pub mod db;

@@ -168,6 +168,7 @@ CREATE TABLE audit_redactions (
     crate::cases::CONSENT_TABLES,
     crate::cases::HANDOVER_TABLES,
     crate::identity::TABLES,
+    crate::ap::TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call

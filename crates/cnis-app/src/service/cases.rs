@@ -1294,8 +1294,10 @@ impl Service {
 
     /// Escalates every open case past its deadline on `today` to its
     /// council's team managers, once: the case records the day (a new
-    /// version, with history) and the outbox a message. Run by the daily
-    /// sweep; returns how many.
+    /// version, with history) and the outbox a message; likewise each
+    /// unacknowledged handover past its time, and each alternative
+    /// provision alert not sent before. Run by the daily sweep; returns
+    /// how many.
     pub fn escalate_overdue(&self, today: NaiveDate) -> Result<usize> {
         let at = now_ms();
         let (n, head) = self.db.write(|tx| {
@@ -1340,6 +1342,7 @@ impl Service {
                     detail: serde_json::json!({ "handover": h.id }),
                 });
             }
+            self.queue_ap_alerts(tx, today, at, &mut events)?;
             let head = cnis_store::audit::append(tx, &events)?;
             Ok((events.len(), head))
         })?;

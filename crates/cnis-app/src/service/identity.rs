@@ -10,6 +10,9 @@
 //! they were one (an edit, an enquiry, a notice) was written for one of the
 //! children's own rows and stays with that child.
 
+use std::collections::HashMap;
+
+use cnis_core::ChildId;
 use cnis_core::register::EntryStatus;
 use cnis_store::identity::{self as idt, NewDecision, NewMerge};
 pub use cnis_store::identity::{IdentityDecision, Merge};
@@ -334,6 +337,24 @@ impl Service {
         Ok(self.db.read(|tx| idt::decisions(tx, None))?)
     }
 
+    /// Pairs of children a person decided are not the same child (the
+    /// standing decision on each pair), across every council: what the
+    /// linkage engine keeps apart (`cnis link predict --register`).
+    pub fn not_same_pairs(&self) -> Result<Vec<(ChildId, ChildId)>> {
+        let all = self.all_identity_decisions()?;
+        let mut standing: HashMap<(String, String), bool> = HashMap::new();
+        for d in all {
+            standing.insert((d.child_a, d.child_b), d.same);
+        }
+        let mut out: Vec<(ChildId, ChildId)> = standing
+            .into_iter()
+            .filter(|(_, same)| !same)
+            .filter_map(|((a, b), _)| Some((ChildId::parse(&a).ok()?, ChildId::parse(&b).ok()?)))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
     /// The reviewer's queue: pairs of children on the council's register
     /// that share a date of birth and whose match probability is at least
     /// `review_floor`, most likely first, leaving out pairs a person has
@@ -365,5 +386,50 @@ impl Service {
         let shown: Vec<String> = out.iter().flat_map(|p| [p.a.child_id.clone(), p.b.child_id.clone()]).collect();
         self.audit.record(self.event(actor, "identity.queue", "ok", shown, serde_json::json!({})))?;
         Ok(out)
+    }
+}
+
+/// The record pairs linkage must not put into one child, given the pairs
+/// of children people decided are not the same and each record's child id
+/// from earlier linkage runs: every record of one child against every
+/// record of the other (indices into the records, lower first). Children
+/// the records do not carry (entered by hand in the service, never
+/// linked) give nothing.
+pub fn record_exclusions(
+    not_same: &[(ChildId, ChildId)],
+    child_of: impl IntoIterator<Item = (usize, ChildId)>,
+) -> Vec<(u32, u32)> {
+    let mut records: HashMap<ChildId, Vec<usize>> = HashMap::new();
+    for (i, c) in child_of {
+        records.entry(c).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (a, b) in not_same {
+        let (Some(ra), Some(rb)) = (records.get(a), records.get(b)) else { continue };
+        for &x in ra {
+            for &y in rb {
+                let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+                if let (Ok(lo), Ok(hi)) = (u32::try_from(lo), u32::try_from(hi)) {
+                    out.push((lo, hi));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_of_one_child_is_kept_from_every_record_of_the_other() {
+        let id = |n: u64| ChildId::from_payload(n);
+        let not_same = [(id(1), id(2)), (id(3), id(9))];
+        let child_of = [(0, id(1)), (4, id(2)), (2, id(1)), (1, id(2)), (3, id(3))];
+        assert_eq!(record_exclusions(&not_same, child_of), vec![(0, 1), (0, 4), (1, 2), (2, 4)]);
+        assert!(record_exclusions(&[], child_of).is_empty());
     }
 }

@@ -12,6 +12,7 @@
 //! answer is returned only after its audit row is committed.
 
 pub mod accounts;
+pub mod ap;
 pub mod audit;
 pub mod cases;
 pub mod entries;
@@ -76,6 +77,9 @@ pub enum Permission {
     ManageCalendar,
     /// Decide whether a relevant child may be withdrawn to home education.
     DecideConsent,
+    /// Keep the council's register of unregistered alternative provision:
+    /// providers, standards, visits, placements and attendance.
+    ManageAp,
     /// Merge two children found to be one, undo a merge, record "not the
     /// same child", and work the reviewer's queue.
     ReviewIdentity,
@@ -91,7 +95,8 @@ pub enum Permission {
 pub fn allows(role: Role, p: Permission) -> bool {
     use Permission::*;
     match p {
-        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts | WorkCases | ReviewIdentity => {
+        ReadChild | EditRegister | Search | Import | EmergencyAccess | CouncilCounts | WorkCases | ReviewIdentity
+        | ManageAp => {
             matches!(role, Role::Caseworker | Role::TeamManager)
         }
         ManageCalendar => matches!(role, Role::TeamManager | Role::CouncilAdmin),
@@ -224,6 +229,12 @@ pub struct ServiceConfig {
     /// The reviewer's queue shows pairs on a council's register at or
     /// above this match probability.
     pub review_floor: f64,
+    /// The national standards for unregistered alternative provision the
+    /// council checks providers against (codes; voluntary since 2025).
+    pub ap_standards: Vec<String>,
+    /// Days a placement under way may go without attendance recorded
+    /// before it is an alert.
+    pub ap_attendance_gap_days: i64,
     /// Hours a session lasts.
     pub session_hours: i64,
     /// Failed sign-ins that lock an account.
@@ -281,6 +292,8 @@ impl ServiceConfig {
             lookup_floor: 0.9,
             lookups_per_minute: 30,
             review_floor: 0.5,
+            ap_standards: cnis_core::ap::DEFAULT_STANDARDS.iter().map(|s| s.to_string()).collect(),
+            ap_attendance_gap_days: 14,
             session_hours: 8,
             lock_after: 5,
             lock_minutes: 15,
@@ -311,6 +324,10 @@ pub struct RawSettings {
     pub lookups_per_minute: Option<u32>,
     /// The reviewer's queue: the lowest match probability shown.
     pub review_floor: Option<f64>,
+    /// Alternative provision: the standards checked (codes).
+    pub ap_standards: Option<Vec<String>>,
+    /// Alternative provision: days without attendance before an alert.
+    pub ap_attendance_gap_days: Option<i64>,
     /// Hours a session lasts.
     pub session_hours: Option<i64>,
     /// Failed sign-ins that lock an account.
@@ -359,6 +376,17 @@ impl ServiceConfig {
         if let Some(v) = raw.lookups_per_minute {
             range("lookups_per_minute", (1..=10_000).contains(&v))?;
             self.lookups_per_minute = v;
+        }
+        if let Some(v) = raw.ap_standards {
+            let ok = !v.is_empty()
+                && v.iter()
+                    .all(|s| !s.is_empty() && s.len() <= 60 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            range("ap_standards", ok)?;
+            self.ap_standards = v;
+        }
+        if let Some(v) = raw.ap_attendance_gap_days {
+            range("ap_attendance_gap_days", (1..=90).contains(&v))?;
+            self.ap_attendance_gap_days = v;
         }
         if let Some(v) = raw.review_floor {
             range("review_floor", (0.01..=1.0).contains(&v))?;

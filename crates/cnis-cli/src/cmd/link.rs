@@ -69,6 +69,7 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             train: train_first,
             assign_ids,
             new_files,
+            register,
             training,
             limits,
         } => {
@@ -112,6 +113,9 @@ pub fn run(cmd: LinkCommand, g: &Global) -> anyhow::Result<ExitCode> {
             spin.set_message("clustering");
             let t = Instant::now();
             let mut decisions = reviewed(p, g)?;
+            if let Some(register) = &register {
+                kept_apart(p, g, register, &mut decisions)?;
+            }
             if incremental {
                 decisions.same.extend(existing_children(p, g)?);
             }
@@ -328,6 +332,30 @@ fn reviewed(p: &Prepared, g: &Global) -> anyhow::Result<cnis_link::Decisions> {
         );
     }
     Ok(out)
+}
+
+/// Adds the register service's "not the same child" decisions to the
+/// reviewers' own, as record pairs that never join.
+fn kept_apart(p: &Prepared, g: &Global, register: &str, decisions: &mut cnis_link::Decisions) -> anyhow::Result<()> {
+    let service =
+        crate::cmd::register::open_service(&crate::cli::RegisterDb { register: register.to_string(), settings: None })?;
+    let pairs = service.not_same_pairs()?;
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let known = if g.db.exists() { crate::cmd::ingest::open_store(&g.db)?.linked_ids()? } else { Default::default() };
+    let child_of = (0..p.n)
+        .filter_map(|i| known.get(&(p.sources[p.source[i] as usize].clone(), p.record_id[i].clone())).map(|&c| (i, c)));
+    let apart = cnis_app::service::identity::record_exclusions(&pairs, child_of);
+    if !g.quiet {
+        eprintln!(
+            "{} pairs of children kept apart by the register's decisions ({} record pairs)",
+            pairs.len(),
+            apart.len()
+        );
+    }
+    decisions.different.extend(apart);
+    Ok(())
 }
 
 /// Child ids that last across runs: each cluster keeps the id most of its
