@@ -774,3 +774,67 @@ fn a_handover_is_offered_seen_by_both_councils_acknowledged_and_escalated_when_i
         assert!(s.verify_audit().expect("verify").first_broken.is_none());
     }
 }
+
+#[test]
+fn a_home_education_case_goes_from_notification_to_an_order_in_the_law_s_order_and_the_entry_keeps_step() {
+    use cnis_app::service::cases::NewHeStep;
+    use cnis_core::casework::{HeStage, HeStep};
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let r = s.submit_notice(&school, notice(SCHOOL, "9(1)(f)", "Ada", "Byron", None)).expect("notice");
+        let id = r.case_id.expect("a home-education case");
+        let entry = r.draft_entry_id.expect("a draft");
+        let step = |stage: HeStage, days_ago: u64| HeStep {
+            stage,
+            on: today() - Days::new(days_ago),
+            note: "recorded".into(),
+            document: None,
+            satisfy_by: None,
+            suitable: None,
+            school: None,
+            recorded_by: 0,
+        };
+        let mut version = s.case(&cw, id).expect("case").case.version;
+        let mut record = |st: HeStep| {
+            let out = s.record_he_step(&cw, id, NewHeStep { version, step: st });
+            if let Ok(c) = &out {
+                version = c.version;
+            }
+            out
+        };
+        record(step(HeStage::Notified, 60)).expect("notified");
+        record(HeStep { suitable: Some(false), ..step(HeStage::Assessed, 50) }).expect("assessed");
+        // 14 days is too short a notice; the field is named.
+        let short = HeStep { satisfy_by: Some(today() - Days::new(26)), ..step(HeStage::NoticeToSatisfy, 40) };
+        let Err(ServiceError::Invalid(e)) = record(short) else { panic!("{}: refused", env.name) };
+        assert_eq!(e[0].field, "step.satisfy_by", "{}", env.name);
+        let to_satisfy = HeStep { satisfy_by: Some(today() - Days::new(25)), ..step(HeStage::NoticeToSatisfy, 40) };
+        let c = record(to_satisfy).expect("notice to satisfy");
+        assert_eq!(c.due_on, Some(today() - Days::new(25)), "{}: the deadline is the notice's", env.name);
+        // An order needs a notice of intended school first.
+        let early = HeStep { school: Some("2024002".into()), ..step(HeStage::OrderServed, 20) };
+        assert!(matches!(record(early), Err(ServiceError::Invalid(_))), "{}", env.name);
+        record(HeStep { school: Some("2024002".into()), ..step(HeStage::NoticeOfIntendedSchool, 20) })
+            .expect("intended school");
+        // The parent has 15 days to choose a school.
+        let soon = HeStep { school: Some("2024002".into()), ..step(HeStage::OrderServed, 10) };
+        assert!(matches!(record(soon), Err(ServiceError::Invalid(_))), "{}", env.name);
+        let c = record(HeStep { school: Some("2024002".into()), ..step(HeStage::OrderServed, 5) }).expect("order");
+        assert_eq!(c.content.he_steps.len(), 5);
+        // A stale version is refused; the entry's timeline has every step.
+        let stale = s.record_he_step(&cw, id, NewHeStep { version: 1, step: step(HeStage::OrderRevoked, 0) });
+        assert!(matches!(stale, Err(ServiceError::Conflict(_))), "{}: {stale:?}", env.name);
+        let child = s.child(&cw, &r.notice.child_id).expect("child");
+        let rows = &child.history.iter().find(|h| h.entry_id == entry).expect("history").rows;
+        let steps = rows.iter().filter(|h| h.action.starts_with("home education:")).count();
+        assert_eq!(steps, 5, "{}", env.name);
+        // A missing-education case has no such steps.
+        let me = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Kit", "Marlowe", None)).expect("notice");
+        let me_id = me.case_id.expect("case");
+        let v = s.case(&cw, me_id).expect("case").case.version;
+        let wrong = s.record_he_step(&cw, me_id, NewHeStep { version: v, step: step(HeStage::Notified, 1) });
+        assert!(matches!(wrong, Err(ServiceError::Conflict(_))), "{}", env.name);
+    }
+}

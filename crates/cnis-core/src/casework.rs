@@ -275,6 +275,144 @@ pub struct CaseContent {
     pub flags: Vec<String>,
     /// The day the case was escalated to the team managers as overdue.
     pub escalated_on: Option<String>,
+    /// A home-education case's steps, in order (see [`check_he_step`]).
+    pub he_steps: Vec<HeStep>,
+}
+
+words! {
+    /// A step of a home-education case, from the notification to a school
+    /// attendance order (s.437 to s.440 EA 1996).
+    HeStage {
+        /// The council learnt the child is educated at home.
+        Notified => "notified", "Notification received";
+        /// The council's first enquiries of the parents.
+        InitialEnquiries => "initial_enquiries", "Initial enquiries made";
+        /// The council asked to visit the home.
+        HomeVisitRequested => "home_visit_requested", "Home visit requested";
+        /// The council decided whether the education is suitable.
+        Assessed => "assessed", "Suitability assessed";
+        /// A notice requiring the parent to satisfy the council, within at
+        /// least 15 days, that the child is receiving suitable education
+        /// (s.437(1)).
+        NoticeToSatisfy => "notice_to_satisfy", "Notice to satisfy served (s.437(1))";
+        /// Notice of the school the council intends to name in an order
+        /// (s.438).
+        NoticeOfIntendedSchool => "notice_of_intended_school", "Notice of intended school served (s.438)";
+        /// A school attendance order served (s.437(3)).
+        OrderServed => "order_served", "School attendance order served";
+        /// The order revoked (s.442).
+        OrderRevoked => "order_revoked", "School attendance order revoked";
+    }
+}
+
+/// One step of a home-education case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HeStep {
+    /// Which step.
+    pub stage: HeStage,
+    /// The day it happened or was served (`YYYY-MM-DD`).
+    pub on: chrono::NaiveDate,
+    /// What happened, in the caseworker's words.
+    #[serde(default)]
+    pub note: String,
+    /// The letter or document it rests on (a reference in the council's
+    /// document store), if any.
+    #[serde(default)]
+    pub document: Option<String>,
+    /// For a notice to satisfy: the day the parent must satisfy the council
+    /// by (at least the notice period after it is served).
+    #[serde(default)]
+    pub satisfy_by: Option<chrono::NaiveDate>,
+    /// For an assessment: whether the education is suitable.
+    #[serde(default)]
+    pub suitable: Option<bool>,
+    /// For a notice of intended school or an order: the school (LAESTAB).
+    #[serde(default)]
+    pub school: Option<String>,
+    /// Recorded by (account id; filled in by the service).
+    #[serde(default)]
+    pub recorded_by: i64,
+}
+
+/// Whether `step` may follow `steps` in a home-education case: the law's
+/// order and periods. `notice_days` is the period of a notice to satisfy
+/// (at least 15 days, s.437(1)); `choose_days` the time a parent has to
+/// choose another school after a notice of intended school (15 days,
+/// s.438(4)) before an order may be served. Returns the field and the
+/// reason when it may not.
+pub fn check_he_step(
+    steps: &[HeStep],
+    step: &HeStep,
+    notice_days: u64,
+    choose_days: u64,
+) -> Result<(), (&'static str, &'static str)> {
+    use HeStage::*;
+    if steps.last().is_some_and(|l| step.on < l.on) {
+        return Err(("on", "A step cannot be dated before the step recorded before it"));
+    }
+    let order_in_force = {
+        let served = steps.iter().rposition(|s| s.stage == OrderServed);
+        let revoked = steps.iter().rposition(|s| s.stage == OrderRevoked);
+        match (served, revoked) {
+            (Some(s), Some(r)) => s > r,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    };
+    let last_notice = steps.iter().rposition(|s| s.stage == NoticeToSatisfy);
+    let needs_school =
+        |s: &HeStep| s.school.as_deref().is_some_and(|x| x.len() == 7 && x.bytes().all(|b| b.is_ascii_digit()));
+    match step.stage {
+        Notified if !steps.is_empty() => Err(("stage", "The notification is the first step of a case")),
+        Assessed if step.suitable.is_none() => Err(("suitable", "Say whether the education is suitable")),
+        NoticeToSatisfy => {
+            if order_in_force {
+                return Err(("stage", "An order is in force: revoke it first"));
+            }
+            let earliest = step.on + chrono::Days::new(notice_days);
+            match step.satisfy_by {
+                Some(d) if d >= earliest => Ok(()),
+                _ => Err(("satisfy_by", "Give the parent at least the notice period (15 days) to satisfy the council")),
+            }
+        }
+        NoticeOfIntendedSchool => {
+            let Some(n) = last_notice else {
+                return Err(("stage", "Serve a notice to satisfy first"));
+            };
+            if steps[n].satisfy_by.is_none_or(|d| step.on <= d) {
+                return Err(("on", "The period of the notice to satisfy has not ended"));
+            }
+            if steps[n + 1..].iter().any(|s| s.stage == Assessed && s.suitable == Some(true)) {
+                return Err(("stage", "The education was found suitable after the notice to satisfy"));
+            }
+            if !needs_school(step) {
+                return Err(("school", "Name the intended school by its LAESTAB (7 digits)"));
+            }
+            Ok(())
+        }
+        OrderServed => {
+            if order_in_force {
+                return Err(("stage", "An order is already in force"));
+            }
+            let Some(intended) = steps.iter().rposition(|s| s.stage == NoticeOfIntendedSchool) else {
+                return Err(("stage", "Serve a notice of intended school first"));
+            };
+            if last_notice.is_some_and(|n| n > intended) {
+                return Err(("stage", "A notice to satisfy was served after the notice of intended school"));
+            }
+            if step.on < steps[intended].on + chrono::Days::new(choose_days) {
+                return Err(("on", "The parent has 15 days from the notice of intended school to choose a school"));
+            }
+            if !needs_school(step) {
+                return Err(("school", "Name the school the order requires the child to attend (LAESTAB)"));
+            }
+            Ok(())
+        }
+        OrderRevoked if !order_in_force => Err(("stage", "No order is in force")),
+        _ => Ok(()),
+    }
 }
 
 words! {
@@ -361,6 +499,67 @@ pub fn at_risk_at_home(care: &[CareEpisode], on: chrono::NaiveDate) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    fn he(stage: HeStage, on: &str) -> HeStep {
+        HeStep {
+            stage,
+            on: chrono::NaiveDate::parse_from_str(on, "%Y-%m-%d").expect("date"),
+            note: String::new(),
+            document: None,
+            satisfy_by: None,
+            suitable: None,
+            school: None,
+            recorded_by: 0,
+        }
+    }
+
+    #[test]
+    fn a_school_attendance_order_follows_the_law_s_steps_and_periods() {
+        use HeStage::*;
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let mut steps = vec![he(Notified, "2026-09-07"), he(InitialEnquiries, "2026-09-10")];
+        // Notified only first; a step not before the last.
+        assert_eq!(check_he_step(&steps, &he(Notified, "2026-09-11"), 15, 15).map_err(|e| e.0), Err("stage"));
+        assert_eq!(check_he_step(&steps, &he(HomeVisitRequested, "2026-09-09"), 15, 15).map_err(|e| e.0), Err("on"));
+        // An assessment says suitable or not.
+        assert_eq!(check_he_step(&steps, &he(Assessed, "2026-10-01"), 15, 15).map_err(|e| e.0), Err("suitable"));
+        steps.push(HeStep { suitable: Some(false), ..he(Assessed, "2026-10-01") });
+        // No intended school or order before a notice to satisfy.
+        let mut intended = HeStep { school: Some("2024001".into()), ..he(NoticeOfIntendedSchool, "2026-10-02") };
+        assert_eq!(check_he_step(&steps, &intended, 15, 15).map_err(|e| e.0), Err("stage"));
+        // The notice gives at least 15 days: served 5 October, not by the 19th.
+        let mut notice = HeStep { satisfy_by: Some(day("2026-10-19")), ..he(NoticeToSatisfy, "2026-10-05") };
+        assert_eq!(check_he_step(&steps, &notice, 15, 15).map_err(|e| e.0), Err("satisfy_by"));
+        notice.satisfy_by = Some(day("2026-10-20"));
+        assert_eq!(check_he_step(&steps, &notice, 15, 15), Ok(()));
+        steps.push(notice);
+        // The intended school only once the period has ended.
+        intended.on = day("2026-10-20");
+        assert_eq!(check_he_step(&steps, &intended, 15, 15).map_err(|e| e.0), Err("on"));
+        intended.on = day("2026-10-21");
+        assert_eq!(check_he_step(&steps, &intended, 15, 15), Ok(()));
+        // Not if the education was found suitable after the notice.
+        let mut found = steps.clone();
+        found.push(HeStep { suitable: Some(true), ..he(Assessed, "2026-10-20") });
+        assert_eq!(check_he_step(&found, &intended, 15, 15).map_err(|e| e.0), Err("stage"));
+        steps.push(intended);
+        // The order: 15 days after the intended school, naming a school.
+        let mut order = HeStep { school: Some("2024001".into()), ..he(OrderServed, "2026-11-04") };
+        assert_eq!(check_he_step(&steps, &order, 15, 15).map_err(|e| e.0), Err("on"));
+        order.on = day("2026-11-05");
+        assert_eq!(check_he_step(&steps, &order, 15, 15), Ok(()));
+        order.school = None;
+        assert_eq!(check_he_step(&steps, &order, 15, 15).map_err(|e| e.0), Err("school"));
+        order.school = Some("2024001".into());
+        steps.push(order.clone());
+        // One order at a time; revoked only when in force.
+        let later = HeStep { on: day("2026-11-30"), ..order };
+        assert_eq!(check_he_step(&steps, &later, 15, 15).map_err(|e| e.0), Err("stage"));
+        assert_eq!(check_he_step(&steps, &he(OrderRevoked, "2026-11-30"), 15, 15), Ok(()));
+        steps.push(he(OrderRevoked, "2026-11-30"));
+        assert_eq!(check_he_step(&steps, &he(OrderRevoked, "2026-12-01"), 15, 15).map_err(|e| e.0), Err("stage"));
+    }
+
     use super::*;
 
     #[test]

@@ -8,8 +8,8 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
     AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
-    ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NoticeSummary, NoticeUpload, OfferHandover,
-    OutboxMessage, Scrutiny,
+    ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NewHeStep, NoticeSummary, NoticeUpload,
+    OfferHandover, OutboxMessage, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -199,6 +199,25 @@ pub async fn close_case(
 ) -> Result<Json<Case>, ApiError> {
     let id = path_id(id)?;
     Ok(Json(state.blocking(move |s| s.close_case(&caller.actor, id, req)).await?))
+}
+
+/// Record a step of a home-education case (notification, enquiries, home
+/// visit request, assessment, notice to satisfy, notice of intended school,
+/// order, revocation) in the law's order and periods, from the version seen.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/he-steps", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    request_body = NewHeStep, responses((status = 200, body = Case), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn record_he_step(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(req): Body<NewHeStep>,
+) -> Result<Json<Case>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.record_he_step(&caller.actor, id, req)).await?))
 }
 
 /// The term dates that count for the council, or one of its schools.
@@ -445,6 +464,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(record_enquiry))
         .routes(routes!(assign_case))
         .routes(routes!(close_case))
+        .routes(routes!(record_he_step))
         .routes(routes!(calendar, set_calendar))
         .routes(routes!(ask_consent, consent_requests))
         .routes(routes!(consent_answers))

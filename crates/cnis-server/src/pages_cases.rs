@@ -12,12 +12,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::cases::{
-    AssignCase, Case, CaseFilter, CaseView, CloseCase, Handover, NewEnquiry, NoticeSummary, OfferHandover, Scrutiny,
+    AssignCase, Case, CaseFilter, CaseView, CloseCase, Handover, NewEnquiry, NewHeStep, NoticeSummary, OfferHandover,
+    Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
 use cnis_core::casework::{
-    CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination, NoticeParent,
+    CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, HeStage, HeStep, NoticeDestination,
+    NoticeParent,
 };
 use cnis_core::records::{DeletionGround, Regulations};
 use serde::Deserialize;
@@ -39,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cases/{id}/enquiries"),
     ("POST", "/cases/{id}/key-worker"),
     ("POST", "/cases/{id}/close"),
+    ("POST", "/cases/{id}/he-steps"),
     ("GET", "/scrutiny"),
     ("POST", "/children/{child_id}/handover"),
     ("POST", "/handovers/{id}/acknowledge"),
@@ -57,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/cases/{id}/enquiries") => post(enquiry),
             ("POST", "/cases/{id}/key-worker") => post(key_worker),
             ("POST", "/cases/{id}/close") => post(close),
+            ("POST", "/cases/{id}/he-steps") => post(he_step),
             ("GET", "/scrutiny") => get(scrutiny),
             ("POST", "/children/{child_id}/handover") => post(offer_handover),
             ("POST", "/handovers/{id}/acknowledge") => post(acknowledge_handover),
@@ -158,6 +162,7 @@ struct CasePage {
     banner: Option<String>,
     enquiry_kinds: Vec<(&'static str, &'static str)>,
     outcomes: Vec<(&'static str, &'static str)>,
+    he_stages: Vec<(&'static str, &'static str)>,
     today: String,
     /// The key worker's name, if one is named.
     key_worker: Option<String>,
@@ -456,6 +461,7 @@ async fn case_page(
                 banner,
                 enquiry_kinds: EnquiryKind::ALL.iter().map(|k| (k.code(), k.label())).collect(),
                 outcomes: CaseOutcome::ALL.iter().map(|o| (o.code(), o.label())).collect(),
+                he_stages: HeStage::ALL.iter().map(|o| (o.code(), o.label())).collect(),
                 today: chrono::Utc::now().date_naive().to_string(),
                 key_worker,
                 mine,
@@ -477,6 +483,7 @@ async fn case(
     let banner = q.ok().and_then(|Query(q)| q.done).map(|d| match d.as_str() {
         "enquiry" => "Enquiry recorded".to_string(),
         "closed" => "Case closed".to_string(),
+        "step" => "Step recorded".to_string(),
         _ => "Key worker changed".to_string(),
     });
     case_page(&state, &c, id, Vec::new(), banner, StatusCode::OK).await
@@ -703,6 +710,83 @@ async fn acknowledge_handover(
     match state.blocking(move |s| s.acknowledge_handover(&a, id)).await {
         Ok(_) => Redirect::to("/cases?done=acknowledged").into_response(),
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HeStepForm {
+    csrf: String,
+    version: String,
+    stage: String,
+    on: String,
+    note: String,
+    document: String,
+    satisfy_by: String,
+    suitable: String,
+    school: String,
+}
+
+impl Posted for HeStepForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn he_step(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<HeStepForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    let mut errors = Vec::new();
+    let stage = HeStage::parse(form.stage.trim());
+    if stage.is_none() {
+        errors.push(FieldError { field: "stage".into(), message: "Choose the step".into() });
+    }
+    let on = day(&form.on);
+    if on.is_none() {
+        errors.push(FieldError { field: "on".into(), message: "Enter the date as YYYY-MM-DD".into() });
+    }
+    let satisfy_by = day(&form.satisfy_by);
+    if satisfy_by.is_none() && !form.satisfy_by.trim().is_empty() {
+        errors.push(FieldError { field: "satisfy_by".into(), message: "Enter the date as YYYY-MM-DD".into() });
+    }
+    let (Some(stage), Some(on), true) = (stage, on, errors.is_empty()) else {
+        return case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let step = HeStep {
+        stage,
+        on,
+        note: form.note,
+        document: Some(form.document),
+        satisfy_by,
+        suitable: match form.suitable.as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        },
+        school: Some(form.school),
+        recorded_by: 0,
+    };
+    let new = NewHeStep { version: form.version.trim().parse().unwrap_or(0), step };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.record_he_step(&a, id, new)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?done=step")).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors = form_errors(&e)
+                .into_iter()
+                .map(|f| FieldError { field: f.field.trim_start_matches("step.").to_string(), message: f.message })
+                .collect();
+            case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
     }
 }
 

@@ -95,6 +95,14 @@ impl Fixture<'_> {
         (placed.id, placed.version)
     }
 
+    /// A fresh home-education case in council 202: its id and version.
+    fn he_case(&self) -> (i64, i64) {
+        let s = &self.server.service;
+        let n = cnis_core::casework::DeletionNotice { ground: "9(1)(f)".into(), ..notice_json_value() };
+        let id = s.submit_notice(&self.school, n).expect("notice").case_id.expect("a case");
+        (id, s.case(&self.owner, id).expect("case").case.version)
+    }
+
     fn registered(&self) -> (i64, String) {
         let (id, child) = self.fresh();
         self.server.service.confirm_entry(&self.owner, id, 1, "checked").expect("confirm");
@@ -581,6 +589,19 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            path: "/api/v1/cases/{id}/he-steps",
+            call: |f, _| {
+                let (id, version) = f.he_case();
+                Call {
+                    path: format!("/api/v1/cases/{id}/he-steps"),
+                    body: Body::Json(serde_json::json!({ "version": version, "step": { "stage": "initial_enquiries",
+                        "on": chrono::Utc::now().date_naive().to_string(), "note": "wrote to the parents" } })),
+                }
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "POST",
             path: "/api/v1/merges",
             call: |f, _| Call {
                 path: "/api/v1/merges".into(),
@@ -994,6 +1015,22 @@ fn rows() -> Vec<Row> {
             path: "/scrutiny",
             call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/cases/{id}/he-steps",
+            call: |f, _| {
+                let (id, version) = f.he_case();
+                Call {
+                    path: format!("/cases/{id}/he-steps"),
+                    body: Body::Form(vec![
+                        ("version", version.to_string()),
+                        ("stage", "home_visit_requested".into()),
+                        ("on", chrono::Utc::now().date_naive().to_string()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(CW, 303, 403),
         },
         Row {
             method: "GET",

@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
     CareEpisode, CaseContent, CaseKind, CaseOutcome, CaseSource, CaseStatus, DeletionNotice, DestinationKind, Enquiry,
-    at_risk_at_home, case_for_notice, relevant_child,
+    HeStage, HeStep, at_risk_at_home, case_for_notice, relevant_child,
 };
 use cnis_core::records::{DeletionGround, GroundText};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
@@ -118,6 +118,17 @@ pub struct NewEnquiry {
     pub version: i64,
     /// The enquiry.
     pub enquiry: Enquiry,
+}
+
+/// A step of a home-education case, from the version seen.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewHeStep {
+    /// The case's version the caseworker saw.
+    pub version: i64,
+    /// The step.
+    pub step: HeStep,
 }
 
 /// How a case is closed.
@@ -735,6 +746,91 @@ impl Service {
             u.content.enquiries.push(e);
             Ok(())
         })
+    }
+
+    /// Records a step of an open home-education case (the notification,
+    /// enquiries, the home-visit request, the assessment, and the school
+    /// attendance order's notices, order and revocation), in the law's
+    /// order and periods ([`cnis_core::casework::check_he_step`]). A notice
+    /// to satisfy sets the case's deadline to its date; a notice of
+    /// intended school to the end of the parent's time to choose. The
+    /// child's register entry in the council records the step in its
+    /// history, so the two stay in step.
+    pub fn record_he_step(&self, actor: &Actor, id: i64, new: NewHeStep) -> Result<Case> {
+        require(actor, Permission::WorkCases)?;
+        scope(actor)?;
+        let mut step = new.step;
+        step.note = step.note.trim().to_string();
+        step.document = step.document.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        step.school = step.school.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        let mut errors = Vec::new();
+        if step.on > today() {
+            errors.push(field("step.on", "The date cannot be in the future"));
+        }
+        if step.note.chars().count() > 2000 || step.document.as_ref().is_some_and(|d| d.chars().count() > 200) {
+            errors.push(field("step.note", "Keep the note to 2,000 characters and the document reference to 200"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        step.recorded_by = actor.user_id;
+        let notice_days = self.config.notice_to_satisfy_days;
+        let at = now_ms();
+        let mut refused = None;
+        let case = self.write_audited(|tx| {
+            let c = self.own_case(actor, tx, id)?;
+            let why = if c.kind != CaseKind::HomeEducation {
+                Some(ServiceError::Conflict("only a home-education case has these steps".into()))
+            } else if c.status != CaseStatus::Open {
+                Some(ServiceError::Conflict("the case is closed".into()))
+            } else if let Err((f, m)) = cnis_core::casework::check_he_step(&c.content.he_steps, &step, notice_days, 15)
+            {
+                Some(ServiceError::invalid(&format!("step.{f}"), m))
+            } else {
+                None
+            };
+            if let Some(e) = why {
+                refused = Some(e);
+                return Err(cnis_store::Error::Duplicate("change refused"));
+            }
+            let mut u = CaseUpdate::from_case(&c);
+            match step.stage {
+                HeStage::NoticeToSatisfy => u.due_on = step.satisfy_by,
+                HeStage::NoticeOfIntendedSchool => u.due_on = Some(step.on + chrono::Days::new(15)),
+                _ => {}
+            }
+            let label = step.stage.label();
+            u.content.he_steps.push(step.clone());
+            let reason = format!("home education: {}", label.to_lowercase());
+            let change = Change { by: actor.user_id, reason: &reason, at };
+            let after = cs::update_case(tx, id, new.version, &u, "he_step", change)?;
+            if let Some(e) = reg::entries_for_child(tx, &c.child_id)?
+                .into_iter()
+                .find(|e| e.council == c.council && e.status.is_live())
+            {
+                let update = cnis_store::register::EntryUpdate {
+                    status: e.status,
+                    content: e.content.clone(),
+                    left_on: e.left_on,
+                    left_reason: e.left_reason,
+                    retain_until: e.retain_until,
+                };
+                let action = format!("home education: {}", label.to_lowercase());
+                reg::update_entry(tx, e.id, e.version, &update, &action, change)?;
+            }
+            let event = self.event(
+                actor,
+                "case.he_step",
+                "ok",
+                vec![after.child_id.clone()],
+                serde_json::json!({ "case": id, "stage": step.stage, "version": after.version }),
+            );
+            Ok((after, event))
+        });
+        match (case, refused) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
     }
 
     /// Names (or clears) a case's key worker: a caseworker or team manager

@@ -263,6 +263,9 @@ pub struct ServiceConfig {
     pub missing_education_deadline: cnis_core::calendar::Period,
     /// The first deadline of a home-education case opened by a notice.
     pub home_education_deadline: cnis_core::calendar::Period,
+    /// Days a notice to satisfy under s.437(1) gives the parent (at least
+    /// 15).
+    pub notice_to_satisfy_days: u64,
     /// How long a handover may wait for the receiving council before it
     /// is escalated to both councils' team managers.
     pub handover_escalation: cnis_core::calendar::Period,
@@ -305,6 +308,7 @@ impl ServiceConfig {
             missing_education_deadline: cnis_core::calendar::Period::SchoolDays(5),
             home_education_deadline: cnis_core::calendar::Period::CalendarDays(15),
             handover_escalation: cnis_core::calendar::Period::SchoolDays(10),
+            notice_to_satisfy_days: 15,
         }
     }
 }
@@ -350,6 +354,8 @@ pub struct RawSettings {
     pub home_education_deadline: Option<String>,
     /// As above.
     pub handover_escalation: Option<String>,
+    /// Days a notice to satisfy gives the parent (at least 15).
+    pub notice_to_satisfy_days: Option<u64>,
 }
 
 /// The fields `required_to_confirm` may name.
@@ -427,6 +433,10 @@ impl ServiceConfig {
                 *slot = cnis_core::calendar::Period::parse(v)
                     .ok_or_else(|| format!("{key} must read like \"10 school days\" or \"15 days\""))?;
             }
+        }
+        if let Some(v) = raw.notice_to_satisfy_days {
+            range("notice_to_satisfy_days", (15..=90).contains(&v))?;
+            self.notice_to_satisfy_days = v;
         }
         if let Some(v) = raw.credential_cache_seconds {
             range("credential_cache_seconds", v <= 60)?;
