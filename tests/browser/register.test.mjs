@@ -738,6 +738,90 @@ test('j. two entries for one child are merged from the possible duplicates, and 
   assert.equal(await page.locator('.govuk-summary-card', { hasText: family }).count(), 0, 'the pair is not offered again');
 });
 
+test('l. a school asks for consent to withdraw a child with a current child protection plan; the council refuses with reasons; the school, the parents and the child\'s page show it', { timeout: 180_000 }, async () => {
+  const A = s.councils[0];
+  const { context, page } = need(s.a, "council A's signed-in page");
+  // The council's records: a child on its register with a child protection plan since last month.
+  let r = await page.goto('/entries/new');
+  assert.equal(r.status(), 200);
+  const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+  const family = `Consentson${Date.now() % 100000}`;
+  const dob = `${new Date().getUTCFullYear() - 11}-02-14`;
+  const made = await context.request.post('/api/v1/entries', {
+    headers: { 'x-csrf-token': csrf },
+    data: { content: { given_name: 'Harper', family_name: family, dob, postcode: 'ZZ9 5CP' }, source: 'hand', reason: 'known to children\'s services' },
+  });
+  assert.equal(made.status(), 201, `POST /api/v1/entries: ${await made.text()}`);
+  const child = (await made.json()).child_id;
+  const start = new Date(Date.now() - 30 * 86400_000).toISOString().slice(0, 10);
+  const care = await context.request.post(`/api/v1/children/${child}/care`, {
+    headers: { 'x-csrf-token': csrf },
+    data: [{ kind: 'child_protection_plan', start }],
+  });
+  assert.equal(care.status(), 204, `POST care: ${await care.text()}`);
+
+  const today = new Date().toISOString().slice(0, 10);
+  const school = await newContext();
+  try {
+    const sp = await signIn(school, `school@${A}.demo.invalid`);
+    r = await sp.goto('/consent/new');
+    assert.equal(r.status(), 200, 'GET /consent/new');
+    await checkPage(sp, 'consent-form');
+    await sp.locator('#given_name').fill('Harper');
+    await sp.locator('#family_name').fill(family);
+    await sp.locator('#dob').fill(dob);
+    await sp.locator('#proposed_on').fill(today);
+    const asked = await submit(sp, 'Ask the council', '/consent/new');
+    assert.equal(asked.status(), 303, 'POST /consent/new');
+    await sp.waitForURL((u) => u.pathname === '/consent');
+    const row = sp.locator('#answers tr', { hasText: family });
+    assert.match(await row.innerText(), /Waiting for the council/);
+    assert.doesNotMatch(await row.innerText(), /protection|section 47/i, 'the school is not told why the child is a relevant child');
+    await checkPage(sp, 'consent-school-waiting');
+
+    const tm = await newContext();
+    try {
+      const tp = await signIn(tm, `team-manager@${A}.demo.invalid`);
+      r = await tp.goto('/consent');
+      assert.equal(r.status(), 200, 'GET /consent as a team manager');
+      const card = tp.locator('.govuk-summary-card', { hasText: family });
+      assert.match(await card.innerText(), /child protection plan/i);
+      await checkPage(tp, 'consent-council');
+      await card.getByLabel('No, consent is refused').check();
+      await card.locator('textarea[name="reasons"]').fill('Harper is subject to a child protection plan; school is where she is seen every day');
+      const [decided] = await Promise.all([
+        tp.waitForResponse((x) => x.request().method() === 'POST' && /^\/consent\/\d+\/decision$/.test(new URL(x.url()).pathname)),
+        card.getByRole('button', { name: 'Record the decision' }).click(),
+      ]);
+      assert.equal(decided.status(), 303, 'POST decision');
+      await tp.getByText('Decision recorded').first().waitFor();
+      // The parents' letter waits in the council's messages.
+      r = await tp.goto('/messages');
+      assert.equal(r.status(), 200, 'GET /messages');
+      const letter = tp.locator('#messages tr', { hasText: 'The parents' }).filter({ hasText: 'refused' }).first();
+      await letter.waitFor();
+      assert.match(await letter.innerText(), /seen every day/);
+      await checkPage(tp, 'messages');
+    } finally {
+      await tm.close();
+    }
+
+    await sp.reload();
+    const answered = sp.locator('#answers tr', { hasText: family });
+    assert.match(await answered.innerText(), /Consent refused/);
+    assert.match(await answered.innerText(), /seen every day/);
+    await checkPage(sp, 'consent-school-refused');
+  } finally {
+    await school.close();
+  }
+  // The child's page shows the request and the refusal.
+  r = await page.goto(`/children/${child}`);
+  assert.equal(r.status(), 200);
+  const consent = await page.locator('#consent + table').innerText();
+  assert.match(consent, /Consent refused/);
+  assert.match(consent, /seen every day/);
+});
+
 test('k. a caseworker adds an alternative provision provider; with no evidence the checklist shows every standard not met', { timeout: 120_000 }, async () => {
   const { page } = need(s.a, "council A's signed-in page");
   let r = await page.goto('/ap');

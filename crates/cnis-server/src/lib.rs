@@ -20,6 +20,7 @@ pub mod auth;
 pub mod pages;
 pub mod pages_ap;
 pub mod pages_cases;
+pub mod pages_consent;
 pub mod pages_identity;
 pub mod problem;
 pub mod state;
@@ -108,6 +109,10 @@ impl utoipa::Modify for Security {
 )]
 struct ApiDoc;
 
+/// Every page module's routes, each a list of (method, path).
+const PAGE_ROUTES: &[&[(&str, &str)]] =
+    &[pages::ROUTES, pages_cases::ROUTES, pages_identity::ROUTES, pages_ap::ROUTES, pages_consent::ROUTES];
+
 /// The router and the OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let (api_router, _) = api::routes().split_for_parts();
@@ -115,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages_cases::routes())
         .merge(pages_identity::routes())
         .merge(pages_ap::routes())
+        .merge(pages_consent::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())
@@ -192,9 +198,7 @@ pub fn endpoints() -> Vec<(String, String)> {
         }
     }
     out.push(("GET".into(), "/api/openapi.json".into()));
-    for (method, path) in
-        pages::ROUTES.iter().chain(pages_cases::ROUTES).chain(pages_identity::ROUTES).chain(pages_ap::ROUTES)
-    {
+    for (method, path) in PAGE_ROUTES.iter().flat_map(|r| r.iter()) {
         out.push((method.to_string(), path.to_string()));
     }
     out.sort();

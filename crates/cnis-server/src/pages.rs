@@ -119,6 +119,12 @@ impl Layout {
                 current: current == "/notices/new",
             });
         }
+        if allows(a.role, Permission::SubmitNotices) || allows(a.role, Permission::WorkCases) {
+            nav.push(NavItem { href: "/consent", label: "Consent to home education", current: current == "/consent" });
+        }
+        if allows(a.role, Permission::ManageCalendar) {
+            nav.push(NavItem { href: "/messages", label: "Messages", current: current == "/messages" });
+        }
         if allows(a.role, Permission::Search) {
             nav.push(NavItem { href: "/search", label: "Find a child", current: current == "/search" });
             nav.push(NavItem { href: "/entries", label: "Register", current: current == "/entries" });

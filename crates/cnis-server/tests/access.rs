@@ -1034,6 +1034,66 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/consent",
+            call: |_, _| Call { path: "/consent".into(), body: Body::None },
+            expect: Expect::Only(
+                &["school", "caseworker", "team_manager", "caseworker_other", "team_manager_other"],
+                200,
+                403,
+            ),
+        },
+        Row {
+            method: "GET",
+            path: "/consent/new",
+            call: |_, _| Call { path: "/consent/new".into(), body: Body::None },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/consent/new",
+            call: |_, _| Call {
+                path: "/consent/new".into(),
+                body: Body::Form(vec![
+                    ("given_name", "Ask".into()),
+                    ("family_name", "Child".into()),
+                    ("dob", common::dob_aged(11)),
+                    ("proposed_on", chrono::Utc::now().date_naive().to_string()),
+                    ("special_school", "yes".into()),
+                ]),
+            },
+            expect: Expect::Only(&["school"], 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/consent/{id}/decision",
+            call: |f, _| {
+                let ask = cnis_app::service::cases::ConsentAsk {
+                    given_name: "Decide".into(),
+                    family_name: "Child".into(),
+                    dob: common::dob_aged(11),
+                    proposed_on: chrono::Utc::now().date_naive().to_string(),
+                    special_school: true,
+                    ..Default::default()
+                };
+                let id = f.server.service.ask_consent(&f.school, ask).expect("ask").id;
+                Call {
+                    path: format!("/consent/{id}/decision"),
+                    body: Body::Form(vec![
+                        ("consent", "refused".into()),
+                        ("reasons", "school is in her interests".into()),
+                    ]),
+                }
+            },
+            expect: Expect::Only(&["team_manager"], 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/messages",
+            call: |_, _| Call { path: "/messages".into(), body: Body::None },
+            expect: Expect::Only(&["team_manager", "council_admin", "team_manager_other"], 200, 403),
+        },
+        Row {
+            method: "GET",
             path: "/ap",
             call: |_, _| Call { path: "/ap".into(), body: Body::None },
             expect: Expect::Only(CW_ALL, 200, 403),

@@ -75,6 +75,10 @@ pub struct ChildView {
     pub asked_for: Option<String>,
     /// Every merge this child's group was part of, undone ones included.
     pub merges: Vec<cnis_store::identity::Merge>,
+    /// Schools' requests for the council's consent to withdraw the child
+    /// to home education, with the council's decisions (the user's own
+    /// council's, for roles that work cases).
+    pub consent: Vec<cnis_store::cases::ConsentRequest>,
 }
 
 /// One entry's history.
@@ -550,17 +554,24 @@ impl Service {
                 }
             }
             let mut viewers = Vec::new();
+            let mut consent = Vec::new();
             for c in &group {
                 viewers.extend(self::viewers(tx, c, actor.council)?);
+                if let Some(own) = actor.council
+                    && super::allows(actor.role, Permission::WorkCases)
+                    && !entries.is_empty()
+                {
+                    consent.extend(cnis_store::cases::consent_for_child(tx, own, c)?);
+                }
             }
             if group.len() > 1 {
                 viewers.sort_by_key(|v| std::cmp::Reverse(v.at));
                 viewers.dedup_by(|a, b| a.at == b.at && a.name == b.name && a.action == b.action);
                 viewers.truncate(VIEWERS_SHOWN);
             }
-            Ok((entries, history, restricted, viewers, emergency, group, merges))
+            Ok((entries, history, restricted, viewers, emergency, group, merges, consent))
         })?;
-        let (entries, history, restricted, viewers, emergency, group, merges) = found;
+        let (entries, history, restricted, viewers, emergency, group, merges, consent) = found;
         if entries.is_empty() {
             self.audit.record(self.event(actor, "child.read", "refused", vec![child], serde_json::json!({})))?;
             return Err(ServiceError::Forbidden(
@@ -580,6 +591,7 @@ impl Service {
             child_id: root,
             asked_for,
             merges,
+            consent,
             entries: entries.collect(),
             history,
             restricted: with_restricted.then_some(restricted),
