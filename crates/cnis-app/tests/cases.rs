@@ -838,3 +838,59 @@ fn a_home_education_case_goes_from_notification_to_an_order_in_the_law_s_order_a
         assert!(matches!(wrong, Err(ServiceError::Conflict(_))), "{}", env.name);
     }
 }
+
+#[test]
+fn a_referral_from_another_agency_opens_a_case_and_a_second_joins_it() {
+    use cnis_app::service::cases::Referral;
+    use cnis_core::casework::CaseSource;
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let referral = |source: Option<CaseSource>, given: &str| Referral {
+            source,
+            referrer: "Health visitor, north locality".into(),
+            given_name: given.into(),
+            family_name: "Okonjo".into(),
+            dob: dob_aged(9),
+            postcode: Some("XA1 2BC".into()),
+            summary: "Family arrived in March; the child is not at any school".into(),
+            ..Referral::default()
+        };
+        // Bad input names the fields.
+        let Err(ServiceError::Invalid(e)) =
+            s.refer_child(&cw, Referral { dob: "yesterday".into(), ..referral(None, "") })
+        else {
+            panic!("{}: refused", env.name)
+        };
+        let fields: Vec<&str> = e.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["source", "given_name", "dob"], "{}", env.name);
+        // A notice's source is not a referral's.
+        let wrong = s.refer_child(&cw, referral(Some(CaseSource::DeletionNotice), "Chidi"));
+        assert!(matches!(wrong, Err(ServiceError::Invalid(_))), "{}", env.name);
+        assert!(matches!(
+            s.refer_child(&school, referral(Some(CaseSource::Public), "Chidi")),
+            Err(ServiceError::Forbidden(_))
+        ));
+
+        let first = s.refer_child(&cw, referral(Some(CaseSource::OtherAgency), "Chidi")).expect("referral");
+        assert!(first.case_opened, "{}", env.name);
+        assert_eq!(first.matched, ChildMatch::New);
+        let draft = first.draft_entry_id.expect("a draft");
+        assert_eq!(s.entry(&cw, draft).expect("entry").entry.status, EntryStatus::Draft);
+        let case = s.case(&cw, first.case_id).expect("case").case;
+        assert_eq!(case.source, CaseSource::OtherAgency);
+        assert_eq!(case.kind, CaseKind::MissingEducation);
+        assert!(case.due_on.is_some_and(|d| d > today()), "{}: a deadline ahead", env.name);
+        assert!(case.content.summary.contains("Health visitor"), "{}", env.name);
+        // A neighbour rings about the same child: it joins the open case.
+        let second = s.refer_child(&cw, referral(Some(CaseSource::Public), "Chidi")).expect("second");
+        assert_eq!(second.child_id, first.child_id, "{}: matched by name, date of birth and postcode", env.name);
+        assert!(matches!(second.matched, ChildMatch::Details { .. }), "{}: {:?}", env.name, second.matched);
+        assert!(!second.case_opened);
+        assert_eq!(second.case_id, first.case_id);
+        assert_eq!(second.draft_entry_id, None, "{}: already on the register", env.name);
+        let history = s.case(&cw, first.case_id).expect("case").history;
+        assert_eq!(history.iter().filter(|h| h.action == "referral").count(), 1, "{}", env.name);
+    }
+}

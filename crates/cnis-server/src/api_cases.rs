@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use cnis_app::service::cases::{
     AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
     ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NewHeStep, NoticeSummary, NoticeUpload,
-    OfferHandover, OutboxMessage, Scrutiny,
+    OfferHandover, OutboxMessage, Referral, ReferralReceipt, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -218,6 +218,22 @@ pub async fn record_he_step(
 ) -> Result<Json<Case>, ApiError> {
     let id = path_id(id)?;
     Ok(Json(state.blocking(move |s| s.record_he_step(&caller.actor, id, req)).await?))
+}
+
+/// Take a referral of a child who may be missing education, from another
+/// agency, a member of the public or a parent: the child is matched, a
+/// missing-education case opens (or their open one takes it), and a child
+/// not on the register is put on it as a draft. Audited.
+#[utoipa::path(post, path = "/api/v1/referrals", tag = "casework", request_body = Referral, responses(
+    (status = 201, body = ReferralReceipt), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn refer_child(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(r): Body<Referral>,
+) -> Result<(StatusCode, Json<ReferralReceipt>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.refer_child(&caller.actor, r)).await?)))
 }
 
 /// The term dates that count for the council, or one of its schools.
@@ -465,6 +481,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(assign_case))
         .routes(routes!(close_case))
         .routes(routes!(record_he_step))
+        .routes(routes!(refer_child))
         .routes(routes!(calendar, set_calendar))
         .routes(routes!(ask_consent, consent_requests))
         .routes(routes!(consent_answers))

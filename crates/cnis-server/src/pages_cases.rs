@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::cases::{
     AssignCase, Case, CaseFilter, CaseView, CloseCase, Handover, NewEnquiry, NewHeStep, NoticeSummary, OfferHandover,
-    Scrutiny,
+    Referral, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
 use cnis_core::casework::{
-    CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, HeStage, HeStep, NoticeDestination,
-    NoticeParent,
+    CaseOutcome, CaseSource, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, HeStage, HeStep,
+    NoticeDestination, NoticeParent,
 };
 use cnis_core::records::{DeletionGround, Regulations};
 use serde::Deserialize;
@@ -42,6 +42,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cases/{id}/key-worker"),
     ("POST", "/cases/{id}/close"),
     ("POST", "/cases/{id}/he-steps"),
+    ("GET", "/referrals/new"),
+    ("POST", "/referrals/new"),
     ("GET", "/scrutiny"),
     ("POST", "/children/{child_id}/handover"),
     ("POST", "/handovers/{id}/acknowledge"),
@@ -61,6 +63,8 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/cases/{id}/key-worker") => post(key_worker),
             ("POST", "/cases/{id}/close") => post(close),
             ("POST", "/cases/{id}/he-steps") => post(he_step),
+            ("GET", "/referrals/new") => get(referral_page),
+            ("POST", "/referrals/new") => post(refer),
             ("GET", "/scrutiny") => get(scrutiny),
             ("POST", "/children/{child_id}/handover") => post(offer_handover),
             ("POST", "/handovers/{id}/acknowledge") => post(acknowledge_handover),
@@ -484,6 +488,7 @@ async fn case(
         "enquiry" => "Enquiry recorded".to_string(),
         "closed" => "Case closed".to_string(),
         "step" => "Step recorded".to_string(),
+        "referral" => "Referral recorded".to_string(),
         _ => "Key worker changed".to_string(),
     });
     case_page(&state, &c, id, Vec::new(), banner, StatusCode::OK).await
@@ -785,6 +790,87 @@ async fn he_step(
                 .map(|f| FieldError { field: f.field.trim_start_matches("step.").to_string(), message: f.message })
                 .collect();
             case_page(&state, &c, id, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "referral_form.html")]
+struct ReferralPage {
+    layout: Layout,
+    errors: Vec<FieldError>,
+    csrf: String,
+    form: ReferralForm,
+    sources: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct ReferralForm {
+    csrf: String,
+    source: String,
+    referrer: String,
+    given_name: String,
+    family_name: String,
+    dob: String,
+    upn: String,
+    address: String,
+    postcode: String,
+    summary: String,
+}
+
+impl Posted for ReferralForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+fn referral_sources() -> Vec<(&'static str, &'static str)> {
+    [CaseSource::OtherAgency, CaseSource::Public, CaseSource::Parent].iter().map(|s| (s.code(), s.label())).collect()
+}
+
+async fn referral_page(caller: Result<Caller, ApiError>) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let layout = Layout::for_caller(&c, "/cases");
+    if !allows(c.actor.role, Permission::WorkCases) {
+        return error_page(layout, &ApiError::new(StatusCode::FORBIDDEN, "Your role does not take referrals."));
+    }
+    let csrf = c.csrf().unwrap_or("").to_string();
+    let page =
+        ReferralPage { layout, errors: Vec::new(), csrf, form: ReferralForm::default(), sources: referral_sources() };
+    render(&page, StatusCode::OK)
+}
+
+async fn refer(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<ReferralForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let r = Referral {
+        source: CaseSource::parse(form.source.trim()),
+        referrer: form.referrer.clone(),
+        given_name: form.given_name.clone(),
+        family_name: form.family_name.clone(),
+        dob: form.dob.clone(),
+        upn: some(&form.upn),
+        address: some(&form.address),
+        postcode: some(&form.postcode),
+        summary: form.summary.clone(),
+    };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.refer_child(&a, r)).await {
+        Ok(receipt) => Redirect::to(&format!("/cases/{}?done=referral", receipt.case_id)).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let layout = Layout::for_caller(&c, "/cases");
+            let csrf = c.csrf().unwrap_or("").to_string();
+            let page = ReferralPage { layout, errors: form_errors(&e), csrf, form, sources: referral_sources() };
+            render(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
     }

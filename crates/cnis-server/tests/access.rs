@@ -602,6 +602,17 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            path: "/api/v1/referrals",
+            call: |_, _| Call {
+                path: "/api/v1/referrals".into(),
+                body: Body::Json(serde_json::json!({ "source": "public", "referrer": "a neighbour",
+                    "given_name": "Referred", "family_name": "Child", "dob": common::dob_aged(8),
+                    "summary": "not seen at school since Easter" })),
+            },
+            expect: Expect::Only(CW_ALL, 201, 403),
+        },
+        Row {
+            method: "POST",
             path: "/api/v1/merges",
             call: |f, _| Call {
                 path: "/api/v1/merges".into(),
@@ -1031,6 +1042,28 @@ fn rows() -> Vec<Row> {
                 }
             },
             expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/referrals/new",
+            call: |_, _| Call { path: "/referrals/new".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/referrals/new",
+            call: |_, _| Call {
+                path: "/referrals/new".into(),
+                body: Body::Form(vec![
+                    ("source", "other_agency".into()),
+                    ("referrer", "police".into()),
+                    ("given_name", "Referred".into()),
+                    ("family_name", "Child".into()),
+                    ("dob", common::dob_aged(8)),
+                    ("summary", "found during a welfare check".into()),
+                ]),
+            },
+            expect: Expect::Only(CW_ALL, 303, 403),
         },
         Row {
             method: "GET",

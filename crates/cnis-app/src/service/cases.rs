@@ -748,6 +748,137 @@ impl Service {
         })
     }
 
+    /// Takes a referral of a child who may be missing education from
+    /// another agency, a member of the public or a parent: the child is
+    /// found as a notice's would be (UPN, then name and date of birth on the
+    /// register, then an earlier case), their open missing-education case
+    /// takes it or a new one opens with the first deadline, and a child not
+    /// on the register is put on it as a draft. Audited.
+    pub fn refer_child(&self, actor: &Actor, r: Referral) -> Result<ReferralReceipt> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?;
+        let today = today();
+        let mut errors = Vec::new();
+        let source = match r.source {
+            Some(s @ (CaseSource::OtherAgency | CaseSource::Public | CaseSource::Parent)) => Some(s),
+            _ => {
+                errors.push(field("source", "Say who referred: another agency, a member of the public or a parent"));
+                None
+            }
+        };
+        if r.referrer.trim().is_empty() || !text_ok(&r.referrer, 200) {
+            errors.push(field("referrer", "Say who referred the child, up to 200 characters"));
+        }
+        for (f, v) in [("given_name", &r.given_name), ("family_name", &r.family_name)] {
+            if v.trim().is_empty() || !text_ok(v, 100) {
+                errors.push(field(f, "Enter the name, up to 100 characters"));
+            }
+        }
+        match date(&r.dob) {
+            Some(d) if d < today => {}
+            _ => errors.push(field("dob", "Enter the date of birth as YYYY-MM-DD")),
+        }
+        let upn = r.upn.as_deref().map(|u| u.trim().to_ascii_uppercase()).filter(|u| !u.is_empty());
+        if upn.as_deref().is_some_and(|u| Upn::parse(u).is_err()) {
+            errors.push(field("upn", "This is not a valid UPN: check the letter at the start"));
+        }
+        let postcode = r.postcode.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        if postcode.is_some_and(|p| Postcode::parse(p).is_err()) {
+            errors.push(field("postcode", "Enter a real postcode, or leave it out"));
+        }
+        if r.summary.trim().is_empty() || r.summary.chars().count() > 2000 {
+            errors.push(field("summary", "Say what the referrer told you, up to 2,000 characters"));
+        }
+        let Some(source) = source.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Invalid(errors));
+        };
+        let search = SearchRequest {
+            given_name: Some(r.given_name.trim().to_string()),
+            family_name: Some(r.family_name.trim().to_string()),
+            dob: Some(r.dob.trim().to_string()),
+            postcode: postcode.map(str::to_string),
+            ..SearchRequest::default()
+        };
+        let floor = self.config.lookup_floor;
+        let period = self.config.missing_education_deadline;
+        let at = now_ms();
+        let summary = format!("Referred by {} ({}): {}", r.referrer.trim(), source.label(), r.summary.trim());
+        self.write_audited(|tx| {
+            let (child_id, matched) = find_child(tx, council, upn.as_deref(), &search, floor)?;
+            let change = Change { by: actor.user_id, reason: "referral", at };
+            let (case_id, case_opened) = match cs::open_case(tx, council, &child_id, CaseKind::MissingEducation)? {
+                Some(c) => {
+                    let mut u = CaseUpdate::from_case(&c);
+                    u.content.summary.push_str(&format!(" {summary}"));
+                    cs::update_case(tx, c.id, c.version, &u, "referral", change)?;
+                    (c.id, false)
+                }
+                None => {
+                    let (due_on, approximate) = self.deadline(tx, council, None, period, today)?;
+                    let flags = flags_for(tx, council, &child_id, "", CaseKind::MissingEducation, today)?;
+                    let content = CaseContent {
+                        given_name: r.given_name.trim().to_string(),
+                        family_name: r.family_name.trim().to_string(),
+                        dob: r.dob.trim().to_string(),
+                        summary: summary.clone(),
+                        deadline_rule: Some(period),
+                        deadline_approximate: approximate,
+                        flags,
+                        ..CaseContent::default()
+                    };
+                    let new = NewCase {
+                        council,
+                        child_id: &child_id,
+                        kind: CaseKind::MissingEducation,
+                        source,
+                        key_worker: None,
+                        opened_on: today,
+                        due_on,
+                        content: &content,
+                    };
+                    (cs::insert_case(tx, &new, change)?.id, true)
+                }
+            };
+            let on_register = reg::entries_for_child(tx, &child_id)?
+                .iter()
+                .any(|e| e.council == council.to_string() && e.status != EntryStatus::Left);
+            let mut draft_entry_id = None;
+            if !on_register {
+                let child = ChildId::parse(&child_id)
+                    .map_err(|_| cnis_store::Error::Corrupt { table: "cases", what: "child id" })?;
+                let content = EntryContent {
+                    given_name: r.given_name.trim().to_string(),
+                    family_name: r.family_name.trim().to_string(),
+                    dob: r.dob.trim().to_string(),
+                    upn: upn.clone(),
+                    address: r.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string),
+                    postcode: postcode.map(str::to_string),
+                    reason_not_in_school: Some("Referred as possibly missing education".into()),
+                    known_on: Some(today.to_string()),
+                    ..EntryContent::default()
+                };
+                let e = reg::insert_entry(
+                    tx,
+                    council,
+                    child,
+                    EntryStatus::Draft,
+                    EntrySource::OtherAgency,
+                    &content,
+                    change,
+                )?;
+                draft_entry_id = Some(e.id);
+            }
+            let event = self.event(
+                actor,
+                "referral",
+                "ok",
+                vec![child_id.clone()],
+                serde_json::json!({ "case": case_id, "opened": case_opened, "source": source }),
+            );
+            Ok((ReferralReceipt { child_id, matched, case_id, case_opened, draft_entry_id }, event))
+        })
+    }
+
     /// Records a step of an open home-education case (the notification,
     /// enquiries, the home-visit request, the assessment, and the school
     /// attendance order's notices, order and revocation), in the law's
@@ -1255,6 +1386,51 @@ pub struct AbsenceReport {
     pub first_day_absent: String,
     /// What the school has done and knows.
     pub notes: Option<String>,
+}
+
+/// A referral of a child who may be missing education, from another
+/// agency, a member of the public or a parent, as a caseworker takes it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Referral {
+    /// Who referred: `other_agency`, `public` or `parent`.
+    pub source: Option<CaseSource>,
+    /// The agency or person, in the caseworker's words (kept on the case).
+    pub referrer: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (`YYYY-MM-DD`).
+    pub dob: String,
+    /// UPN, if known.
+    #[serde(default)]
+    pub upn: Option<String>,
+    /// Home address, if known.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Home postcode, if known.
+    #[serde(default)]
+    pub postcode: Option<String>,
+    /// What the referrer said.
+    pub summary: String,
+}
+
+/// What a referral did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReferralReceipt {
+    /// The child it was matched to, or the new child.
+    pub child_id: String,
+    /// How.
+    pub matched: ChildMatch,
+    /// The case (new, or the child's open missing-education case).
+    pub case_id: i64,
+    /// Whether a new case was opened.
+    pub case_opened: bool,
+    /// The draft register entry made, if the child was not on the register.
+    pub draft_entry_id: Option<i64>,
 }
 
 /// What a school is told after reporting an absence.
