@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use cnis_app::service::ap::{
-    EndPlacement, NewAttendance, NewEvidence, NewProvider, NewVisit, PlaceChild, Placement, Provider, ProviderAlert,
+    ApProvider, EndPlacement, NewAttendance, NewEvidence, NewProvider, NewVisit, PlaceChild, Placement, ProviderAlert,
     ProviderSummary, ProviderView, UpdateProvider,
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -23,14 +23,14 @@ type PathId = Result<Path<i64>, axum::extract::rejection::PathRejection>;
 
 /// Add a provider to the council's register. Audited.
 #[utoipa::path(post, path = "/api/v1/ap/providers", tag = "alternative provision", request_body = NewProvider, responses(
-    (status = 201, body = Provider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 201, body = ApProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn add_provider(
     state: axum::extract::State<AppState>,
     caller: Caller,
     Body(p): Body<NewProvider>,
-) -> Result<(StatusCode, Json<Provider>), ApiError> {
+) -> Result<(StatusCode, Json<ApProvider>), ApiError> {
     Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.add_provider(&caller.actor, p)).await?)))
 }
 
@@ -47,7 +47,7 @@ pub async fn providers(
 
 /// A provider: the standards checklist, evidence, visits, placements with
 /// attendance, alerts and history. Audited against the children placed.
-#[utoipa::path(get, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
+#[utoipa::path(get, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
     responses((status = 200, body = ProviderView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
@@ -61,9 +61,9 @@ pub async fn provider(
 }
 
 /// Change a provider's details, from the version seen. Audited.
-#[utoipa::path(put, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
+#[utoipa::path(put, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
     request_body = UpdateProvider, responses(
-    (status = 200, body = Provider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 200, body = ApProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
@@ -72,13 +72,13 @@ pub async fn update_provider(
     caller: Caller,
     id: PathId,
     Body(u): Body<UpdateProvider>,
-) -> Result<Json<Provider>, ApiError> {
+) -> Result<Json<ApProvider>, ApiError> {
     let id = path_id(id)?;
     Ok(Json(state.blocking(move |s| s.update_provider(&caller.actor, id, u)).await?))
 }
 
 /// Record evidence against one of the council's standards. Audited.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/evidence", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/evidence", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
     request_body = NewEvidence, responses(
     (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -96,7 +96,7 @@ pub async fn record_evidence(
 }
 
 /// Record a quality-assurance visit. Audited.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/visits", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/visits", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
     request_body = NewVisit, responses(
     (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -114,7 +114,7 @@ pub async fn record_visit(
 }
 
 /// Place a child with the provider. Audited against the child.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/placements", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/placements", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
     request_body = PlaceChild, responses(
     (status = 201, body = Placement), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -153,7 +153,7 @@ fn history(
 /// A provider as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Provider {
+pub struct ApProvider {
     /// Id.
     pub id: i64,
     /// The council whose register it is on.
@@ -170,8 +170,8 @@ pub struct Provider {
 
 const PROVIDER_COLUMNS: &str = "id, council, version, content, created_at, updated_at";
 
-fn provider_row(r: &Row) -> Result<Provider> {
-    Ok(Provider {
+fn provider_row(r: &Row) -> Result<ApProvider> {
+    Ok(ApProvider {
         id: r.int(0)?,
         council: r.text(1)?,
         version: r.int(2)?,
@@ -188,7 +188,7 @@ pub fn insert_provider(
     council: &str,
     content: &ProviderContent,
     change: Change<'_>,
-) -> Result<Provider> {
+) -> Result<ApProvider> {
     let body = json(content, "ap_providers")?;
     let row = tx.query_one(
         &format!(
@@ -203,14 +203,14 @@ pub fn insert_provider(
 }
 
 /// The provider with this id.
-pub fn provider(tx: &mut Tx<'_>, id: i64) -> Result<Option<Provider>> {
+pub fn provider(tx: &mut Tx<'_>, id: i64) -> Result<Option<ApProvider>> {
     tx.query_opt(&format!("SELECT {PROVIDER_COLUMNS} FROM ap_providers WHERE id = $1"), &[id.into()])?
         .map(|r| provider_row(&r))
         .transpose()
 }
 
 /// A council's providers, by id.
-pub fn providers(tx: &mut Tx<'_>, council: &str) -> Result<Vec<Provider>> {
+pub fn providers(tx: &mut Tx<'_>, council: &str) -> Result<Vec<ApProvider>> {
     tx.query(&format!("SELECT {PROVIDER_COLUMNS} FROM ap_providers WHERE council = $1 ORDER BY id"), &[council.into()])?
         .iter()
         .map(provider_row)
@@ -224,7 +224,7 @@ pub fn update_provider(
     expected_version: i64,
     content: &ProviderContent,
     change: Change<'_>,
-) -> Result<Provider> {
+) -> Result<ApProvider> {
     let before = provider(tx, id)?.ok_or(Error::NotFound("provider"))?;
     let body = json(content, "ap_providers")?;
     let n = tx.execute(

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use cnis_core::ChildId;
 use cnis_core::ap::{self as core_ap, Alert, Commissioner, PlacementDates, ProviderContent, StandardEvidence};
 use cnis_store::ap::{self as store, NewPlacement};
-pub use cnis_store::ap::{ApHistoryRow, Attendance, Evidence, Placement, Provider, Visit};
+pub use cnis_store::ap::{ApHistoryRow, ApProvider, Attendance, Evidence, Placement, Visit};
 use cnis_store::register::{Change, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +128,7 @@ pub struct EndPlacement {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderSummary {
     /// The provider.
-    pub provider: Provider,
+    pub provider: ApProvider,
     /// Placements under way or not yet started.
     pub open_placements: usize,
     /// Its alerts today.
@@ -164,7 +164,7 @@ pub struct PlacementView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderView {
     /// The provider.
-    pub provider: Provider,
+    pub provider: ApProvider,
     /// The checklist.
     pub standards: Vec<StandardState>,
     /// Every piece of evidence, oldest first.
@@ -269,7 +269,7 @@ fn alert_key(provider: i64, a: &Alert) -> String {
 }
 
 impl Service {
-    fn own_provider(&self, actor: &Actor, tx: &mut cnis_store::db::Tx<'_>, id: i64) -> cnis_store::Result<Provider> {
+    fn own_provider(&self, actor: &Actor, tx: &mut cnis_store::db::Tx<'_>, id: i64) -> cnis_store::Result<ApProvider> {
         let council = actor.council.map(|c| c.to_string());
         store::provider(tx, id)?
             .filter(|p| Some(&p.council) == council.as_ref())
@@ -297,7 +297,7 @@ impl Service {
     }
 
     /// Adds a provider to the council's register. Audited.
-    pub fn add_provider(&self, actor: &Actor, new: NewProvider) -> Result<Provider> {
+    pub fn add_provider(&self, actor: &Actor, new: NewProvider) -> Result<ApProvider> {
         require(actor, Permission::ManageAp)?;
         let council = scope(actor)?.to_string();
         let content = check_provider(new.content).map_err(ServiceError::Invalid)?;
@@ -311,7 +311,7 @@ impl Service {
     }
 
     /// Changes a provider's details, from the version seen. Audited.
-    pub fn update_provider(&self, actor: &Actor, id: i64, u: UpdateProvider) -> Result<Provider> {
+    pub fn update_provider(&self, actor: &Actor, id: i64, u: UpdateProvider) -> Result<ApProvider> {
         require(actor, Permission::ManageAp)?;
         scope(actor)?;
         let content = check_provider(u.content).map_err(ServiceError::Invalid)?;
