@@ -806,13 +806,13 @@ fn a_home_education_case_goes_from_notification_to_an_order_in_the_law_s_order_a
         };
         record(step(HeStage::Notified, 60)).expect("notified");
         record(HeStep { suitable: Some(false), ..step(HeStage::Assessed, 50) }).expect("assessed");
-        // 14 days is too short a notice; the field is named.
-        let short = HeStep { satisfy_by: Some(today() - Days::new(26)), ..step(HeStage::NoticeToSatisfy, 40) };
+        // 14 days beginning with the day served is too short; the field is named.
+        let short = HeStep { satisfy_by: Some(today() - Days::new(27)), ..step(HeStage::NoticeToSatisfy, 40) };
         let Err(ServiceError::Invalid(e)) = record(short) else { panic!("{}: refused", env.name) };
         assert_eq!(e[0].field, "step.satisfy_by", "{}", env.name);
-        let to_satisfy = HeStep { satisfy_by: Some(today() - Days::new(25)), ..step(HeStage::NoticeToSatisfy, 40) };
+        let to_satisfy = HeStep { satisfy_by: Some(today() - Days::new(26)), ..step(HeStage::NoticeToSatisfy, 40) };
         let c = record(to_satisfy).expect("notice to satisfy");
-        assert_eq!(c.due_on, Some(today() - Days::new(25)), "{}: the deadline is the notice's", env.name);
+        assert_eq!(c.due_on, Some(today() - Days::new(26)), "{}: the deadline is the notice's", env.name);
         // An order needs a notice of intended school first.
         let early = HeStep { school: Some("2024002".into()), ..step(HeStage::OrderServed, 20) };
         assert!(matches!(record(early), Err(ServiceError::Invalid(_))), "{}", env.name);

@@ -481,3 +481,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn not_the_same_child_holds_between_groups_and_merged_entries_leave_with_the_child_kept() {
+    use cnis_core::register::LeaveReason;
+    for env in services() {
+        let s = &env.service;
+        let w = world(s, 3);
+        let (x, y, z) = (w.children[0].clone(), w.children[1].clone(), w.children[2].clone());
+        s.not_same_child(&w.cw, NotSameChild { child_a: x.clone(), child_b: z.clone(), reason: "twins".into() })
+            .expect("decide");
+        s.merge_children(&w.cw, MergeChildren { kept: y.clone(), absorbed: x.clone(), reason: "same".into() })
+            .expect("merge x into y");
+        let through =
+            s.merge_children(&w.cw, MergeChildren { kept: y.clone(), absorbed: z.clone(), reason: "same".into() });
+        assert!(
+            matches!(through, Err(ServiceError::Conflict(_))),
+            "{}: z is not x, who is in y's group: {through:?}",
+            env.name
+        );
+
+        // The child kept leaves the register; the merged entry leaves with it.
+        let kept = s.entry(&w.cw, w.entries[1]).expect("entry").entry;
+        let on = today();
+        s.leave_entry(&w.cw, kept.id, kept.version, LeaveReason::MovedAway, on, "moved to Wales").expect("leave");
+        let merged = s.entry(&w.cw, w.entries[0]).expect("entry").entry;
+        assert_eq!(merged.status, EntryStatus::Merged, "{}", env.name);
+        assert_eq!(merged.left_on, Some(on), "{}", env.name);
+        assert!(merged.retain_until.is_some(), "{}: kept as long as the child it was merged into", env.name);
+        assert_eq!(merged.retain_until, s.entry(&w.cw, w.entries[1]).expect("entry").entry.retain_until);
+    }
+}

@@ -371,7 +371,9 @@ pub fn check_he_step(
             if order_in_force {
                 return Err(("stage", "An order is in force: revoke it first"));
             }
-            let earliest = step.on + chrono::Days::new(notice_days);
+            // "Not less than 15 days beginning with the day on which the
+            // notice is served" (s.437(2)): the day served is the first.
+            let earliest = step.on + chrono::Days::new(notice_days.saturating_sub(1));
             match step.satisfy_by {
                 Some(d) if d >= earliest => Ok(()),
                 _ => Err(("satisfy_by", "Give the parent at least the notice period (15 days) to satisfy the council")),
@@ -399,8 +401,18 @@ pub fn check_he_step(
             let Some(intended) = steps.iter().rposition(|s| s.stage == NoticeOfIntendedSchool) else {
                 return Err(("stage", "Serve a notice of intended school first"));
             };
+            // The notice must belong to this round: not one that led to an
+            // order since revoked.
+            let last_order = steps.iter().rposition(|s| matches!(s.stage, OrderServed | OrderRevoked));
+            if last_order.is_some_and(|o| o > intended) {
+                return Err(("stage", "Serve a new notice to satisfy and notice of intended school first"));
+            }
             if last_notice.is_some_and(|n| n > intended) {
                 return Err(("stage", "A notice to satisfy was served after the notice of intended school"));
+            }
+            let since_notice = last_notice.unwrap_or(intended);
+            if steps[since_notice..].iter().any(|s| s.stage == Assessed && s.suitable == Some(true)) {
+                return Err(("stage", "The education was found suitable after the notice to satisfy"));
             }
             if step.on < steps[intended].on + chrono::Days::new(choose_days) {
                 return Err(("on", "The parent has 15 days from the notice of intended school to choose a school"));
@@ -527,14 +539,15 @@ mod tests {
         // No intended school or order before a notice to satisfy.
         let mut intended = HeStep { school: Some("2024001".into()), ..he(NoticeOfIntendedSchool, "2026-10-02") };
         assert_eq!(check_he_step(&steps, &intended, 15, 15).map_err(|e| e.0), Err("stage"));
-        // The notice gives at least 15 days: served 5 October, not by the 19th.
-        let mut notice = HeStep { satisfy_by: Some(day("2026-10-19")), ..he(NoticeToSatisfy, "2026-10-05") };
+        // The notice gives at least 15 days beginning with the day served:
+        // served 5 October, by the 19th at the earliest (not the 18th).
+        let mut notice = HeStep { satisfy_by: Some(day("2026-10-18")), ..he(NoticeToSatisfy, "2026-10-05") };
         assert_eq!(check_he_step(&steps, &notice, 15, 15).map_err(|e| e.0), Err("satisfy_by"));
-        notice.satisfy_by = Some(day("2026-10-20"));
+        notice.satisfy_by = Some(day("2026-10-19"));
         assert_eq!(check_he_step(&steps, &notice, 15, 15), Ok(()));
         steps.push(notice);
         // The intended school only once the period has ended.
-        intended.on = day("2026-10-20");
+        intended.on = day("2026-10-19");
         assert_eq!(check_he_step(&steps, &intended, 15, 15).map_err(|e| e.0), Err("on"));
         intended.on = day("2026-10-21");
         assert_eq!(check_he_step(&steps, &intended, 15, 15), Ok(()));
@@ -556,8 +569,16 @@ mod tests {
         let later = HeStep { on: day("2026-11-30"), ..order };
         assert_eq!(check_he_step(&steps, &later, 15, 15).map_err(|e| e.0), Err("stage"));
         assert_eq!(check_he_step(&steps, &he(OrderRevoked, "2026-11-30"), 15, 15), Ok(()));
+        // An order found suitable against after its intended school is refused.
+        let mut suitable = steps[..steps.len() - 1].to_vec();
+        suitable.push(HeStep { suitable: Some(true), ..he(Assessed, "2026-11-01") });
+        let order2 = HeStep { school: Some("2024001".into()), ..he(OrderServed, "2026-11-05") };
+        assert_eq!(check_he_step(&suitable, &order2, 15, 15).map_err(|e| e.0), Err("stage"));
         steps.push(he(OrderRevoked, "2026-11-30"));
         assert_eq!(check_he_step(&steps, &he(OrderRevoked, "2026-12-01"), 15, 15).map_err(|e| e.0), Err("stage"));
+        // After a revocation, a new order needs a new round of notices.
+        let again = HeStep { school: Some("2024001".into()), ..he(OrderServed, "2026-12-20") };
+        assert_eq!(check_he_step(&steps, &again, 15, 15).map_err(|e| e.0), Err("stage"));
     }
 
     use super::*;

@@ -47,7 +47,7 @@ pub async fn providers(
 
 /// A provider: the standards checklist, evidence, visits, placements with
 /// attendance, alerts and history. Audited against the children placed.
-#[utoipa::path(get, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
+#[utoipa::path(get, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
     responses((status = 200, body = ProviderView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
@@ -61,7 +61,7 @@ pub async fn provider(
 }
 
 /// Change a provider's details, from the version seen. Audited.
-#[utoipa::path(put, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
+#[utoipa::path(put, path = "/api/v1/ap/providers/{id}", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
     request_body = UpdateProvider, responses(
     (status = 200, body = ApProvider), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -78,7 +78,7 @@ pub async fn update_provider(
 }
 
 /// Record evidence against one of the council's standards. Audited.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/evidence", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/evidence", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
     request_body = NewEvidence, responses(
     (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -96,7 +96,7 @@ pub async fn record_evidence(
 }
 
 /// Record a quality-assurance visit. Audited.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/visits", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/visits", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
     request_body = NewVisit, responses(
     (status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -114,7 +114,7 @@ pub async fn record_visit(
 }
 
 /// Place a child with the provider. Audited against the child.
-#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/placements", tag = "alternative provision", params(("id" = i64, Path, description = "ApProvider id")),
+#[utoipa::path(post, path = "/api/v1/ap/providers/{id}/placements", tag = "alternative provision", params(("id" = i64, Path, description = "Provider id")),
     request_body = PlaceChild, responses(
     (status = 201, body = Placement), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),

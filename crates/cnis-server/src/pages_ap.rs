@@ -120,7 +120,7 @@ async fn provider(
     let layout = Layout::for_caller(&c, "/ap");
     let Ok(Path(id)) = id else { return not_found_page() };
     let banner = match q.ok().and_then(|Query(q)| q.done).as_deref() {
-        Some("added") => Some("ApProvider added"),
+        Some("added") => Some("Provider added"),
         Some("evidence") => Some("Evidence recorded"),
         Some("visit") => Some("Visit recorded"),
         Some("placed") => Some("Placement recorded"),

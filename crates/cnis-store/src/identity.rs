@@ -162,29 +162,30 @@ pub fn merge(tx: &mut Tx<'_>, id: i64) -> Result<Option<Merge>> {
     .transpose()
 }
 
-/// Every merge a child was part of (kept or absorbed), oldest first,
-/// undone ones included.
-pub fn merges_of(tx: &mut Tx<'_>, child_id: &str) -> Result<Vec<Merge>> {
+/// Every merge a council made that a child was part of (kept or
+/// absorbed), oldest first, undone ones included. Merges are a council's
+/// own: another council's register is not grouped by them.
+pub fn merges_of(tx: &mut Tx<'_>, council: &str, child_id: &str) -> Result<Vec<Merge>> {
     tx.query(
         &format!(
             "SELECT {MERGE_COLUMNS} FROM child_merges m LEFT JOIN child_unmerges u ON u.merge_id = m.id
-             WHERE m.kept = $1 OR m.absorbed = $1 ORDER BY m.id"
+             WHERE (m.kept = $1 OR m.absorbed = $1) AND m.council = $2 ORDER BY m.id"
         ),
-        &[child_id.into()],
+        &[child_id.into(), council.into()],
     )?
     .iter()
     .map(merge_row)
     .collect()
 }
 
-/// The live merge that absorbed this child, if any.
-pub fn absorbed_by(tx: &mut Tx<'_>, child_id: &str) -> Result<Option<Merge>> {
+/// The council's live merge that absorbed this child, if any.
+pub fn absorbed_by(tx: &mut Tx<'_>, council: &str, child_id: &str) -> Result<Option<Merge>> {
     tx.query_opt(
         &format!(
             "SELECT {MERGE_COLUMNS} FROM child_merges m LEFT JOIN child_unmerges u ON u.merge_id = m.id
-             WHERE m.absorbed = $1 AND u.merge_id IS NULL"
+             WHERE m.absorbed = $1 AND m.council = $2 AND u.merge_id IS NULL"
         ),
-        &[child_id.into()],
+        &[child_id.into(), council.into()],
     )?
     .map(|r| merge_row(&r))
     .transpose()
@@ -192,12 +193,12 @@ pub fn absorbed_by(tx: &mut Tx<'_>, child_id: &str) -> Result<Option<Merge>> {
 
 /// The child a group is read under: follows live merges from `child_id`
 /// to the child kept at the top.
-pub fn root(tx: &mut Tx<'_>, child_id: &str) -> Result<String> {
+pub fn root(tx: &mut Tx<'_>, council: &str, child_id: &str) -> Result<String> {
     let mut at = child_id.to_string();
     // A merge is refused when it would make a cycle, so this ends; the
     // bound guards against a database edited by hand.
     for _ in 0..64 {
-        match absorbed_by(tx, &at)? {
+        match absorbed_by(tx, council, &at)? {
             Some(m) => at = m.kept,
             None => return Ok(at),
         }
@@ -207,16 +208,16 @@ pub fn root(tx: &mut Tx<'_>, child_id: &str) -> Result<String> {
 
 /// The live merges under a group's top child, top first (breadth first):
 /// the children read together with it.
-pub fn group(tx: &mut Tx<'_>, root: &str) -> Result<Vec<Merge>> {
+pub fn group(tx: &mut Tx<'_>, council: &str, root: &str) -> Result<Vec<Merge>> {
     let mut out = Vec::new();
     let mut next = vec![root.to_string()];
     while let Some(child) = next.pop() {
         let rows = tx.query(
             &format!(
                 "SELECT {MERGE_COLUMNS} FROM child_merges m LEFT JOIN child_unmerges u ON u.merge_id = m.id
-                 WHERE m.kept = $1 AND u.merge_id IS NULL ORDER BY m.id"
+                 WHERE m.kept = $1 AND m.council = $2 AND u.merge_id IS NULL ORDER BY m.id"
             ),
-            &[child.as_str().into()],
+            &[child.as_str().into(), council.into()],
         )?;
         for r in &rows {
             let m = merge_row(r)?;
@@ -227,6 +228,15 @@ pub fn group(tx: &mut Tx<'_>, root: &str) -> Result<Vec<Merge>> {
             }
         }
     }
+    Ok(out)
+}
+
+/// The children of the council's group a child is in, the child kept
+/// first (just the child when it was never merged).
+pub fn members(tx: &mut Tx<'_>, council: &str, child_id: &str) -> Result<Vec<String>> {
+    let top = root(tx, council, child_id)?;
+    let mut out = vec![top.clone()];
+    out.extend(group(tx, council, &top)?.into_iter().map(|m| m.absorbed));
     Ok(out)
 }
 
@@ -322,8 +332,8 @@ pub fn decisions(tx: &mut Tx<'_>, council: Option<&str>) -> Result<Vec<IdentityD
 }
 
 /// Pairs of live entries on a council's register that share a date of
-/// birth and belong to different children: the candidates of the
-/// reviewer's queue, at most `limit`.
+/// birth, belong to different children and have no decision yet: the
+/// candidates of the reviewer's queue, at most `limit`.
 pub fn same_birthday_pairs(tx: &mut Tx<'_>, council: &str, limit: i64) -> Result<Vec<(i64, i64)>> {
     let limit = limit.clamp(1, 100_000);
     tx.query(
@@ -332,6 +342,9 @@ pub fn same_birthday_pairs(tx: &mut Tx<'_>, council: &str, limit: i64) -> Result
              JOIN register_entries b ON b.council = a.council AND b.dob = a.dob AND b.id > a.id
              WHERE a.council = $1 AND a.status IN ('draft', 'registered') AND b.status IN ('draft', 'registered')
                AND a.child_id <> b.child_id
+               AND NOT EXISTS (SELECT 1 FROM identity_decisions d
+                   WHERE d.child_a = CASE WHEN a.child_id < b.child_id THEN a.child_id ELSE b.child_id END
+                     AND d.child_b = CASE WHEN a.child_id < b.child_id THEN b.child_id ELSE a.child_id END)
              ORDER BY a.id, b.id LIMIT {limit}"
         ),
         &[council.into()],

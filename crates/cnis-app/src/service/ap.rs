@@ -625,7 +625,14 @@ impl Service {
             for p in store::providers(tx, &council)? {
                 let (_, placements, alerts) = self.provider_alerts(tx, p.id, day)?;
                 for a in alerts {
-                    if !store::mark_alert_sent(tx, &council, &alert_key(p.id, &a), at)? {
+                    let mut key = alert_key(p.id, &a);
+                    // A later gap in the same placement is a new alert.
+                    if let Alert::NoAttendance { placement, .. } = &a
+                        && let Some(x) = placements.iter().find(|x| x.id == *placement)
+                    {
+                        key.push_str(&format!(":{}", x.last_attendance.unwrap_or(x.start_on)));
+                    }
+                    if !store::mark_alert_sent(tx, &council, &key, at)? {
                         continue;
                     }
                     let child = match &a {

@@ -325,6 +325,24 @@ fn check_notice(mut n: DeletionNotice, actor: &Actor, today: NaiveDate) -> Resul
     }
 }
 
+/// The child's open case of this kind on the council's register, or that
+/// of a child merged with them: a notice or referral about one of a merged
+/// group joins the group's case (the notice itself stays the child's its
+/// details name).
+fn open_case_of_group(
+    tx: &mut cnis_store::db::Tx<'_>,
+    council: LaCode,
+    child_id: &str,
+    kind: CaseKind,
+) -> cnis_store::Result<Option<cs::Case>> {
+    for c in cnis_store::identity::members(tx, &council.to_string(), child_id)? {
+        if let Some(case) = cs::open_case(tx, council, &c, kind)? {
+            return Ok(Some(case));
+        }
+    }
+    Ok(None)
+}
+
 /// The child a notice or a question is about: by UPN exactly, else by
 /// name and date of birth on the council's register, else a new child id.
 fn find_child(
@@ -459,7 +477,7 @@ impl Service {
             let mut case_opened = false;
             let mut draft_entry_id = None;
             if let Some(kind) = kind {
-                match cs::open_case(tx, council, &child_id, kind)? {
+                match open_case_of_group(tx, council, &child_id, kind)? {
                     Some(c) => case_id = Some(c.id),
                     None => {
                         let period = match kind {
@@ -806,7 +824,7 @@ impl Service {
         self.write_audited(|tx| {
             let (child_id, matched) = find_child(tx, council, upn.as_deref(), &search, floor)?;
             let change = Change { by: actor.user_id, reason: "referral", at };
-            let (case_id, case_opened) = match cs::open_case(tx, council, &child_id, CaseKind::MissingEducation)? {
+            let (case_id, case_opened) = match open_case_of_group(tx, council, &child_id, CaseKind::MissingEducation)? {
                 Some(c) => {
                     let mut u = CaseUpdate::from_case(&c);
                     u.content.summary.push_str(&format!(" {summary}"));
@@ -1504,7 +1522,7 @@ impl Service {
             let (due_on, approximate) =
                 self.deadline(tx, council, Some(&school), Period::SchoolDays(20), day_before)?;
             let change = Change { by: actor.user_id, reason: "school's report of 10 school days' absence", at };
-            let receipt = match cs::open_case(tx, council, &child_id, CaseKind::MissingEducation)? {
+            let receipt = match open_case_of_group(tx, council, &child_id, CaseKind::MissingEducation)? {
                 Some(c) => {
                     let mut u = CaseUpdate::from_case(&c);
                     u.content.summary.push_str(&format!(" Absence reported by school {school} from {first}."));

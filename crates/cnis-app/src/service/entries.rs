@@ -524,13 +524,18 @@ impl Service {
         let found = self.db.read(|tx| {
             // One query answers for a child never merged; a merged one is
             // read as its whole group, under the child kept.
-            let mut merges = cnis_store::identity::merges_of(tx, &child)?;
+            // Merges are the actor's council's own: another council (one
+            // handed the child, one with emergency access) reads the child
+            // as it stands on its own register.
+            let own = actor.council.map(|c| c.to_string());
+            let mut merges = match &own {
+                Some(c) => cnis_store::identity::merges_of(tx, c, &child)?,
+                None => Vec::new(),
+            };
             let mut group = vec![child.clone()];
-            if !merges.is_empty() {
-                let root = cnis_store::identity::root(tx, &child)?;
-                group = vec![root.clone()];
-                group.extend(cnis_store::identity::group(tx, &root)?.into_iter().map(|m| m.absorbed));
-                merges = self.merges_for(tx, &group)?;
+            if let Some(c) = own.as_deref().filter(|_| !merges.is_empty()) {
+                group = cnis_store::identity::members(tx, c, &child)?;
+                merges = self.merges_for(tx, c, &group)?;
             }
             let mut entries = Vec::new();
             let mut emergency = false;
@@ -995,7 +1000,24 @@ pub(crate) fn leave(
         left_reason: Some(why),
         retain_until: retain,
     };
-    reg::update_entry(tx, e.id, version, &update, "left the register", change)
+    let after = reg::update_entry(tx, e.id, version, &update, "left the register", change)?;
+    // Entries merged into this child leave with it, and are kept as long.
+    for m in cnis_store::identity::group(tx, &e.council, &e.child_id)? {
+        if let Some(id) = m.absorbed_entry
+            && let Some(x) = reg::entry(tx, id)?
+            && x.status == EntryStatus::Merged
+        {
+            let u = EntryUpdate {
+                status: EntryStatus::Merged,
+                content: x.content.clone(),
+                left_on: Some(on),
+                left_reason: Some(why),
+                retain_until: retain,
+            };
+            reg::update_entry(tx, x.id, x.version, &u, "left the register with the child it was merged into", change)?;
+        }
+    }
+    Ok(after)
 }
 
 pub(crate) fn reason_text(reason: &str) -> Result<String> {

@@ -132,8 +132,15 @@ impl Service {
         }
         let at = now_ms();
         self.write_audited(|tx| {
+            // Nothing is said about a child that is not on the council's
+            // register, so that a merge cannot probe another council's.
             for c in [&kept, &absorbed] {
-                if idt::absorbed_by(tx, c)?.is_some() {
+                if !reg::entries_for_child(tx, c)?.iter().any(|e| e.council == council) {
+                    return Err(cnis_store::Error::NotFound("child on your council's register"));
+                }
+            }
+            for c in [&kept, &absorbed] {
+                if idt::absorbed_by(tx, &council, c)?.is_some() {
                     return Err(cnis_store::Error::Refused(
                         "One of these children is already merged into another: merge with that child instead.",
                     ));
@@ -144,13 +151,20 @@ impl Service {
                     ));
                 }
             }
-            if idt::root(tx, &kept)? == absorbed || idt::group(tx, &absorbed)?.iter().any(|g| g.absorbed == kept) {
+            let ours = idt::members(tx, &council, &kept)?;
+            let theirs = idt::members(tx, &council, &absorbed)?;
+            if ours.iter().any(|c| theirs.contains(c)) {
                 return Err(cnis_store::Error::Refused("These children are already merged."));
             }
-            if idt::decision(tx, &kept, &absorbed)?.is_some_and(|d| !d.same) {
-                return Err(cnis_store::Error::Refused(
-                    "A person has decided these are not the same child, so they cannot be merged.",
-                ));
+            // "Not the same child" holds between the groups, not only the pair.
+            for a in &ours {
+                for b in &theirs {
+                    if idt::decision(tx, a, b)?.is_some_and(|d| !d.same) {
+                        return Err(cnis_store::Error::Refused(
+                            "A person has decided these are not the same child, so they cannot be merged.",
+                        ));
+                    }
+                }
             }
             let live = |tx: &mut cnis_store::db::Tx<'_>, c: &str| -> cnis_store::Result<Option<Entry>> {
                 Ok(reg::entries_for_child(tx, c)?.into_iter().find(|e| e.council == council && e.status.is_live()))
@@ -278,7 +292,7 @@ impl Service {
                     return Err(cnis_store::Error::NotFound("child on your council's register"));
                 }
             }
-            if idt::root(tx, &a)? == idt::root(tx, &b)? {
+            if idt::root(tx, &council, &a)? == idt::root(tx, &council, &b)? {
                 return Err(cnis_store::Error::Refused(
                     "These children are merged: undo the merge to record that they are not the same child.",
                 ));
@@ -307,11 +321,12 @@ impl Service {
     pub(crate) fn merges_for(
         &self,
         tx: &mut cnis_store::db::Tx<'_>,
+        council: &str,
         children: &[String],
     ) -> cnis_store::Result<Vec<Merge>> {
         let mut out: Vec<Merge> = Vec::new();
         for c in children {
-            for m in idt::merges_of(tx, c)? {
+            for m in idt::merges_of(tx, council, c)? {
                 if !out.iter().any(|o| o.id == m.id) {
                     out.push(m);
                 }
