@@ -787,6 +787,37 @@ pub fn care(tx: &mut Tx<'_>, council: LaCode, child_id: &str) -> Result<Vec<cnis
     .collect()
 }
 
+/// The council's social-care episodes of every child with a deletion
+/// notice dated from `from` to `to`, by child, in one query (the
+/// deregistration scrutiny view reads them for a year of notices).
+pub fn care_of_notices(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<std::collections::HashMap<String, Vec<cnis_core::casework::CareEpisode>>> {
+    let rows = tx.query(
+        "SELECT e.child_id, e.kind, e.start_on, e.end_on, e.risk_at_home FROM care_episodes e
+         WHERE e.council = $1 AND e.child_id IN (
+             SELECT n.child_id FROM deletion_notices n
+             WHERE n.council = $1 AND n.deletion_date >= $2 AND n.deletion_date <= $3)
+         ORDER BY e.id",
+        &[council.to_string().into(), from.to_string().into(), to.to_string().into()],
+    )?;
+    let mut out: std::collections::HashMap<String, Vec<cnis_core::casework::CareEpisode>> =
+        std::collections::HashMap::new();
+    for r in &rows {
+        out.entry(r.text(0)?).or_default().push(cnis_core::casework::CareEpisode {
+            kind: cnis_core::casework::CareKind::parse(&r.text(1)?)
+                .ok_or(Error::Corrupt { table: "care_episodes", what: "kind" })?,
+            start: date(&r.text(2)?, "care_episodes")?,
+            end: r.opt_text(3)?.map(|d| date(&d, "care_episodes")).transpose()?,
+            risk_of_harm_at_home: r.int(4)? != 0,
+        });
+    }
+    Ok(out)
+}
+
 /// A school's question whether a pupil is a relevant child, with the
 /// council's decision if it made one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1933,9 +1933,10 @@ impl Service {
         }
         let rows = self.db.read(|tx| {
             let notices = cs::notices_between(tx, council, from, to)?;
+            let care_of = cs::care_of_notices(tx, council, from, to)?;
             let mut out = Vec::with_capacity(notices.len());
             for n in notices {
-                let care = cs::care(tx, council, &n.child_id)?;
+                let care = care_of.get(&n.child_id).map(Vec::as_slice).unwrap_or_default();
                 let cp = care.iter().any(|e| {
                     e.kind == cnis_core::casework::CareKind::ChildProtectionPlan && e.current_on(n.deletion_date)
                 });
