@@ -894,3 +894,60 @@ fn a_referral_from_another_agency_opens_a_case_and_a_second_joins_it() {
         assert_eq!(history.iter().filter(|h| h.action == "referral").count(), 1, "{}", env.name);
     }
 }
+
+#[test]
+fn a_task_is_set_on_a_case_escalated_once_when_overdue_and_marked_done() {
+    use cnis_app::service::cases::{CompleteTask, NewTask};
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, "203", None);
+        let manager = account(s, "tm@202.example.invalid", Role::TeamManager, "202", None);
+        let r = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Tomasz", "Wrona", None)).expect("notice");
+        let case_id = r.case_id.expect("case");
+        let Err(ServiceError::Invalid(e)) =
+            s.add_task(&cw, case_id, NewTask { title: " ".into(), due_on: Some("soon".into()), assigned_to: None })
+        else {
+            panic!("{}: refused", env.name)
+        };
+        assert_eq!(e.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["title", "due_on"]);
+        let not_ours =
+            s.add_task(&cw, case_id, NewTask { title: "visit".into(), due_on: None, assigned_to: Some(other.user_id) });
+        assert!(matches!(not_ours, Err(ServiceError::Invalid(_))), "{}: another council's worker", env.name);
+        assert!(matches!(
+            s.add_task(&other, case_id, NewTask { title: "visit".into(), ..NewTask::default() }),
+            Err(ServiceError::NotFound(_))
+        ));
+        let yesterday = (today() - Days::new(1)).to_string();
+        let task = s
+            .add_task(
+                &manager,
+                case_id,
+                NewTask { title: "Home visit".into(), due_on: Some(yesterday), assigned_to: Some(cw.user_id) },
+            )
+            .expect("task");
+        assert_eq!(s.my_tasks(&cw).expect("mine").len(), 1, "{}", env.name);
+        assert!(s.my_tasks(&manager).expect("mine").is_empty());
+        // Overdue: escalated once, to the worker and the team managers.
+        assert!(s.escalate_overdue(today()).expect("sweep") >= 1);
+        let out = s.outbox(&manager, false).expect("outbox");
+        let overdue: Vec<&str> = out.iter().filter(|m| m.kind == "task.overdue").map(|m| m.audience.as_str()).collect();
+        assert_eq!(overdue.len(), 2, "{}: {overdue:?}", env.name);
+        assert!(overdue.contains(&format!("user:{}", cw.user_id).as_str()));
+        s.escalate_overdue(today()).expect("again");
+        let again = s.outbox(&manager, false).expect("outbox").iter().filter(|m| m.kind == "task.overdue").count();
+        assert_eq!(again, 2, "{}: escalated once", env.name);
+        let done =
+            s.complete_task(&cw, task.id, CompleteTask { note: "Visited; family at home".into() }).expect("done");
+        assert!(done.done_at.is_some() && done.escalated, "{}", env.name);
+        assert!(matches!(
+            s.complete_task(&cw, task.id, CompleteTask { note: "again".into() }),
+            Err(ServiceError::Conflict(_))
+        ));
+        assert!(s.my_tasks(&cw).expect("mine").is_empty());
+        let view = s.case(&cw, case_id).expect("case");
+        assert_eq!(view.tasks.len(), 1);
+        assert_eq!(view.tasks[0].done_note.as_deref(), Some("Visited; family at home"));
+    }
+}

@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use cnis_app::service::cases::{
-    AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, ConsentAnswer,
-    ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NewHeStep, NoticeSummary, NoticeUpload,
-    OfferHandover, OutboxMessage, Referral, ReferralReceipt, Scrutiny,
+    AbsenceReceipt, AbsenceReport, AssignCase, CalendarSummary, Case, CaseFilter, CaseView, CloseCase, CompleteTask,
+    ConsentAnswer, ConsentAsk, ConsentDecision, ConsentRequest, Handover, NewEnquiry, NewHeStep, NewTask,
+    NoticeSummary, NoticeUpload, OfferHandover, OutboxMessage, Referral, ReferralReceipt, Scrutiny, Task,
 };
 use cnis_app::service::entries::Page;
 use cnis_core::casework::CareEpisode;
@@ -234,6 +234,49 @@ pub async fn refer_child(
     Body(r): Body<Referral>,
 ) -> Result<(StatusCode, Json<ReferralReceipt>), ApiError> {
     Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.refer_child(&caller.actor, r)).await?)))
+}
+
+/// Set a task on an open case: what, by when, and for whom (the key
+/// worker when left out); the person is told through the outbox. Audited.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks", tag = "casework", params(("id" = i64, Path, description = "Case id")),
+    request_body = NewTask, responses((status = 201, body = Task), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn add_task(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(t): Body<NewTask>,
+) -> Result<(StatusCode, Json<Task>), ApiError> {
+    let id = path_id(id)?;
+    Ok((StatusCode::CREATED, Json(state.blocking(move |s| s.add_task(&caller.actor, id, t)).await?)))
+}
+
+/// Mark a task done, with what was done. Audited.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/done", tag = "casework", params(("id" = i64, Path, description = "Task id")),
+    request_body = CompleteTask, responses((status = 200, body = Task), (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn complete_task(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    Body(done): Body<CompleteTask>,
+) -> Result<Json<Task>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(state.blocking(move |s| s.complete_task(&caller.actor, id, done)).await?))
+}
+
+/// The caller's open tasks, soonest first. Audited.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "casework", responses(
+    (status = 200, body = Vec<Task>), (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn my_tasks(state: axum::extract::State<AppState>, caller: Caller) -> Result<Json<Vec<Task>>, ApiError> {
+    Ok(Json(state.blocking(move |s| s.my_tasks(&caller.actor)).await?))
 }
 
 /// The term dates that count for the council, or one of its schools.
@@ -482,6 +525,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(close_case))
         .routes(routes!(record_he_step))
         .routes(routes!(refer_child))
+        .routes(routes!(add_task))
+        .routes(routes!(complete_task))
+        .routes(routes!(my_tasks))
         .routes(routes!(calendar, set_calendar))
         .routes(routes!(ask_consent, consent_requests))
         .routes(routes!(consent_answers))

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::cases::{
-    AssignCase, Case, CaseFilter, CaseView, CloseCase, Handover, NewEnquiry, NewHeStep, NoticeSummary, OfferHandover,
-    Referral, Scrutiny,
+    AssignCase, Case, CaseFilter, CaseView, CloseCase, CompleteTask, Handover, NewEnquiry, NewHeStep, NewTask,
+    NoticeSummary, OfferHandover, Referral, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
@@ -43,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cases/{id}/close"),
     ("POST", "/cases/{id}/he-steps"),
     ("GET", "/referrals/new"),
+    ("POST", "/cases/{id}/tasks"),
+    ("POST", "/tasks/{id}/done"),
     ("POST", "/referrals/new"),
     ("GET", "/scrutiny"),
     ("POST", "/children/{child_id}/handover"),
@@ -64,6 +66,8 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/cases/{id}/close") => post(close),
             ("POST", "/cases/{id}/he-steps") => post(he_step),
             ("GET", "/referrals/new") => get(referral_page),
+            ("POST", "/cases/{id}/tasks") => post(add_task),
+            ("POST", "/tasks/{id}/done") => post(task_done),
             ("POST", "/referrals/new") => post(refer),
             ("GET", "/scrutiny") => get(scrutiny),
             ("POST", "/children/{child_id}/handover") => post(offer_handover),
@@ -489,6 +493,8 @@ async fn case(
         "closed" => "Case closed".to_string(),
         "step" => "Step recorded".to_string(),
         "referral" => "Referral recorded".to_string(),
+        "task" => "Task set".to_string(),
+        "task_done" => "Task done".to_string(),
         _ => "Key worker changed".to_string(),
     });
     case_page(&state, &c, id, Vec::new(), banner, StatusCode::OK).await
@@ -872,6 +878,73 @@ async fn refer(
             let page = ReferralPage { layout, errors: form_errors(&e), csrf, form, sources: referral_sources() };
             render(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
+        Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskForm {
+    csrf: String,
+    title: String,
+    due_on: String,
+}
+
+impl Posted for TaskForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn add_task(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<TaskForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let t = NewTask { title: form.title, due_on: Some(form.due_on), assigned_to: None };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.add_task(&a, id, t)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?done=task")).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            case_page(&state, &c, id, form_errors(&e), None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskDoneForm {
+    csrf: String,
+    note: String,
+}
+
+impl Posted for TaskDoneForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn task_done(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<TaskDoneForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(id)) = id else { return not_found_page() };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.complete_task(&a, id, CompleteTask { note: form.note })).await {
+        Ok(t) => Redirect::to(&format!("/cases/{}?done=task_done", t.case_id)).into_response(),
         Err(e) => error_page(Layout::for_caller(&c, "/cases"), &e),
     }
 }

@@ -95,6 +95,13 @@ impl Fixture<'_> {
         (placed.id, placed.version)
     }
 
+    /// A task on a fresh case of council 202, set by the owner: its id.
+    fn task(&self) -> i64 {
+        let (case, _) = self.case();
+        let t = cnis_app::service::cases::NewTask { title: "ring the family".into(), ..Default::default() };
+        self.server.service.add_task(&self.owner, case, t).expect("task").id
+    }
+
     /// A fresh home-education case in council 202: its id and version.
     fn he_case(&self) -> (i64, i64) {
         let s = &self.server.service;
@@ -613,6 +620,30 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            path: "/api/v1/cases/{id}/tasks",
+            call: |f, _| Call {
+                path: format!("/api/v1/cases/{}/tasks", f.case().0),
+                body: Body::Json(serde_json::json!({ "title": "ring the family" })),
+            },
+            expect: Expect::Only(CW, 201, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/api/v1/tasks/{id}/done",
+            call: |f, _| Call {
+                path: format!("/api/v1/tasks/{}/done", f.task()),
+                body: Body::Json(serde_json::json!({ "note": "rang them" })),
+            },
+            expect: Expect::Only(CW, 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/api/v1/tasks",
+            call: |_, _| Call { path: "/api/v1/tasks".into(), body: Body::None },
+            expect: Expect::Only(CW_ALL, 200, 403),
+        },
+        Row {
+            method: "POST",
             path: "/api/v1/merges",
             call: |f, _| Call {
                 path: "/api/v1/merges".into(),
@@ -1040,6 +1071,24 @@ fn rows() -> Vec<Row> {
                         ("on", chrono::Utc::now().date_naive().to_string()),
                     ]),
                 }
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/cases/{id}/tasks",
+            call: |f, _| Call {
+                path: format!("/cases/{}/tasks", f.case().0),
+                body: Body::Form(vec![("title", "ring the family".into()), ("due_on", String::new())]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/tasks/{id}/done",
+            call: |f, _| Call {
+                path: format!("/tasks/{}/done", f.task()),
+                body: Body::Form(vec![("note", "rang them".into())]),
             },
             expect: Expect::Only(CW, 303, 403),
         },

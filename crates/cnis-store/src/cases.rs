@@ -166,6 +166,172 @@ CREATE TABLE handover_events (
 CREATE INDEX handover_events_handover ON handover_events(handover_id, id);
 ";
 
+/// Tasks on cases (the register's ninth migration). Completing or
+/// escalating a task is a row of its own.
+pub(crate) const TASK_TABLES: &str = r"
+CREATE TABLE case_tasks (
+    id            {id},
+    case_id       BIGINT NOT NULL REFERENCES cases(id),
+    council       TEXT NOT NULL REFERENCES councils(code),
+    title         TEXT NOT NULL,
+    due_on        TEXT,
+    assigned_to   BIGINT REFERENCES users(id),
+    created_by    BIGINT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX case_tasks_case ON case_tasks(case_id, id);
+CREATE INDEX case_tasks_assigned ON case_tasks(council, assigned_to, id);
+CREATE TABLE case_task_events (
+    id            {id},
+    task_id       BIGINT NOT NULL REFERENCES case_tasks(id),
+    kind          TEXT NOT NULL,
+    by_user       BIGINT NOT NULL,
+    at            BIGINT NOT NULL,
+    note          TEXT NOT NULL
+);
+CREATE INDEX case_task_events_task ON case_task_events(task_id, id);
+";
+
+/// A task on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Task {
+    /// Id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// The council.
+    pub council: String,
+    /// What is to be done.
+    pub title: String,
+    /// By when.
+    pub due_on: Option<NaiveDate>,
+    /// Who is to do it (account id).
+    pub assigned_to: Option<i64>,
+    /// Set by (account id).
+    pub created_by: i64,
+    /// When (ms).
+    pub created_at: i64,
+    /// When it was done (ms).
+    pub done_at: Option<i64>,
+    /// By (account id).
+    pub done_by: Option<i64>,
+    /// What was done.
+    pub done_note: Option<String>,
+    /// Whether it was escalated as overdue.
+    pub escalated: bool,
+}
+
+const TASK_COLUMNS: &str = "t.id, t.case_id, t.council, t.title, t.due_on, t.assigned_to, t.created_by, t.created_at, \
+     d.at, d.by_user, d.note, \
+     (SELECT COUNT(*) FROM case_task_events x WHERE x.task_id = t.id AND x.kind = 'escalated')";
+
+const TASK_FROM: &str = "case_tasks t LEFT JOIN case_task_events d ON d.id = \
+     (SELECT MAX(y.id) FROM case_task_events y WHERE y.task_id = t.id AND y.kind = 'done')";
+
+fn task_row(r: &Row) -> Result<Task> {
+    Ok(Task {
+        id: r.int(0)?,
+        case_id: r.int(1)?,
+        council: r.text(2)?,
+        title: r.text(3)?,
+        due_on: r.opt_text(4)?.map(|d| date(&d, "case_tasks")).transpose()?,
+        assigned_to: r.opt_int(5)?,
+        created_by: r.int(6)?,
+        created_at: r.int(7)?,
+        done_at: r.opt_int(8)?,
+        done_by: r.opt_int(9)?,
+        done_note: r.opt_text(10)?,
+        escalated: r.int(11)? > 0,
+    })
+}
+
+/// A task to add.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTask<'a> {
+    /// The case.
+    pub case_id: i64,
+    /// The council.
+    pub council: &'a str,
+    /// What is to be done.
+    pub title: &'a str,
+    /// By when.
+    pub due_on: Option<NaiveDate>,
+    /// Who.
+    pub assigned_to: Option<i64>,
+}
+
+/// Adds a task.
+pub fn insert_task(tx: &mut Tx<'_>, t: NewTask<'_>, by: i64, at: i64) -> Result<Task> {
+    let row = tx.query_one(
+        "INSERT INTO case_tasks (case_id, council, title, due_on, assigned_to, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[
+            t.case_id.into(),
+            t.council.into(),
+            t.title.into(),
+            t.due_on.map(|d| d.to_string()).into(),
+            t.assigned_to.into(),
+            by.into(),
+            at.into(),
+        ],
+    )?;
+    task(tx, row.int(0)?)?.ok_or(Error::NotFound("task"))
+}
+
+/// The task with this id.
+pub fn task(tx: &mut Tx<'_>, id: i64) -> Result<Option<Task>> {
+    tx.query_opt(&format!("SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.id = $1"), &[id.into()])?
+        .map(|r| task_row(&r))
+        .transpose()
+}
+
+/// A case's tasks, in the order set.
+pub fn tasks_for_case(tx: &mut Tx<'_>, case_id: i64) -> Result<Vec<Task>> {
+    tx.query(&format!("SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.case_id = $1 ORDER BY t.id"), &[case_id.into()])?
+        .iter()
+        .map(task_row)
+        .collect()
+}
+
+/// Open tasks of a council assigned to one account, soonest first.
+pub fn open_tasks_of(tx: &mut Tx<'_>, council: &str, user: i64) -> Result<Vec<Task>> {
+    tx.query(
+        &format!(
+            "SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.council = $1 AND t.assigned_to = $2 AND d.id IS NULL
+             ORDER BY CASE WHEN t.due_on IS NULL THEN 1 ELSE 0 END, t.due_on, t.id LIMIT 200"
+        ),
+        &[council.into(), user.into()],
+    )?
+    .iter()
+    .map(task_row)
+    .collect()
+}
+
+/// Open tasks past their date on `today`, not yet escalated.
+pub fn overdue_tasks(tx: &mut Tx<'_>, today: NaiveDate) -> Result<Vec<Task>> {
+    tx.query(
+        &format!(
+            "SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE d.id IS NULL AND t.due_on < $1
+               AND NOT EXISTS (SELECT 1 FROM case_task_events e WHERE e.task_id = t.id AND e.kind = 'escalated')
+             ORDER BY t.id"
+        ),
+        &[today.to_string().into()],
+    )?
+    .iter()
+    .map(task_row)
+    .collect()
+}
+
+/// Records that a task was done, or escalated.
+pub fn task_event(tx: &mut Tx<'_>, task_id: i64, kind: &str, by: i64, at: i64, note: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO case_task_events (task_id, kind, by_user, at, note) VALUES ($1, $2, $3, $4, $5)",
+        &[task_id.into(), kind.into(), by.into(), at.into(), note.into()],
+    )?;
+    Ok(())
+}
+
 fn json<T: Serialize>(v: &T, table: &'static str) -> Result<String> {
     serde_json::to_string(v).map_err(|_| Error::Corrupt { table, what: "content to store" })
 }

@@ -169,6 +169,7 @@ CREATE TABLE audit_redactions (
     crate::cases::HANDOVER_TABLES,
     crate::identity::TABLES,
     crate::ap::TABLES,
+    crate::cases::TASK_TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call

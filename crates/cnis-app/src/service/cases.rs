@@ -25,10 +25,12 @@ use cnis_core::casework::{
     HeStage, HeStep, at_risk_at_home, case_for_notice, relevant_child,
 };
 use cnis_core::records::{DeletionGround, GroundText};
-use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent};
+use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Parent, Role};
 use cnis_core::{ChildId, LaCode, Postcode, Upn};
 use cnis_store::cases::{self as cs, CaseUpdate, NewCase, NewNotice};
-pub use cnis_store::cases::{Case, CaseFilter, CaseHistoryRow, ConsentRequest, Handover, OutboxMessage, StoredNotice};
+pub use cnis_store::cases::{
+    Case, CaseFilter, CaseHistoryRow, ConsentRequest, Handover, OutboxMessage, StoredNotice, Task,
+};
 use cnis_store::register::{self as reg, Change, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +109,33 @@ pub struct CaseView {
     pub history: Vec<CaseHistoryRow>,
     /// The notices about the child that the council received.
     pub notices: Vec<StoredNotice>,
+    /// The case's tasks, in the order set.
+    pub tasks: Vec<cs::Task>,
+}
+
+/// A task to set on a case.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    /// What is to be done.
+    pub title: String,
+    /// By when (`YYYY-MM-DD`), if by a date.
+    #[serde(default)]
+    pub due_on: Option<String>,
+    /// Who is to do it: a caseworker or team manager of the council
+    /// (account id); the key worker, or nobody, when left out.
+    #[serde(default)]
+    pub assigned_to: Option<i64>,
+}
+
+/// Marking a task done.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTask {
+    /// What was done.
+    pub note: String,
 }
 
 /// An enquiry to record.
@@ -672,9 +701,10 @@ impl Service {
             let history = cs::case_history(tx, id)?;
             let notices =
                 cs::notices_for_child(tx, &case.child_id)?.into_iter().filter(|n| n.council == case.council).collect();
-            Ok((case, history, notices))
+            let tasks = cs::tasks_for_case(tx, id)?;
+            Ok((case, history, notices, tasks))
         });
-        let (case, history, notices) = match found {
+        let (case, history, notices, tasks) = match found {
             Ok(v) => v,
             Err(e) => {
                 self.audit.record(self.event(
@@ -695,7 +725,7 @@ impl Service {
             serde_json::json!({ "case": id }),
         ))?;
         let overdue = case.status == CaseStatus::Open && case.due_on.is_some_and(|d| d < today());
-        Ok(CaseView { case, overdue, history, notices })
+        Ok(CaseView { case, overdue, history, notices, tasks })
     }
 
     fn change_case(
@@ -895,6 +925,109 @@ impl Service {
             );
             Ok((ReferralReceipt { child_id, matched, case_id, case_opened, draft_entry_id }, event))
         })
+    }
+
+    /// Sets a task on an open case of the council: what, by when, and for
+    /// whom (a caseworker or team manager of the council; the key worker
+    /// when left out). Audited.
+    pub fn add_task(&self, actor: &Actor, case_id: i64, t: NewTask) -> Result<cs::Task> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?.to_string();
+        let mut errors = Vec::new();
+        let title = t.title.trim().to_string();
+        if title.is_empty() || !text_ok(&title, 200) {
+            errors.push(field("title", "Say what is to be done, up to 200 characters"));
+        }
+        let due_on = t.due_on.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(date);
+        if matches!(due_on, Some(None)) {
+            errors.push(field("due_on", "Enter the date as YYYY-MM-DD, or leave it out"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let due_on = due_on.flatten();
+        let at = now_ms();
+        let mut refused = None;
+        let task = self.write_audited(|tx| {
+            let c = self.own_case(actor, tx, case_id)?;
+            if c.status != CaseStatus::Open {
+                refused = Some(ServiceError::Conflict("the case is closed".into()));
+                return Err(cnis_store::Error::Duplicate("task"));
+            }
+            let assigned_to = t.assigned_to.or(c.key_worker);
+            if let Some(u) = t.assigned_to {
+                let ok = reg::user_by_id(tx, u)?.is_some_and(|x| {
+                    x.council.is_some_and(|c| c.to_string() == council)
+                        && matches!(x.role, Role::Caseworker | Role::TeamManager)
+                        && !x.disabled
+                });
+                if !ok {
+                    refused = Some(ServiceError::invalid(
+                        "assigned_to",
+                        "Choose a caseworker or team manager of your council",
+                    ));
+                    return Err(cnis_store::Error::Duplicate("task"));
+                }
+            }
+            let new = cs::NewTask { case_id, council: &council, title: &title, due_on, assigned_to };
+            let task = cs::insert_task(tx, new, actor.user_id, at)?;
+            if let (Some(u), Ok(code)) = (assigned_to.filter(|u| *u != actor.user_id), LaCode::parse(&council)) {
+                let body = serde_json::json!({ "task": task.id, "case": case_id, "title": title, "due_on": due_on });
+                cs::queue(tx, code, &format!("user:{u}"), "task.set", Some(&c.child_id), &body, at)?;
+            }
+            let event = self.event(
+                actor,
+                "task.add",
+                "ok",
+                vec![c.child_id.clone()],
+                serde_json::json!({ "case": case_id, "task": task.id }),
+            );
+            Ok((task, event))
+        });
+        match (task, refused) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    }
+
+    /// Marks a task of the council done, with what was done. Audited.
+    pub fn complete_task(&self, actor: &Actor, task_id: i64, done: CompleteTask) -> Result<cs::Task> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?.to_string();
+        let note = done.note.trim().to_string();
+        if note.is_empty() || !text_ok(&note, 2000) {
+            return Err(ServiceError::invalid("note", "Say what was done, up to 2,000 characters"));
+        }
+        let at = now_ms();
+        self.write_audited(|tx| {
+            let t = cs::task(tx, task_id)?
+                .filter(|t| t.council == council)
+                .ok_or(cnis_store::Error::NotFound("task on your council's cases"))?;
+            if t.done_at.is_some() {
+                return Err(cnis_store::Error::Refused("This task is already done."));
+            }
+            let c = self.own_case(actor, tx, t.case_id)?;
+            cs::task_event(tx, task_id, "done", actor.user_id, at, &note)?;
+            let after = cs::task(tx, task_id)?.ok_or(cnis_store::Error::NotFound("task"))?;
+            let event = self.event(
+                actor,
+                "task.done",
+                "ok",
+                vec![c.child_id.clone()],
+                serde_json::json!({ "case": t.case_id, "task": task_id }),
+            );
+            Ok((after, event))
+        })
+    }
+
+    /// The open tasks assigned to the actor, soonest first. Not a read of
+    /// any child's record beyond the case numbers; audited.
+    pub fn my_tasks(&self, actor: &Actor) -> Result<Vec<cs::Task>> {
+        require(actor, Permission::WorkCases)?;
+        let council = scope(actor)?.to_string();
+        let out = self.db.read(|tx| cs::open_tasks_of(tx, &council, actor.user_id))?;
+        self.audit.record(self.event(actor, "task.list", "ok", vec![], serde_json::json!({ "tasks": out.len() })))?;
+        Ok(out)
     }
 
     /// Records a step of an open home-education case (the notification,
@@ -1630,6 +1763,29 @@ impl Service {
                     outcome: "ok".into(),
                     subjects: vec![h.child_id.clone()],
                     detail: serde_json::json!({ "handover": h.id }),
+                });
+            }
+            for t in cs::overdue_tasks(tx, today)? {
+                cs::task_event(tx, t.id, "escalated", 0, at, "past its date")?;
+                let Ok(code) = LaCode::parse(&t.council) else { continue };
+                let child = cs::case(tx, t.case_id)?.map(|c| c.child_id);
+                let body = serde_json::json!({ "task": t.id, "case": t.case_id, "title": t.title, "due_on": t.due_on });
+                let audiences = match t.assigned_to {
+                    Some(u) => vec![format!("user:{u}"), "team_managers".to_string()],
+                    None => vec!["team_managers".to_string()],
+                };
+                for a in audiences {
+                    cs::queue(tx, code, &a, "task.overdue", child.as_deref(), &body, at)?;
+                }
+                events.push(cnis_store::audit::Event {
+                    at,
+                    actor: None,
+                    actor_role: "system".into(),
+                    council: Some(t.council.clone()),
+                    action: "task.escalated".into(),
+                    outcome: "ok".into(),
+                    subjects: child.into_iter().collect(),
+                    detail: serde_json::json!({ "task": t.id }),
                 });
             }
             self.queue_ap_alerts(tx, today, at, &mut events)?;
