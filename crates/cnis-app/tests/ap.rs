@@ -6,30 +6,14 @@ use chrono::{Datelike, Days, NaiveDate};
 use cnis_app::service::ap::{
     EndPlacement, NewAttendance, NewEvidence, NewProvider, NewVisit, PlaceChild, UpdateProvider,
 };
-use cnis_app::service::{Actor, NewAccount, Service, ServiceError};
+use cnis_app::service::ServiceError;
 use cnis_core::ap::{Alert, Commissioner, Contact, ProviderContent, ProviderKind};
 use cnis_core::register::Role;
-use cnis_core::{ChildId, LaCode};
+use cnis_core::ChildId;
 
 mod common;
 
-use common::services;
-
-fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
-    s.add_account(
-        None,
-        &NewAccount {
-            email: email.into(),
-            name: email.split('@').next().unwrap_or(email).into(),
-            role,
-            council: Some(LaCode::parse(council).expect("LA")),
-            school: school.map(str::to_string),
-            password: Some("correct horse battery".into()),
-        },
-    )
-    .expect("account");
-    s.actor_for(email).expect("actor")
-}
+use common::{account, services};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

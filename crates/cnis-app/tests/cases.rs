@@ -4,8 +4,7 @@
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use cnis_app::service::cases::{AssignCase, ChildMatch, CloseCase, NewEnquiry};
 use cnis_app::service::entries::NewEntry;
-use cnis_app::service::{Actor, NewAccount, Service, ServiceError};
-use cnis_core::LaCode;
+use cnis_app::service::ServiceError;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
     CaseKind, CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination,
@@ -16,23 +15,7 @@ use cnis_store::cases::CaseFilter;
 
 mod common;
 
-use common::services;
-
-fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
-    s.add_account(
-        None,
-        &NewAccount {
-            email: email.into(),
-            name: email.split('@').next().unwrap_or(email).into(),
-            role,
-            council: Some(LaCode::parse(council).expect("LA")),
-            school: school.map(str::to_string),
-            password: Some("correct horse battery".into()),
-        },
-    )
-    .expect("account");
-    s.actor_for(email).expect("actor")
-}
+use common::{account, services};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

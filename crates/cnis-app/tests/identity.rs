@@ -8,7 +8,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use cnis_app::service::cases::NewEnquiry;
 use cnis_app::service::entries::NewEntry;
 use cnis_app::service::identity::{MergeChildren, NotSameChild, UndoMerge};
-use cnis_app::service::{Actor, HistoryRow, NewAccount, Service, ServiceError};
+use cnis_app::service::{Actor, HistoryRow, Service, ServiceError};
 use cnis_core::casework::{DeletionNotice, Enquiry, EnquiryKind, NoticeParent};
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, Role};
 use cnis_core::{LaCode, Upn};
@@ -16,25 +16,9 @@ use proptest::prelude::*;
 
 mod common;
 
-use common::{Env, services};
+use common::{Env, account, services};
 
 const SCHOOL: &str = "2024001";
-
-fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
-    s.add_account(
-        None,
-        &NewAccount {
-            email: email.into(),
-            name: email.split('@').next().unwrap_or(email).into(),
-            role,
-            council: Some(LaCode::parse(council).expect("LA")),
-            school: school.map(str::to_string),
-            password: Some("correct horse battery".into()),
-        },
-    )
-    .expect("account");
-    s.actor_for(email).expect("actor")
-}
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

@@ -2,8 +2,9 @@
 //! on PostgreSQL (a schema of its own, dropped afterwards) when
 //! `DATABASE_URL` is set.
 
-use cnis_app::service::{Service, ServiceConfig};
-use cnis_core::ChildId;
+use cnis_app::service::{Actor, NewAccount, Service, ServiceConfig};
+use cnis_core::register::Role;
+use cnis_core::{ChildId, LaCode};
 use cnis_store::db::Backend;
 
 /// A service on one backend, with the files it keeps beside it.
@@ -34,4 +35,23 @@ pub fn services() -> Vec<Env> {
         out.push(Env { name: "postgres", service: pg, _dir: dir });
     }
     out
+}
+
+/// An account of a council (and a school, for a school user), signed in
+/// as an actor. Not every test file uses it.
+#[allow(dead_code)]
+pub fn account(s: &Service, email: &str, role: Role, council: &str, school: Option<&str>) -> Actor {
+    s.add_account(
+        None,
+        &NewAccount {
+            email: email.into(),
+            name: email.split('@').next().unwrap_or(email).into(),
+            role,
+            council: Some(LaCode::parse(council).expect("LA")),
+            school: school.map(str::to_string),
+            password: Some("correct horse battery".into()),
+        },
+    )
+    .expect("account");
+    s.actor_for(email).expect("actor")
 }
