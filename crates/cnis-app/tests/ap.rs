@@ -3,13 +3,13 @@
 //! SQLite always and on PostgreSQL when `DATABASE_URL` is set.
 
 use chrono::{Datelike, Days, NaiveDate};
+use cnis_app::service::ServiceError;
 use cnis_app::service::ap::{
     EndPlacement, NewAttendance, NewEvidence, NewProvider, NewVisit, PlaceChild, UpdateProvider,
 };
-use cnis_app::service::ServiceError;
+use cnis_core::ChildId;
 use cnis_core::ap::{Alert, Commissioner, Contact, ProviderContent, ProviderKind};
 use cnis_core::register::Role;
-use cnis_core::ChildId;
 
 mod common;
 

@@ -2,9 +2,9 @@
 //! on them, on SQLite always and on PostgreSQL when `DATABASE_URL` is set.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
+use cnis_app::service::ServiceError;
 use cnis_app::service::cases::{AssignCase, ChildMatch, CloseCase, NewEnquiry};
 use cnis_app::service::entries::NewEntry;
-use cnis_app::service::ServiceError;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
     CaseKind, CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination,

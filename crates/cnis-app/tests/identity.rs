@@ -368,7 +368,10 @@ fn run(env: &Env, ops: &[Op]) {
                     && !m.absorbed(a)
                     && !m.absorbed(b)
                     && m.root(a) != m.root(b)
-                    && !m.not_same.contains(&(a.min(b), a.max(b)));
+                    && !m
+                        .group(a)
+                        .iter()
+                        .any(|&x| m.group(b).iter().any(|&y| m.not_same.contains(&(x.min(y), x.max(y)))));
                 match r {
                     Ok(merge) => {
                         assert!(expect_ok, "{}: merge {a} <- {b} should be refused", env.name);
@@ -453,7 +456,13 @@ fn run(env: &Env, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    // A fixed seed: the same sequences on every run and machine.
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20261201),
+        ..ProptestConfig::default()
+    })]
 
     /// Merge then undo leaves every child, entry, case and history as it
     /// was, with what was recorded while merged kept by the right child,
