@@ -337,11 +337,13 @@ pub(crate) trait Posted {
     fn csrf(&self) -> &str;
 }
 
-macro_rules! posted {
+macro_rules! posted_forms {
     ($($t:ty),*) => { $(impl Posted for $t { fn csrf(&self) -> &str { &self.csrf } })* };
 }
 
-posted!(CsrfForm, SearchForm, EntryForm, ConfirmForm, ImportForm, EmergencyForm, LeaveForm);
+pub(crate) use posted_forms;
+
+posted_forms!(CsrfForm, SearchForm, EntryForm, ConfirmForm, ImportForm, EmergencyForm, LeaveForm);
 
 /// The signed-in caller and the form they posted, its token checked; or
 /// the page to answer with instead (sign in, a bad form, a stale token).

@@ -149,11 +149,7 @@ macro_rules! form {
             csrf: String,
             $($f: $t,)*
         }
-        impl Posted for $name {
-            fn csrf(&self) -> &str {
-                &self.csrf
-            }
-        }
+        crate::pages::posted_forms!($name);
     };
 }
 

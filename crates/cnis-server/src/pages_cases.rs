@@ -204,12 +204,6 @@ struct NoticeForm {
     absence_percent: String,
 }
 
-impl Posted for NoticeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 fn opt(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
@@ -511,12 +505,6 @@ struct EnquiryForm {
     located: Option<String>,
 }
 
-impl Posted for EnquiryForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn enquiry(
     state: axum::extract::State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -563,12 +551,6 @@ struct KeyWorkerForm {
     version: String,
 }
 
-impl Posted for KeyWorkerForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// Makes the signed-in caseworker the key worker.
 async fn key_worker(
     state: axum::extract::State<AppState>,
@@ -596,12 +578,6 @@ struct CloseForm {
     version: String,
     outcome: String,
     note: String,
-}
-
-impl Posted for CloseForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn close(
@@ -669,12 +645,6 @@ struct HandoverForm {
     reason: String,
 }
 
-impl Posted for HandoverForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn offer_handover(
     state: axum::extract::State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -698,12 +668,6 @@ async fn offer_handover(
 #[serde(default)]
 struct AckForm {
     csrf: String,
-}
-
-impl Posted for AckForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn acknowledge_handover(
@@ -736,12 +700,6 @@ struct HeStepForm {
     satisfy_by: String,
     suitable: String,
     school: String,
-}
-
-impl Posted for HeStepForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn he_step(
@@ -826,12 +784,6 @@ struct ReferralForm {
     summary: String,
 }
 
-impl Posted for ReferralForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 fn referral_sources() -> Vec<(&'static str, &'static str)> {
     [CaseSource::OtherAgency, CaseSource::Public, CaseSource::Parent].iter().map(|s| (s.code(), s.label())).collect()
 }
@@ -890,12 +842,6 @@ struct TaskForm {
     due_on: String,
 }
 
-impl Posted for TaskForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn add_task(
     state: axum::extract::State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -925,12 +871,6 @@ struct TaskDoneForm {
     note: String,
 }
 
-impl Posted for TaskDoneForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn task_done(
     state: axum::extract::State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -958,3 +898,16 @@ pub fn day(d: &chrono::NaiveDate) -> String {
 pub fn before(d: &chrono::NaiveDate, today: &chrono::NaiveDate) -> bool {
     d < today
 }
+
+crate::pages::posted_forms!(
+    NoticeForm,
+    EnquiryForm,
+    KeyWorkerForm,
+    CloseForm,
+    HandoverForm,
+    AckForm,
+    HeStepForm,
+    ReferralForm,
+    TaskForm,
+    TaskDoneForm
+);

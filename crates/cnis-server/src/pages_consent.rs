@@ -134,12 +134,6 @@ struct AskForm {
     special_school: Option<String>,
 }
 
-impl Posted for AskForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn ask_page(caller: Result<Caller, ApiError>) -> Response {
     let Some(c) = signed_in(caller) else { return to_sign_in() };
     let layout = Layout::for_caller(&c, "/consent/new");
@@ -185,12 +179,6 @@ struct DecideForm {
     csrf: String,
     consent: String,
     reasons: String,
-}
-
-impl Posted for DecideForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn decide(
@@ -261,3 +249,5 @@ pub fn audience_words(a: &str) -> String {
         },
     }
 }
+
+crate::pages::posted_forms!(AskForm, DecideForm);

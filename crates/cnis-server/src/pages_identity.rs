@@ -124,24 +124,6 @@ struct UndoForm {
     reason: String,
 }
 
-impl Posted for MergeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
-impl Posted for NotSameForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
-impl Posted for UndoForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn merge(
     state: axum::extract::State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -193,3 +175,5 @@ async fn undo(
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }
 }
+
+crate::pages::posted_forms!(MergeForm, NotSameForm, UndoForm);

@@ -354,6 +354,14 @@ fn check_notice(mut n: DeletionNotice, actor: &Actor, today: NaiveDate) -> Resul
     }
 }
 
+/// A school user's school (LAESTAB) and the council it is in.
+fn school_of(actor: &Actor) -> Result<(String, LaCode)> {
+    let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
+    let council = LaCode::parse(school.get(..3).unwrap_or(""))
+        .map_err(|_| ServiceError::Forbidden("this account's school is not in a council"))?;
+    Ok((school, council))
+}
+
 /// The child's open case of this kind on the council's register, or that
 /// of a child merged with them: a notice or referral about one of a merged
 /// group joins the group's case (the notice itself stays the child's its
@@ -1334,9 +1342,7 @@ impl Service {
     /// the council is told through its outbox. Audited.
     pub fn ask_consent(&self, actor: &Actor, ask: ConsentAsk) -> Result<ConsentAnswer> {
         require(actor, Permission::SubmitNotices)?;
-        let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
-        let council = LaCode::parse(school.get(..3).unwrap_or(""))
-            .map_err(|_| ServiceError::Forbidden("this account's school is not in a council"))?;
+        let (school, council) = school_of(actor)?;
         let mut errors = Vec::new();
         let proposed_on = date(&ask.proposed_on);
         if proposed_on.is_none() {
@@ -1605,9 +1611,7 @@ impl Service {
     /// entry is made. Audited.
     pub fn report_absence(&self, actor: &Actor, r: AbsenceReport) -> Result<AbsenceReceipt> {
         require(actor, Permission::SubmitNotices)?;
-        let school = actor.school.clone().ok_or(ServiceError::Forbidden("this account has no school"))?;
-        let council = LaCode::parse(school.get(..3).unwrap_or(""))
-            .map_err(|_| ServiceError::Forbidden("this account's school is not in a council"))?;
+        let (school, council) = school_of(actor)?;
         let today = today();
         let mut errors = Vec::new();
         let first = date(&r.first_day_absent);
