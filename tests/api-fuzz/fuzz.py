@@ -339,6 +339,7 @@ def sign_in_roles(
         Role("school user", f"school@{council}.demo.invalid"),
         Role("national analyst", "analyst@national.demo.invalid"),
         Role("auditor", "auditor@national.demo.invalid"),
+        Role("inspector", "inspector@inspectorate.demo.invalid"),
     ]
     for role in roles:
         if role.email not in accounts:

@@ -5,6 +5,7 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 use cnis_app::service::ServiceError;
 use cnis_app::service::cases::{AssignCase, ChildMatch, CloseCase, NewEnquiry};
 use cnis_app::service::entries::NewEntry;
+use cnis_core::LaCode;
 use cnis_core::calendar::{Period, SchoolCalendar};
 use cnis_core::casework::{
     CaseKind, CaseOutcome, CaseStatus, DeletionNotice, DestinationKind, Enquiry, EnquiryKind, NoticeDestination,
@@ -631,7 +632,7 @@ fn the_scrutiny_view_counts_each_school_s_deletions_by_ground_and_by_who_was_del
         let Err(ServiceError::Invalid(e)) = bad else { panic!("refused") };
         assert_eq!(e.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["sen", "absence_percent"], "{}", env.name);
 
-        let v = s.deregistration_scrutiny(&cw, today() - Days::new(30), today()).expect("scrutiny");
+        let v = s.deregistration_scrutiny(&cw, None, today() - Days::new(30), today()).expect("scrutiny");
         assert_eq!(v.all.notices, 6, "{}", env.name);
         assert_eq!(v.schools.len(), 2);
         let first = &v.schools[0];
@@ -650,16 +651,53 @@ fn the_scrutiny_view_counts_each_school_s_deletions_by_ground_and_by_who_was_del
         assert_eq!(v.all.persistently_absent, 3);
         // Outside the period: nothing.
         let before =
-            s.deregistration_scrutiny(&cw, today() - Days::new(400), today() - Days::new(40)).expect("earlier");
+            s.deregistration_scrutiny(&cw, None, today() - Days::new(400), today() - Days::new(40)).expect("earlier");
         assert_eq!(before.all.notices, 0, "{}", env.name);
         assert!(matches!(
-            s.deregistration_scrutiny(&cw, today(), today() - Days::new(1)),
+            s.deregistration_scrutiny(&cw, None, today(), today() - Days::new(1)),
             Err(ServiceError::Invalid(_))
         ));
         assert!(matches!(
-            s.deregistration_scrutiny(&school, today() - Days::new(30), today()),
+            s.deregistration_scrutiny(&school, None, today() - Days::new(30), today()),
             Err(ServiceError::Forbidden(_))
         ));
+        // A caseworker sees their own council only.
+        let c203 = Some(LaCode::parse("203").expect("LA"));
+        let c202 = Some(LaCode::parse("202").expect("LA"));
+        assert!(matches!(
+            s.deregistration_scrutiny(&cw, c203, today() - Days::new(30), today()),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert_eq!(s.deregistration_scrutiny(&cw, c202, today() - Days::new(30), today()).expect("own").all.notices, 6);
+        // An inspector names any council and sees the same counts; without
+        // a council the request is incomplete.
+        s.add_account(
+            None,
+            &cnis_app::service::accounts::NewAccount {
+                email: "inspector@inspectorate.example.invalid".into(),
+                name: "Inspector".into(),
+                role: Role::Inspector,
+                council: None,
+                school: None,
+                password: Some("correct horse battery".into()),
+            },
+        )
+        .expect("inspector");
+        let inspector = s.actor_for("inspector@inspectorate.example.invalid").expect("actor");
+        let seen = s.deregistration_scrutiny(&inspector, c202, today() - Days::new(30), today()).expect("inspector");
+        assert_eq!((seen.council.as_str(), seen.all.notices), ("202", 6), "{}", env.name);
+        assert_eq!(seen.schools[0].by_ground.len(), 3);
+        assert_eq!(
+            s.deregistration_scrutiny(&inspector, c203, today() - Days::new(30), today()).expect("203").all.notices,
+            0
+        );
+        assert!(matches!(
+            s.deregistration_scrutiny(&inspector, None, today() - Days::new(30), today()),
+            Err(ServiceError::Invalid(_))
+        ));
+        // Nothing else of the council's is open to an inspector.
+        assert!(matches!(s.cases(&inspector, &Default::default(), 1, 10), Err(ServiceError::Forbidden(_))));
+        assert!(matches!(s.notices(&inspector, 1, 10), Err(ServiceError::Forbidden(_))));
     }
 }
 

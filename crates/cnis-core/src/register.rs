@@ -33,6 +33,9 @@ words! {
         NationalAnalyst => "national_analyst", "National analyst";
         /// Reads the audit, not the children.
         Auditor => "auditor", "Auditor";
+        /// Scrutinises how any council's schools take children off roll:
+        /// the deletion counts by school, never a child.
+        Inspector => "inspector", "Inspector";
     }
 }
 

@@ -12,6 +12,7 @@ use cnis_app::service::cases::{
     NoticeSummary, NoticeUpload, OfferHandover, OutboxMessage, Referral, ReferralReceipt, Scrutiny, Task,
 };
 use cnis_app::service::entries::Page;
+use cnis_app::service::{FieldError, ServiceError};
 use cnis_core::casework::CareEpisode;
 use cnis_core::casework::{CaseKind, CaseStatus, DeletionNotice};
 use serde::{Deserialize, Serialize};
@@ -456,11 +457,16 @@ pub struct PeriodQuery {
     pub from: Option<chrono::NaiveDate>,
     /// Last deletion date (`YYYY-MM-DD`); today if left out.
     pub to: Option<chrono::NaiveDate>,
+    /// The council's three-digit code: an inspector's choice; a council's
+    /// own staff may leave it out.
+    pub council: Option<String>,
 }
 
-/// The deregistration scrutiny view: each of the council's schools'
+/// The deregistration scrutiny view: each of a council's schools'
 /// deletions over a period, by ground, and how many were of children with
-/// SEN, a child protection plan, or persistent or severe absence. Audited.
+/// SEN, a child protection plan, or persistent or severe absence. A
+/// council's caseworkers see their own council; an inspector any. Counts
+/// only. Audited.
 #[utoipa::path(get, path = "/api/v1/scrutiny", tag = "casework", params(PeriodQuery), responses(
     (status = 200, body = Scrutiny), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -473,7 +479,16 @@ pub async fn scrutiny(
     let q = query(q)?;
     let to = q.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = q.from.unwrap_or_else(|| to.checked_sub_days(chrono::Days::new(365)).unwrap_or(to));
-    Ok(Json(state.blocking(move |s| s.deregistration_scrutiny(&caller.actor, from, to)).await?))
+    let council = match q.council.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(cnis_core::LaCode::parse(c).map_err(|_| {
+            ApiError::from(ServiceError::Invalid(vec![FieldError {
+                field: "council".into(),
+                message: "Give the council's three-digit code".into(),
+            }]))
+        })?),
+    };
+    Ok(Json(state.blocking(move |s| s.deregistration_scrutiny(&caller.actor, council, from, to)).await?))
 }
 
 /// Offer a child's register entry and open case to the council their

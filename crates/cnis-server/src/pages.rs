@@ -109,6 +109,8 @@ impl Layout {
         let mut nav = vec![NavItem { href: "/", label: "Your work", current: current == "/" }];
         if allows(a.role, Permission::WorkCases) {
             nav.push(NavItem { href: "/cases", label: "Cases", current: current == "/cases" });
+        }
+        if allows(a.role, Permission::ReadScrutiny) {
             nav.push(NavItem { href: "/scrutiny", label: "Deletions by school", current: current == "/scrutiny" });
         }
         if allows(a.role, Permission::SubmitNotices) {
@@ -199,6 +201,7 @@ struct HomePage {
     role_label: &'static str,
     auditor: bool,
     school: bool,
+    inspector: bool,
 }
 
 #[derive(Template)]
@@ -492,6 +495,7 @@ async fn home(state: axum::extract::State<AppState>, caller: Result<Caller, ApiE
             role_label: role.label(),
             auditor: role == cnis_core::register::Role::Auditor,
             school: role == cnis_core::register::Role::School,
+            inspector: role == cnis_core::register::Role::Inspector,
         },
         StatusCode::OK,
     )

@@ -622,17 +622,50 @@ async fn close(
 #[template(path = "scrutiny.html")]
 struct ScrutinyPage {
     layout: Layout,
-    view: Scrutiny,
+    /// Nothing until an inspector chooses a council.
+    view: Option<Scrutiny>,
+    council_name: String,
+    /// Every council to choose from, for an inspector: (code, name, chosen).
+    councils: Vec<(String, String, bool)>,
 }
 
-async fn scrutiny(state: axum::extract::State<AppState>, caller: Result<Caller, ApiError>) -> Response {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScrutinyParams {
+    council: String,
+    from: String,
+    to: String,
+}
+
+async fn scrutiny(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    q: Result<Query<ScrutinyParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let layout = Layout::for_caller(&c, "/scrutiny");
-    let to = chrono::Utc::now().date_naive();
-    let from = to.checked_sub_days(chrono::Days::new(365)).unwrap_or(to);
+    let to = q.to.trim().parse().unwrap_or_else(|_| chrono::Utc::now().date_naive());
+    let from = q.from.trim().parse().unwrap_or_else(|_| to.checked_sub_days(chrono::Days::new(365)).unwrap_or(to));
+    let council = c.actor.council.or_else(|| cnis_core::LaCode::parse(q.council.trim()).ok());
+    let councils = if c.actor.council.is_none() {
+        let mut all: Vec<(String, String, bool)> =
+            cnis_core::LaCode::live().map(|l| (l.to_string(), l.info().name.clone(), Some(l) == council)).collect();
+        all.sort_by(|a, b| a.1.cmp(&b.1));
+        all
+    } else {
+        Vec::new()
+    };
+    let council_name = council.map(|l| l.info().name.clone()).unwrap_or_default();
+    let Some(chosen) = council else {
+        if !allows(c.actor.role, Permission::ReadScrutiny) {
+            return error_page(layout, &ServiceError::Forbidden("your role does not allow this").into());
+        }
+        return render(&ScrutinyPage { layout, view: None, council_name, councils }, StatusCode::OK);
+    };
     let a = c.actor.clone();
-    match state.blocking(move |s| s.deregistration_scrutiny(&a, from, to)).await {
-        Ok(view) => render(&ScrutinyPage { layout, view }, StatusCode::OK),
+    match state.blocking(move |s| s.deregistration_scrutiny(&a, Some(chosen), from, to)).await {
+        Ok(view) => render(&ScrutinyPage { layout, view: Some(view), council_name, councils }, StatusCode::OK),
         Err(e) => error_page(layout, &e),
     }
 }

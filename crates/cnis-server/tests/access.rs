@@ -128,6 +128,7 @@ const PEOPLE_WITH_PASSWORDS: &[&str] = &[
     "team_manager_other",
     "national_analyst",
     "auditor",
+    "inspector",
 ];
 
 fn entry_json(f: &Fixture) -> serde_json::Value {
@@ -558,8 +559,9 @@ fn rows() -> Vec<Row> {
         Row {
             method: "GET",
             path: "/api/v1/scrutiny",
-            call: |_, _| Call { path: "/api/v1/scrutiny".into(), body: Body::None },
-            expect: Expect::Only(CW_ALL, 200, 403),
+            // Council 202's schools: its own staff and an inspector.
+            call: |_, _| Call { path: "/api/v1/scrutiny?council=202".into(), body: Body::None },
+            expect: Expect::Only(&["caseworker", "team_manager", "inspector"], 200, 403),
         },
         Row {
             method: "POST",
@@ -1055,8 +1057,14 @@ fn rows() -> Vec<Row> {
         Row {
             method: "GET",
             path: "/scrutiny",
-            call: |_, _| Call { path: "/scrutiny".into(), body: Body::None },
-            expect: Expect::Only(CW_ALL, 200, 403),
+            // A council's staff always see their own council; an inspector
+            // the one chosen.
+            call: |_, _| Call { path: "/scrutiny?council=202".into(), body: Body::None },
+            expect: Expect::Only(
+                &["caseworker", "team_manager", "caseworker_other", "team_manager_other", "inspector"],
+                200,
+                403,
+            ),
         },
         Row {
             method: "POST",
@@ -1388,7 +1396,7 @@ fn each_role_gets_what_the_matrix_says_and_no_council_sees_another_s_children() 
                 // Whatever the answer, council 203's child never reaches
                 // another council's user, and names never reach analysts.
                 let council_202 = matches!(*name, "caseworker" | "team_manager" | "council_admin" | "school");
-                if (council_202 || *name == "national_analyst" || *name == "auditor" || *name == "partner")
+                if (council_202 || matches!(*name, "national_analyst" | "auditor" | "partner" | "inspector"))
                     && text.contains("Secretname")
                 {
                     failures.push(format!(

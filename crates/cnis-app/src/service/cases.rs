@@ -2024,10 +2024,12 @@ pub struct SchoolScrutiny {
 }
 
 /// The deregistration scrutiny view: each school's deletions over a
-/// period, for the council (and an inspector, once that role exists).
+/// period, for the council and for an inspector.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scrutiny {
+    /// The council's three-digit code.
+    pub council: String,
     /// From (deletion date, inclusive).
     pub from: NaiveDate,
     /// To (inclusive).
@@ -2081,13 +2083,27 @@ fn scrutinise(school: &str, rows: &[(&StoredNotice, bool)]) -> SchoolScrutiny {
 }
 
 impl Service {
-    /// Each of the council's schools' deletions from `from` to `to`: by
+    /// Each of a council's schools' deletions from `from` to `to`: by
     /// ground, and how many were of children with SEN support or an EHC
     /// plan, a child protection plan, or persistent or severe absence.
-    /// Audited.
-    pub fn deregistration_scrutiny(&self, actor: &Actor, from: NaiveDate, to: NaiveDate) -> Result<Scrutiny> {
-        require(actor, Permission::WorkCases)?;
-        let council = scope(actor)?;
+    /// A council's own caseworkers see their council (`council` left out or
+    /// their own); an inspector names any council. Counts only, never a
+    /// child. Audited.
+    pub fn deregistration_scrutiny(
+        &self,
+        actor: &Actor,
+        council: Option<LaCode>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Scrutiny> {
+        require(actor, Permission::ReadScrutiny)?;
+        let council = match (actor.council, council) {
+            (Some(own), None) => own,
+            (Some(own), Some(asked)) if asked == own => own,
+            (Some(_), Some(_)) => return Err(ServiceError::Forbidden("you may see your own council's schools only")),
+            (None, Some(asked)) => asked,
+            (None, None) => return Err(ServiceError::invalid("council", "Choose a council")),
+        };
         if to < from || (to - from).num_days() > 3 * 366 {
             return Err(ServiceError::invalid("to", "The period must end after it starts and be at most three years"));
         }
@@ -2109,13 +2125,13 @@ impl Service {
             "scrutiny.read",
             "ok",
             vec![],
-            serde_json::json!({ "from": from, "to": to, "notices": rows.len() }),
+            serde_json::json!({ "council": council.to_string(), "from": from, "to": to, "notices": rows.len() }),
         ))?;
         let refs: Vec<(&StoredNotice, bool)> = rows.iter().map(|(n, cp)| (n, *cp)).collect();
         let mut schools: Vec<SchoolScrutiny> =
             refs.chunk_by(|a, b| a.0.school == b.0.school).map(|group| scrutinise(&group[0].0.school, group)).collect();
         schools.sort_by(|a, b| b.notices.cmp(&a.notices).then_with(|| a.school.cmp(&b.school)));
-        Ok(Scrutiny { from, to, all: scrutinise("all", &refs), schools })
+        Ok(Scrutiny { council: council.to_string(), from, to, all: scrutinise("all", &refs), schools })
     }
 }
 

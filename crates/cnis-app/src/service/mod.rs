@@ -89,6 +89,9 @@ pub enum Permission {
     NationalCounts,
     /// Read the audit chain (who did what), not the children.
     ReadAudit,
+    /// Read schools' deletions from roll by ground (the deregistration
+    /// scrutiny view): the council's own, or any council's for an inspector.
+    ReadScrutiny,
 }
 
 /// Whether a role has a permission: the whole access table.
@@ -106,6 +109,7 @@ pub fn allows(role: Role, p: Permission) -> bool {
         IdentityLookup => role == Role::Partner,
         NationalCounts => role == Role::NationalAnalyst,
         ReadAudit => role == Role::Auditor,
+        ReadScrutiny => matches!(role, Role::Caseworker | Role::TeamManager | Role::Inspector),
     }
 }
 

@@ -271,6 +271,7 @@ fn demo_register(out: &Path, store: &cnis_store::Store, linked: &TrackReport) ->
     }
     add("analyst@national.demo.invalid".into(), Role::NationalAnalyst, None, None)?;
     add("auditor@national.demo.invalid".into(), Role::Auditor, None, None)?;
+    add("inspector@inspectorate.demo.invalid".into(), Role::Inspector, None, None)?;
     add("partner@health.demo.invalid".into(), Role::Partner, None, None)?;
     let partner_token = service
         .issue_token(None, "partner@health.demo.invalid", "demo partner system")

@@ -82,6 +82,7 @@ pub const PEOPLE: &[(&str, Role, Option<&str>)] = &[
     ("partner", Role::Partner, None),
     ("national_analyst", Role::NationalAnalyst, None),
     ("auditor", Role::Auditor, None),
+    ("inspector", Role::Inspector, None),
 ];
 
 pub fn email(name: &str) -> String {
