@@ -580,6 +580,21 @@ test('h. a school tells the council of a 20-day absence deletion; a caseworker w
     assert.match(await row.innerText(), /Missing education case open/i);
     assert.ok(!(await page.content()).includes('/children/'), 'a school is not shown child ids');
     await checkPage(page, 'notices-school');
+
+    // The same school sends two more as a file: one good row, one with no
+    // ground; the page names the bad row's line and column.
+    await page.getByRole('link', { name: 'send several as a file' }).click();
+    await page.waitForURL((u) => u.pathname === '/notices/upload');
+    await checkPage(page, 'notice-upload');
+    const dob = `14/03/${Number(y) - 11}`;
+    const csv = `deletion_date,ground,given_name,family_name,dob\r\n${d}/${m}/${y},9(1)(a),Sam,${family}file,${dob}\r\n${d}/${m}/${y},,Kit,${family}file,${dob}\r\n`;
+    await page.locator('#file').setInputFiles({ name: 'deletions.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    const sent = await submit(page, 'Send to the council', '/notices/upload');
+    assert.equal(sent.status(), 200, 'POST /notices/upload');
+    assert.match(await page.locator('#upload-result').innerText(), /1 of 2 notices sent/);
+    const notSent = await page.locator('#not-sent').innerText();
+    assert.match(notSent, /3\s+ground/, 'line 3 named, with its column');
+    await checkPage(page, 'notice-upload-result');
   } finally {
     await school.close();
   }

@@ -591,6 +591,17 @@ fn a_notices_file_takes_the_good_rows_and_quarantines_the_rest_by_line_and_colum
         // No reason repeats a value sent.
         assert!(r.quarantined.iter().all(|q| !q.reason.contains("somewhere") && !q.reason.contains("not a date")));
         assert_eq!(s.notices(&cw, 1, 50).expect("list").total, 3, "{}", env.name);
+        // The same file as Windows writes it, with \r\n endings, a blank
+        // line and a quoted field over two lines: the same lines named.
+        let windows = text
+            .replace('\n', "\r\n")
+            .replace("Able,Ann", "\"Able\r\nAbleson\",Ann")
+            .replace("Hart,Hal", "\r\nHart,Hal");
+        let again = s.submit_notices_csv(&school, &windows).expect("upload");
+        let lines: Vec<(u64, &str)> = again.quarantined.iter().map(|q| (q.line, q.field.as_str())).collect();
+        for want in [(4, "ground"), (5, "dob"), (6, "destination_school"), (7, "destination"), (8, "row")] {
+            assert!(lines.contains(&want), "{}: {want:?} in {lines:?}", env.name);
+        }
         let bad_header = s.submit_notices_csv(&school, "deletion_date,ground,favourite_colour\n");
         assert!(matches!(bad_header, Err(ServiceError::Invalid(_))), "{}", env.name);
         let missing = s.submit_notices_csv(&school, "deletion_date,ground,given_name,family_name\n");

@@ -120,6 +120,11 @@ impl Layout {
                 label: "Tell us about a deletion",
                 current: current == "/notices/new",
             });
+            nav.push(NavItem {
+                href: "/notices/upload",
+                label: "Send notices as a file",
+                current: current == "/notices/upload",
+            });
         }
         if allows(a.role, Permission::SubmitNotices) || allows(a.role, Permission::WorkCases) {
             nav.push(NavItem { href: "/consent", label: "Consent to home education", current: current == "/consent" });

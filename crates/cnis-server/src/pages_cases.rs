@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::cases::{
-    AssignCase, Case, CaseFilter, CaseView, CloseCase, CompleteTask, Handover, NewEnquiry, NewHeStep, NewTask,
-    NoticeSummary, OfferHandover, Referral, Scrutiny,
+    AssignCase, Case, CaseFilter, CaseView, CloseCase, CompleteTask, Handover, NOTICE_CSV_COLUMNS, NewEnquiry,
+    NewHeStep, NewTask, NoticeSummary, NoticeUpload, OfferHandover, Referral, Scrutiny,
 };
 use cnis_app::service::entries::Page;
 use cnis_app::service::{FieldError, Permission, ServiceError, allows};
@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/notices"),
     ("GET", "/notices/new"),
     ("POST", "/notices/new"),
+    ("GET", "/notices/upload"),
+    ("POST", "/notices/upload"),
     ("GET", "/cases"),
     ("GET", "/cases/{id}"),
     ("POST", "/cases/{id}/enquiries"),
@@ -59,6 +61,8 @@ pub fn routes() -> Router<AppState> {
             ("GET", "/notices") => get(notices),
             ("GET", "/notices/new") => get(notice_page),
             ("POST", "/notices/new") => post(submit_notice),
+            ("GET", "/notices/upload") => get(upload_page),
+            ("POST", "/notices/upload") => post(upload_notices),
             ("GET", "/cases") => get(cases),
             ("GET", "/cases/{id}") => get(case),
             ("POST", "/cases/{id}/enquiries") => post(enquiry),
@@ -366,6 +370,91 @@ async fn submit_notice(
                 .map(|f| FieldError { field: notice_field(&f.field), message: f.message })
                 .collect();
             render(&notice_page_for(&c, &form, errors), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notice_upload.html")]
+struct UploadPage {
+    layout: Layout,
+    csrf: String,
+    errors: Vec<FieldError>,
+    result: Option<NoticeUpload>,
+    optional_columns: Vec<&'static str>,
+}
+
+fn upload_page_for(c: &Caller, errors: Vec<FieldError>, result: Option<NoticeUpload>) -> UploadPage {
+    let required = ["deletion_date", "ground", "given_name", "family_name", "dob"];
+    UploadPage {
+        layout: Layout::for_caller(c, "/notices/upload"),
+        csrf: c.csrf().unwrap_or("").to_string(),
+        errors,
+        result,
+        optional_columns: NOTICE_CSV_COLUMNS.iter().copied().filter(|c| !required.contains(c)).collect(),
+    }
+}
+
+async fn upload_page(caller: Result<Caller, ApiError>) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    if !allows(c.actor.role, Permission::SubmitNotices) {
+        return error_page(
+            Layout::for_caller(&c, ""),
+            &ServiceError::Forbidden("your role does not allow this").into(),
+        );
+    }
+    render(&upload_page_for(&c, Vec::new(), None), StatusCode::OK)
+}
+
+/// A CSV file's text: UTF-8 (with or without its byte-order mark), or, as
+/// a spreadsheet on Windows saves "CSV", Windows-1252.
+fn csv_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
+}
+
+async fn upload_notices(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let bad = |message: &str| error_page(Layout::for_caller(&c, ""), &ApiError::bad_request(message));
+    let Ok(mut form) = form else { return bad("The form could not be read. Go back and try again.") };
+    let (mut token, mut file) = (None, None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(f)) => match f.name() {
+                Some("csrf") => token = f.text().await.ok(),
+                Some("file") => file = f.bytes().await.ok(),
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => {
+                return bad("The file could not be read: it may be too large (the limit is 256 KB). Send it in parts.");
+            }
+        }
+    }
+    if let Err(e) = c.check_form(token.as_deref().unwrap_or("")) {
+        return error_page(Layout::for_caller(&c, ""), &e);
+    }
+    let file = match file {
+        Some(b) if !b.is_empty() => csv_text(&b),
+        _ => {
+            let e = FieldError { field: "file".into(), message: "Choose a CSV file to send".into() };
+            return render(&upload_page_for(&c, vec![e], None), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let a = c.actor.clone();
+    match state.blocking(move |s| s.submit_notices_csv(&a, &file)).await {
+        Ok(r) => render(&upload_page_for(&c, Vec::new(), Some(r)), StatusCode::OK),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors =
+                form_errors(&e).into_iter().map(|f| FieldError { field: "file".into(), message: f.message }).collect();
+            render(&upload_page_for(&c, errors, None), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }

@@ -33,6 +33,8 @@ enum Body {
     None,
     Json(serde_json::Value),
     Form(Vec<(&'static str, String)>),
+    /// A page's file upload.
+    File(Vec<u8>),
 }
 
 struct Call {
@@ -1056,6 +1058,28 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/notices/upload",
+            call: |_, _| Call { path: "/notices/upload".into(), body: Body::None },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/notices/upload",
+            call: |_, _| Call {
+                path: "/notices/upload".into(),
+                body: Body::File(
+                    format!(
+                        "deletion_date,ground,given_name,family_name,dob\n{},9(1)(a),Page,Upload,{}\n",
+                        chrono::Utc::now().date_naive(),
+                        common::dob_aged(9)
+                    )
+                    .into_bytes(),
+                ),
+            },
+            expect: Expect::Only(&["school"], 200, 403),
+        },
+        Row {
+            method: "GET",
             path: "/scrutiny",
             // A council's staff always see their own council; an inspector
             // the one chosen.
@@ -1366,6 +1390,7 @@ fn each_role_gets_what_the_matrix_says_and_no_council_sees_another_s_children() 
                         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
                         s.form(&call.path, &fields)
                     }
+                    Body::File(bytes) => s.upload(&call.path, &bytes),
                 };
                 let resp = req.send().expect("request");
                 let code = resp.status().as_u16();

@@ -212,6 +212,39 @@ fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
 }
 
+/// The line a record starts on, from its byte offset. The csv reader's own
+/// line count is one short after a `\r\n` ending, as spreadsheets on
+/// Windows write; counting `\n` before the record's first byte is right
+/// for both endings. Offsets only move forward, so the file is read once.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl LineCounter<'_> {
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut b = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
+        while b < self.text.len() && matches!(self.text[b], b'\r' | b'\n') {
+            b += 1;
+        }
+        if b > self.at {
+            self.line += self.text[self.at..b].iter().filter(|&&c| c == b'\n').count() as u64;
+            self.at = b;
+        }
+        self.line
+    }
+}
+
+/// A date as a spreadsheet saved in England writes it (`27/11/2026`) as
+/// `YYYY-MM-DD`; anything else as it was, for the check to name.
+fn iso_date(s: String) -> String {
+    match NaiveDate::parse_from_str(s.trim(), "%d/%m/%Y") {
+        Ok(d) => d.to_string(),
+        Err(_) => s,
+    }
+}
+
 fn laestab(s: &str) -> bool {
     s.len() == 7 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -1879,6 +1912,7 @@ impl Service {
         }
         let mut out = NoticeUpload { rows: 0, accepted: Vec::new(), rejected: 0, quarantined: Vec::new() };
         let mut line = 1u64;
+        let mut lines = LineCounter { text: text.as_bytes(), at: 0, line: 1 };
         for rec in rdr.records() {
             out.rows += 1;
             let rec = match rec {
@@ -1894,7 +1928,7 @@ impl Service {
                     continue;
                 }
             };
-            line = rec.position().map_or(line + 1, |p| p.line());
+            line = rec.position().map_or(line + 1, |p| lines.at(p.byte()));
             if rec.len() != headers.len() {
                 out.rejected += 1;
                 out.quarantined.push(QuarantinedRow {
@@ -1929,11 +1963,11 @@ impl Service {
             };
             let notice = DeletionNotice {
                 school: String::new(),
-                deletion_date: get("deletion_date"),
+                deletion_date: iso_date(get("deletion_date")),
                 ground: get("ground"),
                 given_name: get("given_name"),
                 family_name: get("family_name"),
-                dob: get("dob"),
+                dob: iso_date(get("dob")),
                 sex: opt("sex"),
                 upn: opt("upn"),
                 address: opt("address"),

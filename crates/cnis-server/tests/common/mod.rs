@@ -223,4 +223,14 @@ impl Session {
         }
         self.auth(self.client.post(format!("{}{path}", self.base))).form(&all)
     }
+
+    /// A page's file upload (multipart), with the form token as a field.
+    pub fn upload(&self, path: &str, file: &[u8]) -> RequestBuilder {
+        let part = reqwest::blocking::multipart::Part::bytes(file.to_vec()).file_name("notices.csv");
+        let mut form = reqwest::blocking::multipart::Form::new().part("file", part);
+        if let Some(c) = &self.csrf {
+            form = form.text("csrf", c.clone());
+        }
+        self.auth(self.client.post(format!("{}{path}", self.base))).multipart(form)
+    }
 }
