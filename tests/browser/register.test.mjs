@@ -768,12 +768,19 @@ test('l. a school asks for consent to withdraw a child with a current child prot
   });
   assert.equal(made.status(), 201, `POST /api/v1/entries: ${await made.text()}`);
   const child = (await made.json()).child_id;
-  const start = new Date(Date.now() - 30 * 86400_000).toISOString().slice(0, 10);
-  const care = await context.request.post(`/api/v1/children/${child}/care`, {
-    headers: { 'x-csrf-token': csrf },
-    data: [{ kind: 'child_protection_plan', start }],
-  });
-  assert.equal(care.status(), 204, `POST care: ${await care.text()}`);
+  // The caseworker records the plan from the child's page.
+  const start = new Date(Date.now() - 30 * 86400_000);
+  r = await page.goto(`/children/${child}`);
+  assert.equal(r.status(), 200, 'GET the child');
+  await page.getByText('Record social-care involvement').click();
+  await page.locator('#care-kind').selectOption('child_protection_plan');
+  await page.locator('#care_start-day').fill(String(start.getUTCDate()));
+  await page.locator('#care_start-month').fill(String(start.getUTCMonth() + 1));
+  await page.locator('#care_start-year').fill(String(start.getUTCFullYear()));
+  await checkPage(page, 'child-care-form');
+  const care = await submit(page, 'Record the involvement', `/children/${child}/care`);
+  assert.equal(care.status(), 303, 'POST the care form');
+  await page.getByText('Social-care involvement recorded').first().waitFor();
 
   const today = new Date().toISOString().slice(0, 10);
   const school = await newContext();
@@ -817,6 +824,11 @@ test('l. a school asks for consent to withdraw a child with a current child prot
       await letter.waitFor();
       assert.match(await letter.innerText(), /seen every day/);
       await checkPage(tp, 'messages');
+      // The team manager (not the caseworker) reads the plan on the child's page.
+      r = await tp.goto(`/children/${child}`);
+      assert.equal(r.status(), 200, "GET the child's page as a team manager");
+      assert.match(await tp.locator('#care-table').innerText(), /Child protection plan\s+\d+ \w+ \d{4}\s+Current/);
+      await checkPage(tp, 'child-care-team-manager');
     } finally {
       await tm.close();
     }

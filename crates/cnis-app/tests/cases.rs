@@ -983,3 +983,45 @@ fn a_task_is_set_on_a_case_escalated_once_when_overdue_and_marked_done() {
         assert_eq!(view.tasks[0].done_note.as_deref(), Some("Visited; family at home"));
     }
 }
+
+#[test]
+fn a_child_s_social_care_is_shown_to_the_council_s_team_managers_and_no_one_else() {
+    use cnis_core::casework::{CareEpisode, CareKind};
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let tm = account(s, "tm@202.example.invalid", Role::TeamManager, "202", None);
+        let other = account(s, "tm@203.example.invalid", Role::TeamManager, "203", None);
+        let content = EntryContent {
+            given_name: "Care".into(),
+            family_name: "Shown".into(),
+            dob: dob_aged(9),
+            ..EntryContent::default()
+        };
+        let new = NewEntry { content, source: EntrySource::Hand, child_id: None, restricted: None };
+        let entry = s.create_entry(&cw, new, "parent told us").expect("entry");
+        let child = entry.entry.child_id.clone();
+        assert_eq!(s.child(&tm, &child).expect("read").care, Some(vec![]), "{}: none recorded yet", env.name);
+        let plan = CareEpisode {
+            kind: CareKind::ChildProtectionPlan,
+            start: today() - Days::new(40),
+            end: None,
+            risk_of_harm_at_home: true,
+        };
+        let ended = CareEpisode {
+            kind: CareKind::ChildInNeed,
+            start: today() - Days::new(400),
+            end: Some(today() - Days::new(100)),
+            risk_of_harm_at_home: false,
+        };
+        // A caseworker records them (from the case system) but does not read
+        // child-protection information back.
+        s.record_care(&cw, &child, vec![ended.clone(), plan.clone()]).expect("care");
+        assert_eq!(s.child(&cw, &child).expect("read").care, None, "{}", env.name);
+        assert_eq!(s.child(&tm, &child).expect("read").care, Some(vec![ended, plan]), "{}", env.name);
+        // Another council can neither record nor read it.
+        assert!(s.child(&other, &child).is_err());
+        let more = CareEpisode { kind: CareKind::Section47, start: today(), end: None, risk_of_harm_at_home: false };
+        assert!(matches!(s.record_care(&other, &child, vec![more]), Err(ServiceError::NotFound(_))), "{}", env.name);
+    }
+}

@@ -14,6 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cnis_app::service::entries::{ChildView, Dashboard, EntryView, ImportReport, NewEntry, Page};
 use cnis_app::service::{FieldError, HistoryRow, Permission, SearchHit, SearchRequest, ServiceError, allows};
+use cnis_core::casework::CareKind;
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent};
 use serde::Deserialize;
 
@@ -243,6 +244,10 @@ struct ChildPage {
     /// Reasons a child leaves the register (code, words).
     leave_reasons: Vec<(&'static str, &'static str)>,
     today: String,
+    /// Kinds of social-care involvement (code, words).
+    care_kinds: Vec<(&'static str, &'static str)>,
+    care_start: crate::pages_cases::DateField,
+    care_end: crate::pages_cases::DateField,
 }
 
 #[derive(Template)]
@@ -317,10 +322,14 @@ pub(crate) fn error_page(layout: Layout, e: &ApiError) -> Response {
         s if s.is_server_error() => "Sorry, there is a problem with the service",
         _ => "There is a problem",
     };
-    render(
-        &ErrorPage { layout, heading: heading.into(), detail: e.detail().to_string(), emergency_for: None },
-        e.status(),
-    )
+    // A form's field problems are said in full, not counted.
+    let detail = if e.errors().is_empty() {
+        e.detail().to_string()
+    } else {
+        let said: Vec<&str> = e.errors().iter().map(|f| f.message.trim_end_matches('.')).collect();
+        format!("{}. Go back and try again.", said.join(". "))
+    };
+    render(&ErrorPage { layout, heading: heading.into(), detail, emergency_for: None }, e.status())
 }
 
 /// The page for an unknown address.
@@ -624,6 +633,7 @@ fn banner(done: Option<&str>) -> Option<String> {
         "left" => Some("The child is off the register; the entry is kept until its retention date".into()),
         "merged" => Some("The two children are merged into this one".into()),
         "unmerged" => Some("The merge is undone: each child has their own record again".into()),
+        "care" => Some("Social-care involvement recorded".into()),
         _ => None,
     }
 }
@@ -834,14 +844,43 @@ async fn child(
             flags.push("Looked after");
         }
     }
+    let today_date = chrono::Utc::now().date_naive();
+    for e in view.care.iter().flatten().filter(|e| e.current_on(today_date)) {
+        match e.kind {
+            CareKind::ChildProtectionPlan if !flags.contains(&"Child protection plan") => {
+                flags.push("Child protection plan")
+            }
+            CareKind::Section47 if !flags.contains(&"Section 47 enquiry") => flags.push("Section 47 enquiry"),
+            _ => {}
+        }
+        if e.risk_of_harm_at_home && !flags.contains(&"At risk of harm at home") {
+            flags.push("At risk of harm at home");
+        }
+    }
     let own = c.actor.council.map(|x| x.to_string());
     let mine = view.entries.first().is_some_and(|v| Some(&v.entry.council) == own.as_ref())
         && allows(c.actor.role, Permission::EditRegister);
+    let care_kinds = CareKind::ALL.iter().map(|k| (k.code(), k.label())).collect();
+    let care_start = crate::pages_cases::date_field("care_start", "When it began", "For example, 5 1 2026", "", &[]);
+    let care_end =
+        crate::pages_cases::date_field("care_end", "When it ended", "Leave blank if it has not ended", "", &[]);
     let csrf = c.csrf().unwrap_or("").to_string();
     let leave_reasons = LeaveReason::ALL.iter().map(|r| (r.code(), r.label())).collect();
     let today = chrono::Utc::now().date_naive().to_string();
     render(
-        &ChildPage { layout, view, flags, mine, csrf, banner: banner(done.as_deref()), leave_reasons, today },
+        &ChildPage {
+            layout,
+            view,
+            flags,
+            mine,
+            csrf,
+            banner: banner(done.as_deref()),
+            leave_reasons,
+            today,
+            care_kinds,
+            care_start,
+            care_end,
+        },
         StatusCode::OK,
     )
 }

@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/referrals/new"),
     ("GET", "/scrutiny"),
     ("POST", "/children/{child_id}/handover"),
+    ("POST", "/children/{child_id}/care"),
     ("POST", "/handovers/{id}/acknowledge"),
 ];
 
@@ -75,6 +76,7 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/referrals/new") => post(refer),
             ("GET", "/scrutiny") => get(scrutiny),
             ("POST", "/children/{child_id}/handover") => post(offer_handover),
+            ("POST", "/children/{child_id}/care") => post(record_care),
             ("POST", "/handovers/{id}/acknowledge") => post(acknowledge_handover),
             _ => unreachable!("page route {method} {path} has no handler"),
         };
@@ -85,16 +87,16 @@ pub fn routes() -> Router<AppState> {
 
 /// A date asked for as day, month and year.
 pub struct DateField {
-    name: &'static str,
-    legend: &'static str,
-    hint: &'static str,
-    day: String,
-    month: String,
-    year: String,
-    error: Option<String>,
+    pub(crate) name: &'static str,
+    pub(crate) legend: &'static str,
+    pub(crate) hint: &'static str,
+    pub(crate) day: String,
+    pub(crate) month: String,
+    pub(crate) year: String,
+    pub(crate) error: Option<String>,
 }
 
-fn date_field(
+pub(crate) fn date_field(
     name: &'static str,
     legend: &'static str,
     hint: &'static str,
@@ -116,7 +118,7 @@ fn date_field(
 
 /// `YYYY-MM-DD` from three boxes (what was typed, when it is not a date,
 /// so that the service names the field).
-fn ymd(day: &str, month: &str, year: &str) -> String {
+pub(crate) fn ymd(day: &str, month: &str, year: &str) -> String {
     match (day.trim().parse::<u32>(), month.trim().parse::<u32>(), year.trim().parse::<i32>()) {
         (Ok(d), Ok(m), Ok(y)) => format!("{y:04}-{m:02}-{d:02}"),
         _ => format!("{}-{}-{}", year.trim(), month.trim(), day.trim()),
@@ -761,6 +763,80 @@ async fn scrutiny(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+struct CareForm {
+    csrf: String,
+    kind: String,
+    care_start_day: String,
+    care_start_month: String,
+    care_start_year: String,
+    care_end_day: String,
+    care_end_month: String,
+    care_end_year: String,
+    risk_of_harm_at_home: Option<String>,
+}
+
+/// Records a social-care episode the council holds for a child, from the
+/// child's page.
+async fn record_care(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<CareForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let Ok(Path(child_id)) = id else { return not_found_page() };
+    let mut errors = Vec::new();
+    let kind = cnis_core::casework::CareKind::parse(form.kind.trim());
+    if kind.is_none() {
+        errors.push(FieldError { field: "kind".into(), message: "Choose what kind of involvement".into() });
+    }
+    let start = chrono::NaiveDate::parse_from_str(
+        &ymd(&form.care_start_day, &form.care_start_month, &form.care_start_year),
+        "%Y-%m-%d",
+    );
+    if start.is_err() {
+        errors.push(FieldError {
+            field: "care_start".into(),
+            message: "Enter the date it began, as day, month and year".into(),
+        });
+    }
+    let blank_end = [&form.care_end_day, &form.care_end_month, &form.care_end_year].iter().all(|v| v.trim().is_empty());
+    let end = if blank_end {
+        Ok(None)
+    } else {
+        chrono::NaiveDate::parse_from_str(
+            &ymd(&form.care_end_day, &form.care_end_month, &form.care_end_year),
+            "%Y-%m-%d",
+        )
+        .map(Some)
+    };
+    if end.is_err() {
+        errors.push(FieldError {
+            field: "care_end".into(),
+            message: "Enter the date it ended as day, month and year, or leave it blank if it has not".into(),
+        });
+    }
+    let (Some(kind), Ok(start), Ok(end)) = (kind, start, end) else {
+        return error_page(Layout::for_caller(&c, ""), &ServiceError::Invalid(errors).into());
+    };
+    let episode = cnis_core::casework::CareEpisode {
+        kind,
+        start,
+        end,
+        risk_of_harm_at_home: form.risk_of_harm_at_home.is_some(),
+    };
+    let (a, child) = (c.actor.clone(), child_id.clone());
+    match state.blocking(move |s| s.record_care(&a, &child, vec![episode])).await {
+        Ok(()) => Redirect::to(&format!("/children/{child_id}?done=care#care")).into_response(),
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct HandoverForm {
     csrf: String,
     to_council: String,
@@ -1022,6 +1098,7 @@ pub fn before(d: &chrono::NaiveDate, today: &chrono::NaiveDate) -> bool {
 }
 
 crate::pages::posted_forms!(
+    CareForm,
     NoticeForm,
     EnquiryForm,
     KeyWorkerForm,

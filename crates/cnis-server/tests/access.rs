@@ -1044,6 +1044,21 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            path: "/children/{child_id}/care",
+            call: |f, _| Call {
+                path: format!("/children/{}/care", f.fresh().1),
+                body: Body::Form(vec![
+                    ("kind", "child_protection_plan".into()),
+                    ("care_start_day", "5".into()),
+                    ("care_start_month", "1".into()),
+                    ("care_start_year", "2026".into()),
+                    ("risk_of_harm_at_home", "yes".into()),
+                ]),
+            },
+            expect: Expect::Only(CW, 303, 403),
+        },
+        Row {
+            method: "POST",
             path: "/handovers/{id}/acknowledge",
             call: |f, _| {
                 let offer = cnis_app::service::cases::OfferHandover {

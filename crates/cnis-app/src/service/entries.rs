@@ -79,6 +79,10 @@ pub struct ChildView {
     /// to home education, with the council's decisions (the user's own
     /// council's, for roles that work cases).
     pub consent: Vec<cnis_store::cases::ConsentRequest>,
+    /// The social-care episodes the user's council holds for the child's
+    /// group, oldest recorded first: child-protection information, so for
+    /// roles allowed optional content only.
+    pub care: Option<Vec<cnis_core::casework::CareEpisode>>,
 }
 
 /// One entry's history.
@@ -560,6 +564,7 @@ impl Service {
             }
             let mut viewers = Vec::new();
             let mut consent = Vec::new();
+            let mut care = Vec::new();
             for c in &group {
                 viewers.extend(self::viewers(tx, c, actor.council)?);
                 if let Some(own) = actor.council
@@ -567,6 +572,9 @@ impl Service {
                     && !entries.is_empty()
                 {
                     consent.extend(cnis_store::cases::consent_for_child(tx, own, c)?);
+                    if with_restricted {
+                        care.extend(cnis_store::cases::care(tx, own, c)?);
+                    }
                 }
             }
             if group.len() > 1 {
@@ -574,9 +582,9 @@ impl Service {
                 viewers.dedup_by(|a, b| a.at == b.at && a.name == b.name && a.action == b.action);
                 viewers.truncate(VIEWERS_SHOWN);
             }
-            Ok((entries, history, restricted, viewers, emergency, group, merges, consent))
+            Ok((entries, history, restricted, viewers, emergency, group, merges, consent, care))
         })?;
-        let (entries, history, restricted, viewers, emergency, group, merges, consent) = found;
+        let (entries, history, restricted, viewers, emergency, group, merges, consent, care) = found;
         if entries.is_empty() {
             self.audit.record(self.event(actor, "child.read", "refused", vec![child], serde_json::json!({})))?;
             return Err(ServiceError::Forbidden(
@@ -600,6 +608,7 @@ impl Service {
             entries: entries.collect(),
             history,
             restricted: with_restricted.then_some(restricted),
+            care: with_restricted.then_some(care),
             viewers,
             emergency,
         };
