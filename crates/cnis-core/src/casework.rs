@@ -374,7 +374,11 @@ pub fn check_he_step(
             // "Not less than 15 days beginning with the day on which the
             // notice is served" (s.437(2)): the day served is the first.
             let earliest = step.on + chrono::Days::new(notice_days.saturating_sub(1));
+            // The law sets no longest period; a date more than a year off
+            // is taken for a typing slip, since it would hold the case open.
+            let latest = step.on + chrono::Days::new(366);
             match step.satisfy_by {
+                Some(d) if d > latest => Err(("satisfy_by", "The date to satisfy the council by must be within a year")),
                 Some(d) if d >= earliest => Ok(()),
                 _ => Err(("satisfy_by", "Give the parent at least the notice period (15 days) to satisfy the council")),
             }
@@ -543,6 +547,10 @@ mod tests {
         // served 5 October, by the 19th at the earliest (not the 18th).
         let mut notice = HeStep { satisfy_by: Some(day("2026-10-18")), ..he(NoticeToSatisfy, "2026-10-05") };
         assert_eq!(check_he_step(&steps, &notice, 15, 15).map_err(|e| e.0), Err("satisfy_by"));
+        notice.satisfy_by = Some(day("2027-10-07"));
+        assert_eq!(check_he_step(&steps, &notice, 15, 15).map_err(|e| e.0), Err("satisfy_by"), "over a year");
+        notice.satisfy_by = Some(day("2027-10-06"));
+        assert_eq!(check_he_step(&steps, &notice, 15, 15), Ok(()), "a year and a day is the longest");
         notice.satisfy_by = Some(day("2026-10-19"));
         assert_eq!(check_he_step(&steps, &notice, 15, 15), Ok(()));
         steps.push(notice);
