@@ -372,3 +372,67 @@ fn settings_files_change_the_defaults_and_name_a_wrong_key() {
     let err = c.apply_toml("required_to_confirm = [\"shoe_size\"]").expect_err("unknown field");
     assert!(err.contains("shoe_size"), "{err}");
 }
+
+#[test]
+fn the_postcode_lookup_decides_condition_a_from_the_home_not_the_school() {
+    for env in services() {
+        let s = &env.service;
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        // The ONS lookup's layout with its many columns, as Windows writes
+        // it: Camden (a London borough: `laua`), Staffordshire (a county:
+        // `cty`, with a district in `laua`), Wales, Scotland, Jersey, an
+        // unassigned English postcode, and three rows that cannot be read.
+        let file = "pcd,pcd2,pcds,dointr,doterm,cty,laua,ctry\r\n\
+            XA1 2BC,XA1  2BC,XA1 2BC,202001,,E99999999,E09000007,E92000001\r\n\
+            XA12BD,XA1  2BD,XA1 2BD,202001,,E10000028,E07000193,E92000001\r\n\
+            CF101AA,CF10 1AA,CF10 1AA,198001,,W99999999,W06000015,W92000004\r\n\
+            EH11AA,EH1  1AA,EH1 1AA,198001,,S99999999,S12000036,S92000003\r\n\
+            JE11AA,JE1  1AA,JE1 1AA,198001,,L99999999,L99999999,L93000001\r\n\
+            XA12BE,XA1  2BE,XA1 2BE,198001,,E99999999,E99999999,E92000001\r\n\
+            NOTAPC,NOT  APC,NOT A PC,198001,,E99999999,E09000007,E92000001\r\n\
+            XA12BF,XA1  2BF,XA1 2BF,198001,,E99999999,E06999999,E92000001\r\n\
+            XA12BG,XA1  2BG,XA1 2BG,198001,,,,E92000001\r\n";
+        let mut faults = Vec::new();
+        let load =
+            s.load_postcode_areas("nspl.csv", file.as_bytes(), |f| faults.push((f.line, f.field))).expect("load");
+        assert_eq!(
+            (load.rows_read, load.loaded, load.outside, load.quarantined),
+            (9, 2, 4, 3),
+            "{}: rows read = loaded + outside England + not loaded",
+            env.name
+        );
+        assert_eq!(faults, [(8, "postcode"), (9, "laua"), (10, "laua")], "{}: each by its line", env.name);
+        assert_eq!(s.council_of_postcode("xa12bc").map(|l| l.to_string()).as_deref(), Some("202"));
+        assert_eq!(s.council_of_postcode("XA1 2BD").map(|l| l.to_string()).as_deref(), Some("860"), "the county");
+        assert_eq!(s.council_of_postcode("CF10 1AA"), None, "{}: Wales is not loaded", env.name);
+
+        // A home in Camden meets condition A for Camden; one in
+        // Staffordshire does not, and the entry cannot be confirmed; one
+        // the lookup lacks is not known either way.
+        let condition_a = |postcode: &str| {
+            let c = EntryContent { postcode: Some(postcode.into()), ..content("Ada", "Area", &dob_aged(11)) };
+            let e = s.create_entry(&cw, new_entry(c), "parent told us").expect("entry");
+            let a = e.eligibility.iter().find(|c| c.code == "A").expect("A").met;
+            (e.entry.id, a)
+        };
+        let (_, met) = condition_a("XA1 2BC");
+        assert_eq!(met, Some(true), "{}", env.name);
+        let (away, met) = condition_a("XA1 2BD");
+        assert_eq!(met, Some(false), "{}", env.name);
+        assert!(matches!(s.confirm_entry(&cw, away, 1, "checked"), Err(ServiceError::Conflict(_))), "{}", env.name);
+        assert_eq!(condition_a("XA9 9ZZ").1, None, "{}", env.name);
+
+        // A service opened afterwards on the same database has the lookup,
+        // and the load is recorded and audited.
+        let (latest, held) = s.postcode_lookup().expect("lookup");
+        assert_eq!((latest.map(|l| l.source), held), (Some("nspl.csv".to_string()), 2), "{}", env.name);
+        let again = Service::open(s.config().clone()).expect("reopen");
+        assert_eq!(again.council_of_postcode("XA1 2BD").map(|l| l.to_string()).as_deref(), Some("860"), "{}", env.name);
+        assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
+
+        // A file with no council column changes nothing.
+        let bad = s.load_postcode_areas("bad.csv", "postcode,colour\nXA1 2BC,red\n".as_bytes(), |_| {});
+        assert!(matches!(bad, Err(ServiceError::Invalid(_))), "{}", env.name);
+        assert_eq!(s.council_of_postcode("XA1 2BC").map(|l| l.to_string()).as_deref(), Some("202"), "{}", env.name);
+    }
+}

@@ -124,7 +124,7 @@ pub struct UserAddArgs {
     /// Name shown.
     #[arg(long)]
     pub name: String,
-    /// Role: caseworker, team_manager, council_admin, school, partner, national_analyst, auditor.
+    /// Role: caseworker, team_manager, council_admin, school, partner, national_analyst, auditor, inspector.
     #[arg(long)]
     pub role: String,
     /// The council's three-digit LA code (council roles and schools).
@@ -175,6 +175,25 @@ pub enum RegisterCommand {
     Import(RegisterImportArgs),
     /// Take off children past compulsory school age and delete entries past retention.
     Sweep(RegisterSweepArgs),
+    /// Load the postcode lookup that eligibility condition A checks a home postcode against.
+    ///
+    /// The ONS National Statistics Postcode Lookup or Postcode Directory as published
+    /// (columns `pcds`, `laua`, `cty`), or a file with `postcode` and `la` (the DfE
+    /// three-digit number). Replaces the lookup; rows outside England are counted, rows that
+    /// cannot be read go to the quarantine file with their line and reason. A running
+    /// `cnis serve` reads the new lookup when it next starts.
+    Postcodes(RegisterPostcodesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterPostcodesArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The postcode file (CSV).
+    pub file: PathBuf,
+    /// Where to write the rows not loaded, with their reasons.
+    #[arg(long, default_value = "postcodes-quarantine.csv")]
+    pub quarantine: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -85,3 +85,14 @@ impl cnis_app::Progress for Bar {
         self.pb.set_position(done);
     }
 }
+
+/// A bar for reading a file of `len` bytes.
+pub fn bytes(g: &Global, len: u64, msg: impl Into<String>) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), target(g));
+    pb.set_style(
+        ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} [{elapsed}]")
+            .unwrap_or(ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg.into());
+    pb
+}

@@ -378,7 +378,9 @@ pub fn check_he_step(
             // is taken for a typing slip, since it would hold the case open.
             let latest = step.on + chrono::Days::new(366);
             match step.satisfy_by {
-                Some(d) if d > latest => Err(("satisfy_by", "The date to satisfy the council by must be within a year")),
+                Some(d) if d > latest => {
+                    Err(("satisfy_by", "The date to satisfy the council by must be within a year"))
+                }
                 Some(d) if d >= earliest => Ok(()),
                 _ => Err(("satisfy_by", "Give the parent at least the notice period (15 days) to satisfy the council")),
             }

@@ -19,6 +19,7 @@ pub mod db;
 pub mod identity;
 mod link;
 mod loads;
+pub mod postcodes;
 pub mod register;
 mod schema;
 

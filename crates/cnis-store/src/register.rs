@@ -170,6 +170,7 @@ CREATE TABLE audit_redactions (
     crate::identity::TABLES,
     crate::ap::TABLES,
     crate::cases::TASK_TABLES,
+    crate::postcodes::TABLES,
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call

@@ -38,6 +38,9 @@ pub struct Manifest {
     pub schools: String,
     /// Postcode deprivation lookup.
     pub postcode_deprivation: String,
+    /// Which council each postcode is in (the ONS postcode lookup's layout).
+    #[serde(default)]
+    pub postcode_areas: String,
     /// Destination sources: (kind name, file). A kind may have more than one
     /// file (deletion notices sent as bare letters come in their own).
     pub sources: Vec<(String, String)>,
@@ -719,7 +722,20 @@ fn write_places(pop: &Population, dir: &Path) -> Result<Vec<(String, u64)>, Erro
             }
         }
     }
-    Ok(vec![schools.finish()?, pd.finish()?])
+    // Which council each postcode is in, laid out as the ONS postcode
+    // lookup is (`pcds`, `laua`, `cty`): a county's postcodes name it in
+    // `cty` and a district in `laua`; elsewhere `cty` holds the dummy code.
+    let mut areas = Out::plain(dir, "postcode-areas.csv", &["pcds", "laua", "cty"])?;
+    for la in &pop.england.las {
+        let ons = la.code.info().ons_code.as_str();
+        let (laua, cty) = if ons.starts_with("E10") { ("E07999999", ons) } else { (ons, "E99999999") };
+        for n in &la.neighbourhoods {
+            for p in &n.postcodes {
+                areas.row(&[Cow::Borrowed(p.as_str()), Cow::Borrowed(laua), Cow::Borrowed(cty)])?;
+            }
+        }
+    }
+    Ok(vec![schools.finish()?, pd.finish()?, areas.finish()?])
 }
 
 fn write_truth(pop: &Population, dir: &Path) -> Result<(String, u64), Error> {
@@ -819,6 +835,7 @@ pub fn write(pop: &Population, dir: &Path) -> Result<Manifest, Error> {
         census_b: name_b,
         schools: "schools.csv".into(),
         postcode_deprivation: "postcode-deprivation.csv".into(),
+        postcode_areas: "postcode-areas.csv".into(),
         sources,
         truth: "truth.csv".into(),
         linkage,

@@ -430,7 +430,8 @@ impl Service {
 
     fn view(&self, e: Entry, council_name: String) -> EntryView {
         let council = LaCode::parse(&e.council).ok();
-        let eligibility = council.map(|c| eligibility(&e.content, today(), None, c)).unwrap_or_default();
+        let area = e.content.postcode.as_deref().and_then(|p| self.council_of_postcode(p));
+        let eligibility = council.map(|c| eligibility(&e.content, today(), area, c)).unwrap_or_default();
         let missing = self.missing(&e.content);
         let consistent_identifier = match self.config.statutory_identifier {
             super::StatutoryIdentifier::NhsNumber => e.content.nhs_number.clone(),
@@ -735,7 +736,8 @@ impl Service {
             if e.status != EntryStatus::Draft {
                 return Err(cnis_store::Error::Duplicate("a confirmed entry: only a draft is confirmed"));
             }
-            let failed: Vec<&str> = eligibility(&e.content, today(), None, council)
+            let area = e.content.postcode.as_deref().and_then(|p| self.council_of_postcode(p));
+            let failed: Vec<&str> = eligibility(&e.content, today(), area, council)
                 .iter()
                 .filter(|c| c.met == Some(false))
                 .map(|c| c.code)

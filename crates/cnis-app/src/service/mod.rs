@@ -17,6 +17,7 @@ pub mod audit;
 pub mod cases;
 pub mod entries;
 pub mod identity;
+pub mod postcodes;
 pub mod search;
 
 use std::path::PathBuf;
@@ -462,6 +463,8 @@ pub struct Service {
     pub(crate) secret: [u8; 32],
     pub(crate) limiter: search::Limiter,
     pub(crate) credentials: accounts::CredentialCache,
+    /// The postcode lookup for eligibility condition A.
+    pub(crate) areas: postcodes::SharedAreas,
 }
 
 impl Service {
@@ -474,7 +477,8 @@ impl Service {
         let audit = audit::AuditLog::start(&config.backend, config.checkpoint_file.clone())?;
         let limiter = search::Limiter::new(config.lookups_per_minute);
         let credentials = accounts::CredentialCache::new(config.credential_cache_seconds);
-        Ok(Service { db, config, audit, secret, limiter, credentials })
+        let areas = postcodes::read_areas(&db)?;
+        Ok(Service { db, config, audit, secret, limiter, credentials, areas })
     }
 
     /// The settings.

@@ -116,7 +116,7 @@ pub fn run(args: DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     steps.push(("track with linkage", t.elapsed().as_secs_f64()));
     bar.finish();
     let t = Instant::now();
-    let register = demo_register(out, &store, &linked)?;
+    let register = demo_register(out, &store, &linked, &data.join(&manifest.postcode_areas))?;
     steps.push(("register", t.elapsed().as_secs_f64()));
 
     let truth = read_truth(&data.join(&manifest.truth))?;
@@ -225,7 +225,12 @@ struct DemoRegister {
 
 /// Fills `register.db`: accounts of every role in the three councils with
 /// the most leavers, and each council's register drafted from its leavers.
-fn demo_register(out: &Path, store: &cnis_store::Store, linked: &TrackReport) -> anyhow::Result<DemoRegister> {
+fn demo_register(
+    out: &Path,
+    store: &cnis_store::Store,
+    linked: &TrackReport,
+    postcode_areas: &Path,
+) -> anyhow::Result<DemoRegister> {
     for suffix in ["", "-journal", "-wal", "-shm", ".secret", ".audit-head"] {
         let f = out.join(format!("register.db{suffix}"));
         if f.exists() {
@@ -234,6 +239,14 @@ fn demo_register(out: &Path, store: &cnis_store::Store, linked: &TrackReport) ->
     }
     let service = Service::open(ServiceConfig::new(Backend::Sqlite(out.join("register.db"))))
         .context("opening the demo register")?;
+    // The postcode lookup, so that each draft's home is checked against
+    // the council's area (eligibility condition A).
+    let areas = std::fs::File::open(postcode_areas).with_context(|| format!("opening {}", postcode_areas.display()))?;
+    let mut faults = 0usize;
+    service
+        .load_postcode_areas("postcode-areas.csv", std::io::BufReader::new(areas), |_| faults += 1)
+        .map_err(|e| anyhow::anyhow!("loading the demo postcode lookup: {e}"))?;
+    anyhow::ensure!(faults == 0, "the generated postcode lookup had {faults} rows that could not be loaded");
     let mut by_la: std::collections::BTreeMap<LaCode, (usize, Option<String>)> = Default::default();
     for l in &linked.tracked.leavers {
         if let Some(la) = l.la() {

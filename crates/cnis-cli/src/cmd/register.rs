@@ -147,6 +147,40 @@ pub fn register(c: RegisterCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        RegisterCommand::Postcodes(a) => {
+            let service = open_service(&a.db)?;
+            let file = std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = crate::progress::bytes(g, len, "reading postcodes");
+            let mut quarantine = csv::Writer::from_path(&a.quarantine)
+                .with_context(|| format!("creating {}", a.quarantine.display()))?;
+            quarantine.write_record(["line", "field", "reason"])?;
+            let mut write_error = None;
+            let source = a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let load = service
+                .load_postcode_areas(&source, std::io::BufReader::new(bar.wrap_read(file)), |f| {
+                    if let Err(e) = quarantine.write_record([f.line.to_string().as_str(), f.field, f.reason]) {
+                        write_error.get_or_insert(e);
+                    }
+                })
+                .map_err(explain)?;
+            bar.finish_and_clear();
+            if let Some(e) = write_error {
+                return Err(anyhow::anyhow!(e).context(format!("writing {}", a.quarantine.display())));
+            }
+            quarantine.flush().with_context(|| format!("writing {}", a.quarantine.display()))?;
+            if !g.quiet {
+                println!(
+                    "{} rows read: {} postcodes in England's councils loaded, {} outside England, {} not loaded (see {})",
+                    load.rows_read,
+                    load.loaded,
+                    load.outside,
+                    load.quarantined,
+                    a.quarantine.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RegisterCommand::Sweep(a) => {
             let service = open_service(&a.db)?;
             let today = a.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
