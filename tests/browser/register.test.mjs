@@ -868,6 +868,54 @@ test('k. a caseworker adds an alternative provision provider; with no evidence t
   await checkPage(page, 'ap-provider');
 });
 
+test('m. an administrator adds an account and sees its password once; an auditor reads the audit; an inspector reads a council\'s deletions by school', { timeout: 180_000 }, async () => {
+  const A = s.councils[0];
+  const admin = await newContext();
+  try {
+    const page = await signIn(admin, `council-admin@${A}.demo.invalid`);
+    await page.getByRole('link', { name: 'Accounts' }).first().click();
+    await page.waitForURL((u) => u.pathname === '/accounts');
+    await checkPage(page, 'accounts');
+    await page.getByRole('link', { name: 'Add an account' }).click();
+    await page.waitForURL((u) => u.pathname === '/accounts/new');
+    const empty = await submit(page, 'Add the account', '/accounts/new');
+    assert.equal(empty.status(), 422, 'an empty form');
+    await checkPage(page, 'account-form-errors');
+    await page.locator('#name').fill('Robin Newcomer');
+    await page.locator('#email').fill(`robin${Date.now() % 100000}@${A}.demo.invalid`);
+    await page.getByLabel('Caseworker').check();
+    const added = await submit(page, 'Add the account', '/accounts/new');
+    assert.equal(added.status(), 200, 'POST /accounts/new');
+    assert.match(await page.locator('#new-password').innerText(), /^[A-Za-z0-9]{20}$/);
+    await checkPage(page, 'account-added');
+  } finally {
+    await admin.close();
+  }
+  const auditor = await newContext();
+  try {
+    const page = await signIn(auditor, 'auditor@national.demo.invalid');
+    await page.getByRole('link', { name: 'Audit' }).first().click();
+    await page.waitForURL((u) => u.pathname === '/audit');
+    assert.match(await page.locator('#audit').innerText(), /child\.read/);
+    await checkPage(page, 'audit');
+  } finally {
+    await auditor.close();
+  }
+  const inspector = await newContext();
+  try {
+    const page = await signIn(inspector, 'inspector@inspectorate.demo.invalid');
+    await page.getByRole('link', { name: 'Deletions by school' }).first().click();
+    await page.waitForURL((u) => u.pathname === '/scrutiny');
+    await page.locator('#council').selectOption(A);
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('council') === A), page.getByRole('button', { name: 'Show deletions' }).click()]);
+    assert.match(await page.locator('h1').innerText(), /Deletions from roll by school: /);
+    assert.ok(!(await page.content()).includes('/children/'), 'an inspector is shown no child');
+    await checkPage(page, 'scrutiny-inspector');
+  } finally {
+    await inspector.close();
+  }
+});
+
 test('every page checked has no serious or critical axe violation', async (t) => {
   assert.ok(s.checked.length > 0, 'no page was checked');
   for (const c of s.checked) {

@@ -18,6 +18,7 @@ pub mod api_identity;
 pub mod assets;
 pub mod auth;
 pub mod pages;
+pub mod pages_admin;
 pub mod pages_ap;
 pub mod pages_cases;
 pub mod pages_consent;
@@ -110,8 +111,14 @@ impl utoipa::Modify for Security {
 struct ApiDoc;
 
 /// Every page module's routes, each a list of (method, path).
-const PAGE_ROUTES: &[&[(&str, &str)]] =
-    &[pages::ROUTES, pages_cases::ROUTES, pages_identity::ROUTES, pages_ap::ROUTES, pages_consent::ROUTES];
+const PAGE_ROUTES: &[&[(&str, &str)]] = &[
+    pages::ROUTES,
+    pages_cases::ROUTES,
+    pages_identity::ROUTES,
+    pages_ap::ROUTES,
+    pages_consent::ROUTES,
+    pages_admin::ROUTES,
+];
 
 /// The router and the OpenAPI document.
 pub fn router(state: AppState) -> Router {
@@ -121,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages_identity::routes())
         .merge(pages_ap::routes())
         .merge(pages_consent::routes())
+        .merge(pages_admin::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())

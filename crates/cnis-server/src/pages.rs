@@ -144,6 +144,12 @@ impl Layout {
         if allows(a.role, Permission::ReviewIdentity) {
             nav.push(NavItem { href: "/identity", label: "Possible duplicates", current: current == "/identity" });
         }
+        if allows(a.role, Permission::ManageAccounts) {
+            nav.push(NavItem { href: "/accounts", label: "Accounts", current: current == "/accounts" });
+        }
+        if allows(a.role, Permission::ReadAudit) {
+            nav.push(NavItem { href: "/audit", label: "Audit", current: current == "/audit" });
+        }
         Layout {
             assets: crate::assets::version(),
             user: Some(UserBar {
@@ -208,6 +214,7 @@ struct HomePage {
     auditor: bool,
     school: bool,
     inspector: bool,
+    council_admin: bool,
 }
 
 #[derive(Template)]
@@ -510,6 +517,7 @@ async fn home(state: axum::extract::State<AppState>, caller: Result<Caller, ApiE
             auditor: role == cnis_core::register::Role::Auditor,
             school: role == cnis_core::register::Role::School,
             inspector: role == cnis_core::register::Role::Inspector,
+            council_admin: role == cnis_core::register::Role::CouncilAdmin,
         },
         StatusCode::OK,
     )

@@ -1073,6 +1073,48 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            path: "/accounts",
+            call: |_, _| Call { path: "/accounts".into(), body: Body::None },
+            expect: Expect::Only(&["council_admin"], 200, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/accounts/new",
+            call: |_, _| Call { path: "/accounts/new".into(), body: Body::None },
+            expect: Expect::Only(&["council_admin"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/accounts/new",
+            call: |_, who| Call {
+                path: "/accounts/new".into(),
+                body: Body::Form(vec![
+                    ("name", "New Colleague".into()),
+                    ("email", format!("new-by-{who}@test.invalid")),
+                    ("role", "caseworker".into()),
+                ]),
+            },
+            expect: Expect::Only(&["council_admin"], 200, 403),
+        },
+        Row {
+            method: "POST",
+            path: "/accounts/{id}",
+            // Unlocking council 202's caseworker changes nothing a later
+            // request depends on.
+            call: |f, _| Call {
+                path: format!("/accounts/{}", f.owner.user_id),
+                body: Body::Form(vec![("action", "unlock".into())]),
+            },
+            expect: Expect::Only(&["council_admin"], 303, 403),
+        },
+        Row {
+            method: "GET",
+            path: "/audit",
+            call: |_, _| Call { path: "/audit".into(), body: Body::None },
+            expect: Expect::Only(&["auditor"], 200, 403),
+        },
+        Row {
+            method: "GET",
             path: "/notices/upload",
             call: |_, _| Call { path: "/notices/upload".into(), body: Body::None },
             expect: Expect::Only(&["school"], 200, 403),

@@ -77,6 +77,15 @@ fn new_token() -> String {
     to_hex(&b)
 }
 
+/// A password made up for a new account, shown once to whoever adds it:
+/// 20 characters from an alphabet without look-alikes (about 115 bits).
+pub fn made_up_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
 /// A new account.
 #[derive(Debug, Clone)]
 pub struct NewAccount {

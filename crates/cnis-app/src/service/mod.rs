@@ -31,7 +31,7 @@ use serde::Serialize;
 pub use accounts::{NewAccount, SignedIn};
 pub use cnis_store::audit::ChainRow;
 pub use cnis_store::db::Backend;
-pub use cnis_store::register::{Entry, HistoryRow, now_ms};
+pub use cnis_store::register::{Entry, HistoryRow, User, now_ms};
 pub use entries::{ChildView, Condition, Dashboard, EntryView, Page};
 pub use search::{LookupCandidate, LookupRequest, SearchHit, SearchRequest};
 

@@ -35,13 +35,6 @@ fn explain(e: ServiceError) -> anyhow::Error {
     }
 }
 
-fn made_up_password() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
-}
-
 pub fn user(c: UserCommand, g: &Global) -> anyhow::Result<ExitCode> {
     match c {
         UserCommand::Add(a) => {
@@ -58,7 +51,7 @@ pub fn user(c: UserCommand, g: &Global) -> anyhow::Result<ExitCode> {
                     (Some(line.trim_end_matches(['\r', '\n']).to_string()), None)
                 }
                 (_, false) => {
-                    let p = made_up_password();
+                    let p = cnis_app::service::accounts::made_up_password();
                     (Some(p.clone()), Some(p))
                 }
             };
