@@ -1025,3 +1025,55 @@ fn a_child_s_social_care_is_shown_to_the_council_s_team_managers_and_no_one_else
         assert!(matches!(s.record_care(&other, &child, vec![more]), Err(ServiceError::NotFound(_))), "{}", env.name);
     }
 }
+
+#[test]
+fn the_dashboard_counts_the_council_s_waiting_work_and_the_child_s_page_lists_its_cases() {
+    use cnis_app::service::cases::{NewTask, OfferHandover};
+    for env in services() {
+        let s = &env.service;
+        let school = account(s, "office@school.example.invalid", Role::School, "202", Some(SCHOOL));
+        let cw = account(s, "cw@202.example.invalid", Role::Caseworker, "202", None);
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, "203", None);
+        let before = s.dashboard(&cw).expect("dashboard").work;
+        assert_eq!(before, Default::default(), "{}: nothing yet", env.name);
+
+        // Two notices open two cases; one of the council's own, one older
+        // than a fortnight, which is not "recent".
+        let first = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Una", "Counted", None)).expect("1");
+        let mut old = notice(SCHOOL, "9(1)(i)", "Vic", "Counted", None);
+        old.deletion_date = (today() - Days::new(30)).to_string();
+        s.submit_notice(&school, old).expect("2");
+        let case = first.case_id.expect("a case");
+        let late = NewTask {
+            title: "ring the family".into(),
+            due_on: Some((today() - Days::new(2)).to_string()),
+            assigned_to: Some(cw.user_id),
+        };
+        s.add_task(&cw, case, late).expect("task");
+        let later = NewTask { title: "visit".into(), due_on: None, assigned_to: Some(cw.user_id) };
+        s.add_task(&cw, case, later).expect("task");
+        let w = s.dashboard(&cw).expect("dashboard").work;
+        assert_eq!((w.open_cases, w.recent_notices), (2, 1), "{}", env.name);
+        assert_eq!((w.my_open_tasks, w.my_overdue_tasks), (2, 1), "{}", env.name);
+        // The 30-day-old deletion's case has a deadline already passed.
+        let overdue = s.cases(&cw, &CaseFilter { due_before: Some(today()), ..Default::default() }, 1, 50).expect("l");
+        assert_eq!(w.overdue_cases, overdue.total, "{}", env.name);
+
+        // A handover offered to council 203 waits on 203's dashboard.
+        let child = first.notice.child_id.clone();
+        s.offer_handover(
+            &cw,
+            OfferHandover { child_id: child.clone(), to_council: "203".into(), reason: "moved".into() },
+        )
+        .expect("offer");
+        assert_eq!(s.dashboard(&other).expect("203").work.handovers_waiting, 1, "{}", env.name);
+        assert_eq!(s.dashboard(&cw).expect("202").work.handovers_waiting, 0, "{}", env.name);
+
+        // The child's page lists the council's case for them, and another
+        // council (seeing the child during the handover) sees only its own.
+        let view = s.child(&cw, &child).expect("child");
+        assert_eq!(view.cases.iter().map(|c| c.id).collect::<Vec<_>>(), [case], "{}", env.name);
+        let theirs = s.child(&other, &child).expect("child during handover");
+        assert!(theirs.cases.is_empty(), "{}: {:?}", env.name, theirs.cases);
+    }
+}

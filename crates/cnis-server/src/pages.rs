@@ -210,6 +210,10 @@ struct SignInPage {
 struct HomePage {
     layout: Layout,
     dashboard: Option<Dashboard>,
+    /// The user's open tasks, soonest first.
+    tasks: Vec<cnis_app::service::cases::Task>,
+    today: chrono::NaiveDate,
+    recent_days: u64,
     role_label: &'static str,
     auditor: bool,
     school: bool,
@@ -255,6 +259,7 @@ struct ChildPage {
     care_kinds: Vec<(&'static str, &'static str)>,
     care_start: crate::pages_cases::DateField,
     care_end: crate::pages_cases::DateField,
+    today_date: chrono::NaiveDate,
 }
 
 #[derive(Template)]
@@ -500,19 +505,22 @@ async fn home(state: axum::extract::State<AppState>, caller: Result<Caller, ApiE
     let Some(c) = signed_in(caller) else { return to_sign_in() };
     let layout = Layout::for_caller(&c, "/");
     let role = c.actor.role;
-    let dashboard = if allows(role, Permission::CouncilCounts) {
+    let (dashboard, tasks) = if allows(role, Permission::CouncilCounts) {
         let a = c.actor.clone();
-        match state.blocking(move |s| s.dashboard(&a)).await {
-            Ok(d) => Some(d),
+        match state.blocking(move |s| Ok((s.dashboard(&a)?, s.my_tasks(&a)?))).await {
+            Ok((d, t)) => (Some(d), t),
             Err(e) => return error_page(layout, &e),
         }
     } else {
-        None
+        (None, Vec::new())
     };
     render(
         &HomePage {
             layout,
             dashboard,
+            tasks,
+            today: chrono::Utc::now().date_naive(),
+            recent_days: cnis_app::service::entries::RECENT_NOTICE_DAYS,
             role_label: role.label(),
             auditor: role == cnis_core::register::Role::Auditor,
             school: role == cnis_core::register::Role::School,
@@ -888,6 +896,7 @@ async fn child(
             care_kinds,
             care_start,
             care_end,
+            today_date,
         },
         StatusCode::OK,
     )

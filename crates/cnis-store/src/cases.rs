@@ -323,6 +323,64 @@ pub fn overdue_tasks(tx: &mut Tx<'_>, today: NaiveDate) -> Result<Vec<Task>> {
     .collect()
 }
 
+/// A council's work waiting, for its dashboard: open cases and those past
+/// their deadline on `today`, `user`'s open tasks and those overdue,
+/// notices with a deletion date on or after `since`, and handovers offered
+/// to it not yet acknowledged.
+pub fn work_counts(
+    tx: &mut Tx<'_>,
+    council: LaCode,
+    user: i64,
+    today: NaiveDate,
+    since: NaiveDate,
+) -> Result<WorkCounts> {
+    let code = council.to_string();
+    let today = today.to_string();
+    let r = tx.query_one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_on < $2 THEN 1 ELSE 0 END), 0)          FROM cases WHERE council = $1 AND status = 'open'",
+        &[code.as_str().into(), today.as_str().into()],
+    )?;
+    let (open_cases, overdue_cases) = (r.int(0)?, r.int(1)?);
+    let r = tx.query_one(
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.due_on < $3 THEN 1 ELSE 0 END), 0) FROM {TASK_FROM}              WHERE t.council = $1 AND t.assigned_to = $2 AND d.id IS NULL"
+        ),
+        &[code.as_str().into(), user.into(), today.as_str().into()],
+    )?;
+    let (my_open_tasks, my_overdue_tasks) = (r.int(0)?, r.int(1)?);
+    let recent_notices = tx
+        .query_one(
+            "SELECT COUNT(*) FROM deletion_notices WHERE council = $1 AND deletion_date >= $2",
+            &[code.as_str().into(), since.to_string().into()],
+        )?
+        .int(0)?;
+    let handovers_waiting = tx
+        .query_one(
+            "SELECT COUNT(*) FROM handovers h WHERE h.to_council = $1 AND NOT EXISTS              (SELECT 1 FROM handover_events x WHERE x.handover_id = h.id AND x.kind = 'acknowledged')",
+            &[code.as_str().into()],
+        )?
+        .int(0)?;
+    Ok(WorkCounts { open_cases, overdue_cases, my_open_tasks, my_overdue_tasks, recent_notices, handovers_waiting })
+}
+
+/// What [`work_counts`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkCounts {
+    /// Open cases.
+    pub open_cases: i64,
+    /// Open cases past their deadline.
+    pub overdue_cases: i64,
+    /// The user's open tasks.
+    pub my_open_tasks: i64,
+    /// The user's open tasks past their date.
+    pub my_overdue_tasks: i64,
+    /// Schools' deletion notices with a recent deletion date.
+    pub recent_notices: i64,
+    /// Handovers offered to the council, not yet acknowledged.
+    pub handovers_waiting: i64,
+}
+
 /// Records that a task was done, or escalated.
 pub fn task_event(tx: &mut Tx<'_>, task_id: i64, kind: &str, by: i64, at: i64, note: &str) -> Result<()> {
     tx.execute(

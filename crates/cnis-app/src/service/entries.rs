@@ -83,6 +83,9 @@ pub struct ChildView {
     /// group, oldest recorded first: child-protection information, so for
     /// roles allowed optional content only.
     pub care: Option<Vec<cnis_core::casework::CareEpisode>>,
+    /// The user's council's missing-education and home-education cases
+    /// for the child's group, newest first (roles that work cases).
+    pub cases: Vec<cnis_store::cases::Case>,
 }
 
 /// One entry's history.
@@ -163,7 +166,13 @@ pub struct Dashboard {
     pub no_known_education: i64,
     /// Emergency access to this council's children by other councils.
     pub emergency_access: Vec<reg::EmergencyGrant>,
+    /// Casework waiting: cases, the user's tasks, notices from the last
+    /// [`RECENT_NOTICE_DAYS`] days, handovers to acknowledge.
+    pub work: cnis_store::cases::WorkCounts,
 }
+
+/// How far back the dashboard counts schools' notices as new (days).
+pub const RECENT_NOTICE_DAYS: u64 = 14;
 
 fn err(field: &str, message: &str) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
@@ -566,6 +575,7 @@ impl Service {
             let mut viewers = Vec::new();
             let mut consent = Vec::new();
             let mut care = Vec::new();
+            let mut cases = Vec::new();
             for c in &group {
                 viewers.extend(self::viewers(tx, c, actor.council)?);
                 if let Some(own) = actor.council
@@ -573,6 +583,10 @@ impl Service {
                     && !entries.is_empty()
                 {
                     consent.extend(cnis_store::cases::consent_for_child(tx, own, c)?);
+                    let own_code = own.to_string();
+                    cases.extend(
+                        cnis_store::cases::cases_for_child(tx, c)?.into_iter().filter(|k| k.council == own_code),
+                    );
                     if with_restricted {
                         care.extend(cnis_store::cases::care(tx, own, c)?);
                     }
@@ -583,9 +597,10 @@ impl Service {
                 viewers.dedup_by(|a, b| a.at == b.at && a.name == b.name && a.action == b.action);
                 viewers.truncate(VIEWERS_SHOWN);
             }
-            Ok((entries, history, restricted, viewers, emergency, group, merges, consent, care))
+            cases.sort_by_key(|k| std::cmp::Reverse(k.id));
+            Ok((entries, history, restricted, viewers, emergency, group, merges, consent, care, cases))
         })?;
-        let (entries, history, restricted, viewers, emergency, group, merges, consent, care) = found;
+        let (entries, history, restricted, viewers, emergency, group, merges, consent, care, cases) = found;
         if entries.is_empty() {
             self.audit.record(self.event(actor, "child.read", "refused", vec![child], serde_json::json!({})))?;
             return Err(ServiceError::Forbidden(
@@ -610,6 +625,7 @@ impl Service {
             history,
             restricted: with_restricted.then_some(restricted),
             care: with_restricted.then_some(care),
+            cases,
             viewers,
             emergency,
         };
@@ -849,7 +865,7 @@ impl Service {
         require(actor, Permission::CouncilCounts)?;
         let council = scope(actor)?;
         let code = council.to_string();
-        let (by_status, no_known_education, emergency_access) = self.db.read(|tx| {
+        let (by_status, no_known_education, emergency_access, work) = self.db.read(|tx| {
             let by_status = reg::status_counts(tx, council)?;
             let rows = tx.query(
                 "SELECT content FROM register_entries WHERE council = $1 AND status = 'registered'",
@@ -863,7 +879,9 @@ impl Service {
                     none += 1;
                 }
             }
-            Ok((by_status, none, reg::emergency_grants(tx, &code, 20)?))
+            let since = today() - chrono::Days::new(RECENT_NOTICE_DAYS);
+            let work = cnis_store::cases::work_counts(tx, council, actor.user_id, today(), since)?;
+            Ok((by_status, none, reg::emergency_grants(tx, &code, 20)?, work))
         })?;
         let by_status: Vec<StatusCount> =
             by_status.into_iter().map(|(status, count)| StatusCount { council: None, status, count }).collect();
@@ -875,6 +893,7 @@ impl Service {
             drafts_waiting,
             no_known_education,
             emergency_access,
+            work,
         })
     }
 
