@@ -901,6 +901,24 @@ test('m. an administrator adds an account and sees its password once; an auditor
   } finally {
     await auditor.close();
   }
+  const shared = await newContext();
+  try {
+    const page = await signIn(shared, `shared-caseworker@${A}.demo.invalid`);
+    const B = s.councils[1];
+    const before = await page.locator('.moj-organisation-switcher__heading').innerText();
+    await page.getByRole('link', { name: /Change council/ }).click();
+    await page.waitForURL((u) => u.pathname === '/council');
+    await checkPage(page, 'council-switcher');
+    await page.locator(`#council-${B}`).check();
+    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: 'Continue' }).click()]);
+    const after = await page.locator('.moj-organisation-switcher__heading').innerText();
+    assert.notEqual(after, before, 'the header names the council now acted for');
+    const back = await page.goto('/council');
+    assert.equal(back.status(), 200, 'GET /council');
+    assert.ok(await page.locator(`#council-${B}`).isChecked(), 'acting for the second council now');
+  } finally {
+    await shared.close();
+  }
   const inspector = await newContext();
   try {
     const page = await signIn(inspector, 'inspector@inspectorate.demo.invalid');

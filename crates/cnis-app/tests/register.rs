@@ -436,3 +436,53 @@ fn the_postcode_lookup_decides_condition_a_from_the_home_not_the_school() {
         assert_eq!(s.council_of_postcode("XA1 2BC").map(|l| l.to_string()).as_deref(), Some("202"), "{}", env.name);
     }
 }
+
+#[test]
+fn a_shared_service_s_caseworker_acts_for_one_of_their_councils_at_a_time() {
+    for env in services() {
+        let s = &env.service;
+        let home = account(s, "cw@202.example.invalid", Role::Caseworker, Some("202"));
+        let other = account(s, "cw@203.example.invalid", Role::Caseworker, Some("203"));
+        let admin_203 = account(s, "admin@203.example.invalid", Role::CouncilAdmin, Some("203"));
+        let admin_202 = account(s, "admin@202.example.invalid", Role::CouncilAdmin, Some("202"));
+        account(s, "school@202.example.invalid", Role::School, Some("202"));
+        let in_203 = s.create_entry(&other, new_entry(content("Bo", "Borough", &dob_aged(10))), "t").expect("203");
+        let in_202 = s.create_entry(&home, new_entry(content("Cy", "Camden", &dob_aged(10))), "t").expect("202");
+        assert!(s.acting_for(&home, la("203")).is_err(), "{}: not yet", env.name);
+
+        // Only council 203's administrator (or the console) gives access
+        // to 203, and only to a council's caseworkers, managers and admins.
+        assert!(matches!(
+            s.add_council(Some(&admin_202), "cw@202.example.invalid", la("203")),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.add_council(Some(&admin_203), "school@202.example.invalid", la("203")),
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(matches!(s.add_council(None, "cw@202.example.invalid", la("202")), Err(ServiceError::Invalid(_))));
+        s.add_council(Some(&admin_203), "cw@202.example.invalid", la("203")).expect("give 203");
+        assert!(matches!(s.add_council(None, "cw@202.example.invalid", la("203")), Err(ServiceError::Conflict(_))));
+
+        let shared = s.actor_for("cw@202.example.invalid").expect("actor");
+        assert_eq!(shared.councils, [la("202"), la("203")], "{}: its own first", env.name);
+        assert_eq!(shared.council, Some(la("202")), "{}: acts for its own council until it switches", env.name);
+        let for_203 = s.acting_for(&shared, la("203")).expect("switch");
+        assert!(s.child(&for_203, &in_203.entry.child_id).is_ok(), "{}", env.name);
+        assert!(s.child(&for_203, &in_202.entry.child_id).is_err(), "{}: one council at a time", env.name);
+        assert!(s.child(&shared, &in_203.entry.child_id).is_err(), "{}", env.name);
+        assert!(s.acting_for(&shared, la("204")).is_err());
+
+        // A session switches, and the switch is what the next request acts
+        // for (the cached check is dropped) and is audited.
+        let signed = s.sign_in("cw@202.example.invalid", PASSWORD).expect("sign in");
+        assert_eq!(signed.actor.councils.len(), 2);
+        s.switch_council(&signed.token, la("203")).expect("switch");
+        let (now, _) = s.session(&signed.token).expect("session");
+        assert_eq!(now.council, Some(la("203")), "{}", env.name);
+        assert!(s.switch_council(&signed.token, la("330")).is_err(), "{}", env.name);
+        let other_signed = s.sign_in("cw@203.example.invalid", PASSWORD).expect("sign in");
+        assert!(matches!(s.switch_council(&other_signed.token, la("202")), Err(ServiceError::Forbidden(_))));
+        assert_eq!(s.verify_audit().expect("verify").first_broken, None, "{}", env.name);
+    }
+}

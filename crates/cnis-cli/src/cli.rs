@@ -112,6 +112,21 @@ pub enum UserCommand {
     Add(UserAddArgs),
     /// Issue an API token for an account (a partner agency's system); printed once.
     Token(UserTokenArgs),
+    /// Let a council's caseworker, team manager or administrator act for another council too
+    /// (a service shared by councils); they switch council from the pages' header.
+    Council(UserCouncilArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCouncilArgs {
+    #[command(flatten)]
+    pub db: RegisterDb,
+    /// The account's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// The other council's three-digit LA code.
+    #[arg(long)]
+    pub add: String,
 }
 
 #[derive(Debug, Args)]

@@ -91,6 +91,8 @@ pub struct UserBar {
     pub(crate) role: &'static str,
     pub(crate) council: Option<String>,
     pub(crate) csrf: String,
+    /// Whether the account acts for more than one council.
+    pub(crate) switchable: bool,
 }
 
 /// What every page's layout needs.
@@ -157,6 +159,7 @@ impl Layout {
                 role: a.role.label(),
                 council: a.council.map(|c| c.info().name.clone()),
                 csrf: c.csrf().unwrap_or("").to_string(),
+                switchable: a.councils.len() > 1 && c.csrf().is_some(),
             }),
             nav,
         }

@@ -1,7 +1,8 @@
 //! Pages for the people who run the service rather than the register: a
-//! council administrator's accounts (list, add, switch off or on, unlock)
-//! and an auditor's reading of the audit chain (who did what and when,
-//! never the children). As in [`crate::pages`]: server-rendered, a POST then
+//! council administrator's accounts (list, add, switch off or on, unlock),
+//! an auditor's reading of the audit chain (who did what and when, never
+//! the children), and the organisation switcher of a shared service's
+//! people, who act for one of their councils at a time. As in [`crate::pages`]: server-rendered, a POST then
 //! a redirect (or, for a new account, the page that shows its password
 //! once), every form with the session's form token.
 
@@ -31,6 +32,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/accounts/new"),
     ("POST", "/accounts/{id}"),
     ("GET", "/audit"),
+    ("GET", "/council"),
+    ("POST", "/council"),
 ];
 
 /// The administration page routes.
@@ -43,6 +46,8 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/accounts/new") => post(add_account),
             ("POST", "/accounts/{id}") => post(change_account),
             ("GET", "/audit") => get(audit),
+            ("GET", "/council") => get(council_page),
+            ("POST", "/council") => post(switch_council),
             _ => unreachable!("page route {method} {path} has no handler"),
         };
         r = r.route(path, handler);
@@ -295,4 +300,52 @@ async fn audit(
     }
 }
 
-crate::pages::posted_forms!(AccountForm, ChangeForm);
+#[derive(Template)]
+#[template(path = "council.html")]
+struct CouncilPage {
+    layout: Layout,
+    csrf: String,
+    /// (code, name, acting for it now).
+    councils: Vec<(String, String, bool)>,
+}
+
+async fn council_page(caller: Result<Caller, ApiError>) -> Response {
+    let Some(c) = signed_in(caller) else { return to_sign_in() };
+    let layout = Layout::for_caller(&c, "");
+    if c.actor.councils.len() < 2 || c.csrf().is_none() {
+        return error_page(layout, &ServiceError::Forbidden("your account acts for one council only").into());
+    }
+    let councils =
+        c.actor.councils.iter().map(|l| (l.to_string(), l.info().name.clone(), Some(*l) == c.actor.council)).collect();
+    render(&CouncilPage { layout, csrf: c.csrf().unwrap_or("").to_string(), councils }, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CouncilForm {
+    csrf: String,
+    council: String,
+}
+
+async fn switch_council(
+    state: axum::extract::State<AppState>,
+    caller: Result<Caller, ApiError>,
+    form: Result<Form<CouncilForm>, FormRejection>,
+) -> Response {
+    let (c, form) = match posted(caller, form) {
+        Ok(v) => v,
+        Err(page) => return *page,
+    };
+    let crate::auth::Via::Session { token, .. } = c.via.clone() else {
+        return error_page(Layout::for_caller(&c, ""), &ServiceError::Forbidden("sign in to change council").into());
+    };
+    let Ok(council) = cnis_core::LaCode::parse(form.council.trim()) else {
+        return error_page(Layout::for_caller(&c, ""), &ApiError::bad_request("Choose one of your councils."));
+    };
+    match state.blocking(move |s| s.switch_council(&token, council)).await {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
+    }
+}
+
+crate::pages::posted_forms!(AccountForm, ChangeForm, CouncilForm);

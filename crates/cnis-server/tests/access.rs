@@ -1107,6 +1107,20 @@ fn rows() -> Vec<Row> {
             },
             expect: Expect::Only(&["council_admin"], 303, 403),
         },
+        // Nobody in the matrix acts for more than one council, nor for
+        // council 330 (a shared service's switching is tested in admin.rs).
+        Row {
+            method: "GET",
+            path: "/council",
+            call: |_, _| Call { path: "/council".into(), body: Body::None },
+            expect: Expect::All(403),
+        },
+        Row {
+            method: "POST",
+            path: "/council",
+            call: |_, _| Call { path: "/council".into(), body: Body::Form(vec![("council", "330".into())]) },
+            expect: Expect::All(403),
+        },
         Row {
             method: "GET",
             path: "/audit",

@@ -87,3 +87,29 @@ fn the_audit_page_shows_who_did_what_and_never_the_child() {
         assert!(earlier.contains("account.create"), "{}: the first rows are the accounts added", server.backend);
     }
 }
+
+#[test]
+fn a_shared_service_s_caseworker_changes_council_from_the_header() {
+    for server in servers() {
+        let people = add_accounts(&server.service);
+        let (_, theirs) = draft(&server.service, &people["caseworker_other"], "Bea", "Otherside");
+        let mut s = Session::sign_in(&server, "caseworker", Role::Caseworker);
+        // One council: no switcher, and the page refuses.
+        assert!(!s.request("GET", "/").send().expect("home").text().expect("page").contains("Change council"));
+        assert_eq!(s.request("GET", "/council").send().expect("council").status().as_u16(), 403);
+
+        server.service.add_council(None, &common::email("caseworker"), common::la("203")).expect("give 203");
+        s = Session::sign_in(&server, "caseworker", Role::Caseworker);
+        assert!(s.request("GET", "/").send().expect("home").text().expect("page").contains("Change council"));
+        let page = s.request("GET", "/council").send().expect("council").text().expect("page");
+        assert!(page.contains("council-203") && page.contains("Greenwich"), "{}", server.backend);
+        assert_eq!(s.request("GET", &format!("/children/{theirs}")).send().expect("child").status().as_u16(), 403);
+
+        let r = s.form("/council", &[("council", "203")]).send().expect("switch");
+        assert_eq!(r.status().as_u16(), 303, "{}", server.backend);
+        let r = s.request("GET", &format!("/children/{theirs}")).send().expect("child");
+        assert_eq!(r.status().as_u16(), 200, "{}: now acting for 203", server.backend);
+        let r = s.form("/council", &[("council", "330")]).send().expect("not theirs");
+        assert_eq!(r.status().as_u16(), 403, "{}", server.backend);
+    }
+}

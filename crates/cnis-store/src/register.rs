@@ -171,6 +171,16 @@ CREATE TABLE audit_redactions (
     crate::ap::TABLES,
     crate::cases::TASK_TABLES,
     crate::postcodes::TABLES,
+    r"
+CREATE TABLE user_councils (
+    user_id       BIGINT NOT NULL REFERENCES users(id),
+    council       TEXT NOT NULL REFERENCES councils(code),
+    added_by      BIGINT,
+    added_at      BIGINT NOT NULL,
+    PRIMARY KEY (user_id, council)
+);
+ALTER TABLE sessions ADD COLUMN council TEXT;
+",
 ];
 
 /// Brings the register's tables up to date (both backends). Safe to call
@@ -387,13 +397,23 @@ pub struct Session {
     pub csrf: String,
     /// When it ends (ms).
     pub expires_at: i64,
+    /// The council the session acts for, when its account may act for more
+    /// than one (a shared service); its own council when `None`.
+    pub council: Option<String>,
 }
 
 /// Stores a session by the hash of its token.
 pub fn insert_session(tx: &mut Tx<'_>, token_hash: &str, s: &Session) -> Result<()> {
     tx.execute(
-        "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        &[token_hash.into(), s.user_id.into(), s.csrf.as_str().into(), now_ms().into(), s.expires_at.into()],
+        "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, council) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            token_hash.into(),
+            s.user_id.into(),
+            s.csrf.as_str().into(),
+            now_ms().into(),
+            s.expires_at.into(),
+            s.council.as_deref().map_or(Value::Null, |c| c.into()),
+        ],
     )?;
     Ok(())
 }
@@ -401,10 +421,37 @@ pub fn insert_session(tx: &mut Tx<'_>, token_hash: &str, s: &Session) -> Result<
 /// The live session with this token hash.
 pub fn session(tx: &mut Tx<'_>, token_hash: &str, now: i64) -> Result<Option<Session>> {
     let r = tx.query_opt(
-        "SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        "SELECT user_id, csrf, expires_at, council FROM sessions WHERE token_hash = $1 AND expires_at > $2",
         &[token_hash.into(), now.into()],
     )?;
-    r.map(|r| Ok(Session { user_id: r.int(0)?, csrf: r.text(1)?, expires_at: r.int(2)? })).transpose()
+    r.map(|r| Ok(Session { user_id: r.int(0)?, csrf: r.text(1)?, expires_at: r.int(2)?, council: r.opt_text(3)? }))
+        .transpose()
+}
+
+/// Sets the council a session acts for.
+pub fn set_session_council(tx: &mut Tx<'_>, token_hash: &str, council: &str) -> Result<()> {
+    tx.execute("UPDATE sessions SET council = $2 WHERE token_hash = $1", &[token_hash.into(), council.into()])?;
+    Ok(())
+}
+
+/// The councils an account may act for besides its own, in code order.
+pub fn other_councils(tx: &mut Tx<'_>, user_id: i64) -> Result<Vec<LaCode>> {
+    tx.query("SELECT council FROM user_councils WHERE user_id = $1 ORDER BY council", &[user_id.into()])?
+        .iter()
+        .map(|r| LaCode::parse(&r.text(0)?).map_err(|_| Error::Corrupt { table: "user_councils", what: "council" }))
+        .collect()
+}
+
+/// Lets an account act for another council too.
+pub fn add_user_council(tx: &mut Tx<'_>, user_id: i64, council: LaCode, by: Option<i64>, at: i64) -> Result<()> {
+    let n = tx.execute(
+        "INSERT INTO user_councils (user_id, council, added_by, added_at) VALUES ($1, $2, $3, $4)          ON CONFLICT (user_id, council) DO NOTHING",
+        &[user_id.into(), council.to_string().into(), by.map_or(Value::Null, Value::Int), at.into()],
+    )?;
+    if n == 0 {
+        return Err(Error::Duplicate("that council on the account"));
+    }
+    Ok(())
 }
 
 /// Ends a session.

@@ -269,7 +269,8 @@ impl Service {
         let head = self.db.write(|tx| {
             reg::record_sign_in(tx, user.id, ok, self.config.lock_after, lock_until)?;
             if ok {
-                reg::insert_session(tx, &token_hash, &Session { user_id: user.id, csrf: csrf.clone(), expires_at })?;
+                let session = Session { user_id: user.id, csrf: csrf.clone(), expires_at, council: None };
+                reg::insert_session(tx, &token_hash, &session)?;
             }
             let outcome = if ok { "ok" } else { "refused" };
             cnis_store::audit::append(tx, &[Event { outcome: outcome.into(), ..base }])
@@ -278,18 +279,8 @@ impl Service {
         if !ok {
             return Err(ServiceError::BadCredentials);
         }
-        Ok(SignedIn {
-            actor: Actor {
-                user_id: user.id,
-                name: user.name,
-                role: user.role,
-                council: user.council,
-                school: user.school,
-            },
-            token,
-            csrf,
-            expires_at,
-        })
+        let others = self.db.read(|tx| reg::other_councils(tx, user.id))?;
+        Ok(SignedIn { actor: actor_of(user, None, others), token, csrf, expires_at })
     }
 
     /// The user and form token of a live session.
@@ -301,10 +292,12 @@ impl Service {
         }
         let found = self.db.read(|tx| {
             let Some(s) = reg::session(tx, &hash, now)? else { return Ok(None) };
-            Ok(reg::user_by_id(tx, s.user_id)?.filter(|u| !u.disabled).map(|u| (u, s)))
+            let Some(u) = reg::user_by_id(tx, s.user_id)?.filter(|u| !u.disabled) else { return Ok(None) };
+            let others = reg::other_councils(tx, u.id)?;
+            Ok(Some((u, s, others)))
         })?;
-        let (u, s) = found.ok_or(ServiceError::Unauthenticated)?;
-        let actor = Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school };
+        let (u, s, others) = found.ok_or(ServiceError::Unauthenticated)?;
+        let actor = actor_of(u, s.council.as_deref(), others);
         self.credentials.put(CredentialKind::Session, hash, &actor, Some(&s.csrf), Some(s.expires_at));
         Ok((actor, s.csrf))
     }
@@ -344,7 +337,8 @@ impl Service {
             reg::user_by_id(tx, id)
         })?;
         let u = u.filter(|u| !u.disabled).ok_or(ServiceError::Unauthenticated)?;
-        let actor = Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school };
+        // A system's token acts for the account's own council.
+        let actor = actor_of(u, None, Vec::new());
         self.credentials.put(CredentialKind::Token, hash, &actor, None, None);
         Ok(actor)
     }
@@ -452,8 +446,97 @@ impl Service {
             .read(|tx| reg::user_by_email(tx, &email))?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::NotFound("no such account"))?;
-        Ok(Actor { user_id: u.id, name: u.name, role: u.role, council: u.council, school: u.school })
+        let others = self.db.read(|tx| reg::other_councils(tx, u.id))?;
+        Ok(actor_of(u, None, others))
     }
+
+    /// The same actor acting for another of its councils (a shared
+    /// service's person, from the console or a test).
+    pub fn acting_for(&self, actor: &Actor, council: LaCode) -> Result<Actor> {
+        if !actor.councils.contains(&council) {
+            return Err(ServiceError::Forbidden("your account does not act for that council"));
+        }
+        Ok(Actor { council: Some(council), ..actor.clone() })
+    }
+
+    /// Switches a session to act for another of the account's councils.
+    /// Audited; the session's cached check is dropped so the next request
+    /// acts for the new council.
+    pub fn switch_council(&self, token: &str, council: LaCode) -> Result<Actor> {
+        let (actor, _) = self.session(token)?;
+        let switched = self.acting_for(&actor, council)?;
+        let hash = self.token_hash(token);
+        let event = self.event(
+            &switched,
+            "council.switch",
+            "ok",
+            vec![],
+            serde_json::json!({ "from": actor.council.map(|c| c.to_string()), "to": council.to_string() }),
+        );
+        let head = self.db.write(|tx| {
+            reg::set_session_council(tx, &hash, &council.to_string())?;
+            cnis_store::audit::append(tx, &[event])
+        })?;
+        self.audit.advance(&head);
+        self.credentials.remove(CredentialKind::Session, &hash);
+        Ok(switched)
+    }
+
+    /// Lets a council's caseworker, team manager or administrator act for
+    /// another council too (a service shared by councils). From the
+    /// console, or by an administrator of the council being given. Audited.
+    pub fn add_council(&self, by: Option<&Actor>, email: &str, council: LaCode) -> Result<()> {
+        if let Some(admin) = by {
+            super::require(admin, Permission::ManageAccounts)?;
+            if admin.council != Some(council) {
+                return Err(ServiceError::Forbidden("an administrator gives access to their own council only"));
+            }
+        }
+        let email = email.trim().to_ascii_lowercase();
+        let u = self.db.read(|tx| reg::user_by_email(tx, &email))?.ok_or(ServiceError::NotFound("no such account"))?;
+        if !matches!(u.role, Role::Caseworker | Role::TeamManager | Role::CouncilAdmin) {
+            return Err(ServiceError::invalid(
+                "email",
+                "Only a council's caseworkers, team managers and administrators act for more than one council",
+            ));
+        }
+        if u.council == Some(council) {
+            return Err(ServiceError::invalid("council", "That is the account's own council"));
+        }
+        let at = now_ms();
+        let event = Event {
+            at,
+            actor: by.map(|b| b.user_id),
+            actor_role: by.map_or("console".into(), |b| b.role.code().into()),
+            council: Some(council.to_string()),
+            action: "account.council.add".into(),
+            outcome: "ok".into(),
+            subjects: vec![],
+            detail: serde_json::json!({ "account": u.id, "council": council.to_string() }),
+        };
+        let head = self
+            .db
+            .write(|tx| {
+                reg::add_user_council(tx, u.id, council, by.map(|b| b.user_id), at)?;
+                cnis_store::audit::append(tx, &[event])
+            })
+            .map_err(ServiceError::from_store)?;
+        self.audit.advance(&head);
+        Ok(())
+    }
+}
+
+/// The actor for an account acting for `acting` (when the account may act
+/// for it) or its own council.
+fn actor_of(u: reg::User, acting: Option<&str>, others: Vec<LaCode>) -> Actor {
+    let mut councils: Vec<LaCode> = u.council.into_iter().collect();
+    for c in others {
+        if !councils.contains(&c) {
+            councils.push(c);
+        }
+    }
+    let council = acting.and_then(|a| LaCode::parse(a).ok()).filter(|c| councils.contains(c)).or(u.council);
+    Actor { user_id: u.id, name: u.name, role: u.role, council, school: u.school, councils }
 }
 
 /// Which kind of credential a cached check is for.

@@ -48,6 +48,10 @@ pub struct Actor {
     pub council: Option<LaCode>,
     /// School (LAESTAB), for a school user.
     pub school: Option<String>,
+    /// Every council the account may act for, its own first: more than one
+    /// only for a shared service, whose people switch between them (the
+    /// session then acts for `council`).
+    pub councils: Vec<LaCode>,
 }
 
 /// What a role may do. One table; see [`allows`].

@@ -282,6 +282,13 @@ fn demo_register(
             add(format!("school@{la}.demo.invalid"), Role::School, Some(*la), Some(s.clone()))?;
         }
     }
+    // A caseworker of a service shared by the first two councils, who
+    // switches between them.
+    if let [(first, _, _), (second, _, _), ..] = councils.as_slice() {
+        let email = format!("shared-caseworker@{first}.demo.invalid");
+        add(email.clone(), Role::Caseworker, Some(*first), None)?;
+        service.add_council(None, &email, *second).map_err(|e| anyhow::anyhow!("demo shared account: {e}"))?;
+    }
     add("analyst@national.demo.invalid".into(), Role::NationalAnalyst, None, None)?;
     add("auditor@national.demo.invalid".into(), Role::Auditor, None, None)?;
     add("inspector@inspectorate.demo.invalid".into(), Role::Inspector, None, None)?;

@@ -66,6 +66,15 @@ pub fn user(c: UserCommand, g: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        UserCommand::Council(a) => {
+            let council = LaCode::parse(&a.add).context("--add: not an LA code")?;
+            let service = open_service(&a.db)?;
+            service.add_council(None, &a.email, council).map_err(explain)?;
+            if !g.quiet {
+                println!("{} may now act for {} {} too", a.email, council, council.info().name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         UserCommand::Token(a) => {
             let service = open_service(&a.db)?;
             let token = service.issue_token(None, &a.email, &a.label).map_err(explain)?;
