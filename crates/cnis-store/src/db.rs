@@ -276,6 +276,14 @@ pub struct Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
+        // A PostgreSQL client closes by blocking on a runtime of its own,
+        // which panics on a thread that drives an async runtime (a server
+        // dropping its last handle as it shuts down): close them on a
+        // thread of their own.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if idle.iter().any(|c| matches!(c, Conn::Pg(_))) {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
         let Some(mut c) = self.checkpointer.get_mut().ok().and_then(Option::take) else { return };
         if let Ok(mut stopped) = c.stop.0.lock() {
             *stopped = true;

@@ -336,3 +336,26 @@ fn concurrent_appends_keep_one_unbroken_chain() {
         assert_eq!(about.len(), 100, "{}", t.name);
     }
 }
+
+/// A server drops its last handle on the database as its async runtime
+/// shuts down; a PostgreSQL client closing there must not panic (it did,
+/// at `cnis serve`'s shutdown, before the pool closed its connections on a
+/// thread of their own). Queries run on blocking threads, as the server
+/// runs them; only the drop is on the runtime's own.
+#[test]
+fn the_database_closes_cleanly_inside_an_async_runtime() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut backends = vec![("sqlite", Backend::Sqlite(dir.path().join("register.db")))];
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let schema = format!("t{}", ChildId::random(&mut rand::rng()).payload());
+        backends.push(("postgres", Backend::Postgres { url, schema: Some(schema) }));
+    }
+    for (name, backend) in backends {
+        let db = Db::open(backend.clone()).expect("open");
+        db.read(|tx| tx.query_one("SELECT 1", &[])).expect("a query, so a connection is idle");
+        let outcome = runtime.block_on(async move { tokio::spawn(async move { drop(db) }).await });
+        assert!(outcome.is_ok(), "{name}: dropping the database in an async task panicked");
+        let _ = Db::open(backend).and_then(|db| db.drop_schema());
+    }
+}
