@@ -934,6 +934,51 @@ test('m. an administrator adds an account and sees its password once; an auditor
   }
 });
 
+test('n. a caseworker adds a child through the question pages, changes an answer from "Check your answers" and saves the draft', { timeout: 120_000 }, async () => {
+  const { page } = need(s.a, "council A's signed-in page");
+  const family = `Questions${Date.now() % 100000}`;
+  let r = await page.goto('/entries/new');
+  assert.equal(r.status(), 200, 'GET /entries/new');
+  await checkPage(page, 'entry-question-child');
+  // Enter in a field continues (the first button of the form is "Continue").
+  await page.locator('#given_name').fill('Quinn');
+  await page.locator('#family_name').fill(family);
+  await page.locator('#dob-day').fill('2');
+  await page.locator('#dob-month').fill('9');
+  await page.locator('#dob-year').fill(String(new Date().getUTCFullYear() - 9));
+  const [home] = await Promise.all([
+    page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/entries/new'),
+    page.locator('#dob-year').press('Enter'),
+  ]);
+  assert.equal(home.status(), 200);
+  await page.getByRole('heading', { name: 'Where the child lives' }).waitFor();
+  await page.locator('#address').fill('3 Orchard Row');
+  await page.locator('#postcode').fill('ZZ9 4QP');
+  await submit(page, 'Continue', '/entries/new');
+  await page.getByRole('heading', { name: "The child's parent" }).waitFor();
+  await page.locator('#parent_name').fill('Ari Parent');
+  await page.locator('#parent_educates').check();
+  await submit(page, 'Continue', '/entries/new');
+  await page.getByRole('heading', { name: 'How the council knows of the child' }).waitFor();
+  await checkPage(page, 'entry-question-council');
+  await page.getByLabel("Parent's notification").check();
+  await submit(page, 'Continue', '/entries/new');
+  await page.getByRole('heading', { name: /Check your answers/ }).waitFor();
+  await checkPage(page, 'entry-check-answers');
+  await submit(page, 'Change home address', '/entries/new');
+  await page.getByRole('heading', { name: 'Where the child lives' }).waitFor();
+  await page.locator('#address').fill('4 Orchard Row');
+  await submit(page, 'Continue', '/entries/new');
+  const answers = await page.locator('#answers').innerText();
+  assert.match(answers, /4 Orchard Row/);
+  assert.match(answers, /Ari Parent, who provides the child's education/);
+  await page.locator('#reason').fill('parent phoned');
+  const saved = await submit(page, 'Add the child as a draft', '/entries/new');
+  assert.equal(saved.status(), 303, 'POST /entries/new saves');
+  await page.getByText('Register entry created').first().waitFor();
+  assert.match(await page.locator('h1').first().innerText(), new RegExp(`Quinn ${family}`));
+});
+
 test('every page checked has no serious or critical axe violation', async (t) => {
   assert.ok(s.checked.length > 0, 'no page was checked');
   for (const c of s.checked) {

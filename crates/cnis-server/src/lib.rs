@@ -23,6 +23,7 @@ pub mod pages_ap;
 pub mod pages_cases;
 pub mod pages_consent;
 pub mod pages_identity;
+pub mod pages_new_entry;
 pub mod problem;
 pub mod state;
 
@@ -118,6 +119,7 @@ const PAGE_ROUTES: &[&[(&str, &str)]] = &[
     pages_ap::ROUTES,
     pages_consent::ROUTES,
     pages_admin::ROUTES,
+    pages_new_entry::ROUTES,
 ];
 
 /// The router and the OpenAPI document.
@@ -129,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages_ap::routes())
         .merge(pages_consent::routes())
         .merge(pages_admin::routes())
+        .merge(pages_new_entry::routes())
         .merge(api_router)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(assets::routes())

@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Form, Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use cnis_app::service::entries::{ChildView, Dashboard, EntryView, ImportReport, NewEntry, Page};
+use cnis_app::service::entries::{ChildView, Dashboard, EntryView, ImportReport, Page};
 use cnis_app::service::{FieldError, HistoryRow, Permission, SearchHit, SearchRequest, ServiceError, allows};
 use cnis_core::casework::CareKind;
 use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent};
@@ -31,8 +31,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
     ("GET", "/entries"),
-    ("GET", "/entries/new"),
-    ("POST", "/entries/new"),
     ("GET", "/entries/{id}/edit"),
     ("POST", "/entries/{id}/edit"),
     ("POST", "/entries/{id}/confirm"),
@@ -56,8 +54,6 @@ pub fn routes() -> Router<AppState> {
             ("POST", "/sign-in") => post(sign_in),
             ("POST", "/sign-out") => post(sign_out),
             ("GET", "/entries") => get(entries),
-            ("GET", "/entries/new") => get(new_entry_page),
-            ("POST", "/entries/new") => post(create_entry),
             ("GET", "/entries/{id}/edit") => get(edit_entry_page),
             ("POST", "/entries/{id}/edit") => post(edit_entry),
             ("POST", "/entries/{id}/confirm") => post(confirm_entry),
@@ -907,27 +903,34 @@ async fn child(
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
-struct EntryForm {
-    csrf: String,
-    version: String,
-    given_name: String,
-    middle_names: String,
-    family_name: String,
-    sex: String,
-    dob_day: String,
-    dob_month: String,
-    dob_year: String,
-    address: String,
-    postcode: String,
-    upn: String,
-    nhs_number: String,
-    parent_name: String,
-    parent_educates: String,
-    reason_not_in_school: String,
-    previous_school: String,
-    known_on: String,
-    reason: String,
-    source: String,
+pub(crate) struct EntryForm {
+    pub(crate) csrf: String,
+    pub(crate) version: String,
+    pub(crate) given_name: String,
+    pub(crate) middle_names: String,
+    pub(crate) family_name: String,
+    pub(crate) sex: String,
+    pub(crate) dob_day: String,
+    pub(crate) dob_month: String,
+    pub(crate) dob_year: String,
+    pub(crate) address: String,
+    pub(crate) postcode: String,
+    pub(crate) upn: String,
+    pub(crate) nhs_number: String,
+    pub(crate) parent_name: String,
+    pub(crate) parent_educates: String,
+    pub(crate) reason_not_in_school: String,
+    pub(crate) previous_school: String,
+    pub(crate) known_on: String,
+    pub(crate) reason: String,
+    pub(crate) source: String,
+    /// The question page posted (adding a child); none for a whole form.
+    pub(crate) step: String,
+    /// The button pressed on a question page: `back`, `change-<page>`, or
+    /// none to continue.
+    pub(crate) action: String,
+    /// Set when a page was reached by "Change" from "Check your answers".
+    pub(crate) returning: String,
 }
 
 impl EntryForm {
@@ -968,7 +971,7 @@ impl EntryForm {
 
     /// The content the form describes, over what the entry held before
     /// (fields the form does not show are kept).
-    fn content(&self, mut c: EntryContent) -> EntryContent {
+    pub(crate) fn content(&self, mut c: EntryContent) -> EntryContent {
         c.given_name = self.given_name.clone();
         c.middle_names = some(self.middle_names.clone());
         c.family_name = self.family_name.clone();
@@ -1082,64 +1085,6 @@ fn entry_form_page(
             Vec::new()
         },
         errors,
-    }
-}
-
-async fn new_entry_page(caller: Result<Caller, ApiError>) -> Response {
-    let Some(c) = signed_in(caller) else { return to_sign_in() };
-    if !allows(c.actor.role, Permission::EditRegister) {
-        return error_page(
-            Layout::for_caller(&c, ""),
-            &ServiceError::Forbidden("your role does not allow this").into(),
-        );
-    }
-    let page = entry_form_page(
-        &c,
-        &EntryForm::default(),
-        Vec::new(),
-        "Add a child to the register",
-        "/entries/new".into(),
-        0,
-        "Save as a draft",
-        "/entries/new",
-    );
-    render(&page, StatusCode::OK)
-}
-
-async fn create_entry(
-    state: axum::extract::State<AppState>,
-    caller: Result<Caller, ApiError>,
-    form: Result<Form<EntryForm>, FormRejection>,
-) -> Response {
-    let (c, form) = match posted(caller, form) {
-        Ok(v) => v,
-        Err(page) => return *page,
-    };
-    let content = form.content(EntryContent::default());
-    let source = match EntrySource::parse(&form.source) {
-        Some(EntrySource::TrackingRun) | None if !form.source.is_empty() => return bad_form(),
-        Some(s) => s,
-        None => EntrySource::Hand,
-    };
-    let new = NewEntry { content, source, child_id: None, restricted: None };
-    let (a, reason) = (c.actor.clone(), form.reason.clone());
-    match state.blocking(move |s| s.create_entry(&a, new, &reason)).await {
-        Ok(v) => Redirect::to(&format!("/children/{}?done=created", v.entry.child_id)).into_response(),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY || e.status() == StatusCode::CONFLICT => {
-            let errors = form_errors(&e);
-            let page = entry_form_page(
-                &c,
-                &form,
-                errors,
-                "Add a child to the register",
-                "/entries/new".into(),
-                0,
-                "Save as a draft",
-                "/entries/new",
-            );
-            render(&page, e.status())
-        }
-        Err(e) => error_page(Layout::for_caller(&c, ""), &e),
     }
 }
 
