@@ -1026,8 +1026,12 @@ def main():
         results.append(run_backend(kind, cfg))
     out = {"meta": meta, "results": results}
     path = env("RESULTS", os.path.join(cfg["workdir"], "results.json"))
+    # The results are kept in the repository: no path of this machine in
+    # them (the work directory as $WORKDIR, the checkout as relative).
+    text = json.dumps(out, indent=1)
+    text = text.replace(cfg["workdir"], "$WORKDIR").replace(os.getcwd() + "/", "")
     with open(path, "w") as f:
-        json.dump(out, f, indent=1)
+        f.write(text)
     print()
     print(f"cnis register service under load: {meta['machine']}; {meta['date']}; {version}; commit {meta['commit']}")
     print(f"{cfg['entries']:,} entries across {results[0]['councils'] if results else 0} councils; "
