@@ -271,8 +271,7 @@ struct EntryFormPage {
     csrf: String,
     version: i64,
     child_fields: Vec<Field>,
-    dob: (String, String, String),
-    dob_error: Option<String>,
+    dob: crate::pages_cases::DateField,
     home_fields: Vec<Field>,
     parent_fields: Vec<Field>,
     parent_educates: bool,
@@ -969,6 +968,72 @@ impl EntryForm {
         }
     }
 
+    /// The child's name and sex, as fields (the date of birth is
+    /// [`EntryForm::dob_field`]).
+    pub(crate) fn child_fields(&self, e: &[FieldError]) -> Vec<Field> {
+        vec![
+            field("given_name", "Given name", None, &self.given_name, e),
+            field("middle_names", "Middle names (optional)", None, &self.middle_names, e),
+            field("family_name", "Family name", None, &self.family_name, e),
+            field("sex", "Sex (optional)", Some("M or F"), &self.sex, e),
+        ]
+    }
+
+    /// The date of birth.
+    pub(crate) fn dob_field(&self, e: &[FieldError]) -> crate::pages_cases::DateField {
+        crate::pages_cases::DateField {
+            name: "dob",
+            legend: "Date of birth",
+            hint: "For example, 27 3 2014",
+            day: self.dob_day.clone(),
+            month: self.dob_month.clone(),
+            year: self.dob_year.clone(),
+            error: error_for("dob", e),
+        }
+    }
+
+    /// The home.
+    pub(crate) fn home_fields(&self, e: &[FieldError]) -> Vec<Field> {
+        vec![
+            field("address", "Home address", Some("House number and street, town"), &self.address, e),
+            field("postcode", "Postcode", Some("The council checks it is in its area"), &self.postcode, e),
+        ]
+    }
+
+    /// A parent (whether they educate the child is a checkbox beside it).
+    pub(crate) fn parent_fields(&self, e: &[FieldError]) -> Vec<Field> {
+        vec![field("parent_name", "Parent's full name", Some("Leave blank if not known yet"), &self.parent_name, e)]
+    }
+
+    /// The council's own fields.
+    pub(crate) fn council_fields(&self, e: &[FieldError]) -> Vec<Field> {
+        vec![
+            field("upn", "UPN (unique pupil number, optional)", None, &self.upn, e),
+            field("nhs_number", "NHS number (optional)", None, &self.nhs_number, e),
+            field(
+                "previous_school",
+                "Previous school's LAESTAB (optional)",
+                Some("Seven digits, for example 8012000"),
+                &self.previous_school,
+                e,
+            ),
+            field(
+                "reason_not_in_school",
+                "Why the child is not in school (optional)",
+                None,
+                &self.reason_not_in_school,
+                e,
+            ),
+            field(
+                "known_on",
+                "Date the council learnt of the child (optional)",
+                Some("Year-month-day"),
+                &self.known_on,
+                e,
+            ),
+        ]
+    }
+
     /// The content the form describes, over what the entry held before
     /// (fields the form does not show are kept).
     pub(crate) fn content(&self, mut c: EntryContent) -> EntryContent {
@@ -1026,45 +1091,12 @@ fn entry_form_page(
         heading,
         action,
         version,
-        child_fields: vec![
-            field("given_name", "Given name", None, &f.given_name, e),
-            field("middle_names", "Middle names (optional)", None, &f.middle_names, e),
-            field("family_name", "Family name", None, &f.family_name, e),
-            field("sex", "Sex (optional)", Some("M or F"), &f.sex, e),
-        ],
-        dob: (f.dob_day.clone(), f.dob_month.clone(), f.dob_year.clone()),
-        dob_error: error_for("dob", e),
-        home_fields: vec![
-            field("address", "Home address", Some("House number and street, town"), &f.address, e),
-            field("postcode", "Postcode", None, &f.postcode, e),
-        ],
-        parent_fields: vec![field("parent_name", "Parent's full name", None, &f.parent_name, e)],
+        child_fields: f.child_fields(e),
+        dob: f.dob_field(e),
+        home_fields: f.home_fields(e),
+        parent_fields: f.parent_fields(e),
         parent_educates: !f.parent_educates.is_empty(),
-        council_fields: vec![
-            field("upn", "UPN (unique pupil number, optional)", None, &f.upn, e),
-            field("nhs_number", "NHS number (optional)", None, &f.nhs_number, e),
-            field(
-                "previous_school",
-                "Previous school's LAESTAB (optional)",
-                Some("Seven digits, for example 8012000"),
-                &f.previous_school,
-                e,
-            ),
-            field(
-                "reason_not_in_school",
-                "Why the child is not in school (optional)",
-                None,
-                &f.reason_not_in_school,
-                e,
-            ),
-            field(
-                "known_on",
-                "Date the council learnt of the child (optional)",
-                Some("Year-month-day"),
-                &f.known_on,
-                e,
-            ),
-        ],
+        council_fields: f.council_fields(e),
         reason_field: field(
             "reason",
             "Reason for this change",

@@ -149,8 +149,7 @@ struct QuestionPage {
     errors: Vec<FieldError>,
     /// The fields of this page.
     fields: Vec<Field>,
-    dob: (String, String, String),
-    dob_error: Option<String>,
+    dob: crate::pages_cases::DateField,
     parent_educates: bool,
     /// (code, words, chosen).
     sources: Vec<(&'static str, &'static str, bool)>,
@@ -175,44 +174,10 @@ fn question_page(c: &Caller, f: &EntryForm, step: Step, errors: Vec<FieldError>,
         })
         .collect();
     let fields = match step {
-        Step::Child => vec![
-            field("given_name", "Given name", None, &f.given_name, e),
-            field("middle_names", "Middle names (optional)", None, &f.middle_names, e),
-            field("family_name", "Family name", None, &f.family_name, e),
-            field("sex", "Sex (optional)", Some("M or F"), &f.sex, e),
-        ],
-        Step::Home => vec![
-            field("address", "Home address", Some("House number and street, town"), &f.address, e),
-            field("postcode", "Postcode", Some("The council checks it is in its area"), &f.postcode, e),
-        ],
-        Step::Parent => {
-            vec![field("parent_name", "Parent's full name", Some("Leave blank if not known yet"), &f.parent_name, e)]
-        }
-        Step::Council => vec![
-            field("upn", "UPN (unique pupil number, optional)", None, &f.upn, e),
-            field("nhs_number", "NHS number (optional)", None, &f.nhs_number, e),
-            field(
-                "previous_school",
-                "Previous school's LAESTAB (optional)",
-                Some("Seven digits, for example 8012000"),
-                &f.previous_school,
-                e,
-            ),
-            field(
-                "reason_not_in_school",
-                "Why the child is not in school (optional)",
-                None,
-                &f.reason_not_in_school,
-                e,
-            ),
-            field(
-                "known_on",
-                "Date the council learnt of the child (optional)",
-                Some("Year-month-day"),
-                &f.known_on,
-                e,
-            ),
-        ],
+        Step::Child => f.child_fields(e),
+        Step::Home => f.home_fields(e),
+        Step::Parent => f.parent_fields(e),
+        Step::Council => f.council_fields(e),
         Step::Check => vec![field(
             "reason",
             "Reason for adding the child",
@@ -264,8 +229,7 @@ fn question_page(c: &Caller, f: &EntryForm, step: Step, errors: Vec<FieldError>,
         number: Step::ALL.iter().position(|s| *s == step).unwrap_or(0) + 1,
         of: Step::ALL.len(),
         fields,
-        dob: (f.dob_day.clone(), f.dob_month.clone(), f.dob_year.clone()),
-        dob_error: e.iter().find(|x| x.field == "dob").map(|x| x.message.clone()),
+        dob: f.dob_field(e),
         parent_educates: !f.parent_educates.is_empty(),
         sources: EntrySource::ALL
             .iter()
