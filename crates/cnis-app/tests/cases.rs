@@ -695,15 +695,21 @@ fn the_scrutiny_view_counts_each_school_s_deletions_by_ground_and_by_who_was_del
         )
         .expect("inspector");
         let inspector = s.actor_for("inspector@inspectorate.example.invalid").expect("actor");
-        let seen = s.deregistration_scrutiny(&inspector, c202, today() - Days::new(30), today()).expect("inspector");
+        let seen = s.deregistration_scrutiny(&inspector, c202, today() - Days::new(90), today()).expect("inspector");
         assert_eq!((seen.council.as_str(), seen.all.notices), ("202", 6), "{}", env.name);
         assert_eq!(seen.schools[0].by_ground.len(), 3);
         assert_eq!(
-            s.deregistration_scrutiny(&inspector, c203, today() - Days::new(30), today()).expect("203").all.notices,
+            s.deregistration_scrutiny(&inspector, c203, today() - Days::new(90), today()).expect("203").all.notices,
             0
         );
         assert!(matches!(
-            s.deregistration_scrutiny(&inspector, None, today() - Days::new(30), today()),
+            s.deregistration_scrutiny(&inspector, None, today() - Days::new(90), today()),
+            Err(ServiceError::Invalid(_))
+        ));
+        // A short period, whose counts could be one child's, is refused to
+        // an inspector (not to the council's own staff).
+        assert!(matches!(
+            s.deregistration_scrutiny(&inspector, c202, today() - Days::new(30), today()),
             Err(ServiceError::Invalid(_))
         ));
         // Nothing else of the council's is open to an inspector.
@@ -1037,12 +1043,22 @@ fn the_dashboard_counts_the_council_s_waiting_work_and_the_child_s_page_lists_it
         let before = s.dashboard(&cw).expect("dashboard").work;
         assert_eq!(before, Default::default(), "{}: nothing yet", env.name);
 
-        // Two notices open two cases; one of the council's own, one older
-        // than a fortnight, which is not "recent".
+        // Three notices open three cases. A notice sent today of a deletion
+        // a month ago is recent; one sent three weeks ago is not.
         let first = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Una", "Counted", None)).expect("1");
         let mut old = notice(SCHOOL, "9(1)(i)", "Vic", "Counted", None);
         old.deletion_date = (today() - Days::new(30)).to_string();
         s.submit_notice(&school, old).expect("2");
+        let sent_before = s.submit_notice(&school, notice(SCHOOL, "9(1)(i)", "Wyn", "Counted", None)).expect("3");
+        let three_weeks = cnis_app::service::now_ms() - 21 * 86_400_000;
+        s.db()
+            .write(|tx| {
+                tx.execute(
+                    "UPDATE deletion_notices SET submitted_at = $1 WHERE id = $2",
+                    &[three_weeks.into(), sent_before.notice.id.into()],
+                )
+            })
+            .expect("backdate");
         let case = first.case_id.expect("a case");
         let late = NewTask {
             title: "ring the family".into(),
@@ -1053,7 +1069,7 @@ fn the_dashboard_counts_the_council_s_waiting_work_and_the_child_s_page_lists_it
         let later = NewTask { title: "visit".into(), due_on: None, assigned_to: Some(cw.user_id) };
         s.add_task(&cw, case, later).expect("task");
         let w = s.dashboard(&cw).expect("dashboard").work;
-        assert_eq!((w.open_cases, w.recent_notices), (2, 1), "{}", env.name);
+        assert_eq!((w.open_cases, w.recent_notices), (3, 2), "{}", env.name);
         assert_eq!((w.my_open_tasks, w.my_overdue_tasks), (2, 1), "{}", env.name);
         // The 30-day-old deletion's case has a deadline already passed.
         let overdue = s.cases(&cw, &CaseFilter { due_before: Some(today()), ..Default::default() }, 1, 50).expect("l");

@@ -113,7 +113,8 @@ pub enum UserCommand {
     /// Issue an API token for an account (a partner agency's system); printed once.
     Token(UserTokenArgs),
     /// Let a council's caseworker, team manager or administrator act for another council too
-    /// (a service shared by councils); they switch council from the pages' header.
+    /// (a service shared by councils), or take that away; they switch council from the pages'
+    /// header.
     Council(UserCouncilArgs),
 }
 
@@ -124,9 +125,12 @@ pub struct UserCouncilArgs {
     /// The account's e-mail address.
     #[arg(long)]
     pub email: String,
-    /// The other council's three-digit LA code.
+    /// The other council's three-digit LA code, to give.
+    #[arg(long, conflicts_with = "remove", required_unless_present = "remove")]
+    pub add: Option<String>,
+    /// The other council's three-digit LA code, to take away.
     #[arg(long)]
-    pub add: String,
+    pub remove: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -78,6 +78,9 @@ struct AccountsPage {
     csrf: String,
     me: i64,
     banner: Option<String>,
+    /// The council the administrator acts for (an account of another
+    /// council is one of a shared service's, let act for this one).
+    own: Option<cnis_core::LaCode>,
 }
 
 #[derive(Deserialize, Default)]
@@ -101,6 +104,7 @@ async fn accounts(
                 "off" => Some("Account switched off: it can no longer sign in".to_string()),
                 "on" => Some("Account switched on".to_string()),
                 "unlocked" => Some("Account unlocked".to_string()),
+                "removed" => Some("The account no longer acts for your council".to_string()),
                 _ => None,
             });
             let page = AccountsPage {
@@ -109,6 +113,7 @@ async fn accounts(
                 csrf: c.csrf().unwrap_or("").to_string(),
                 me: c.actor.user_id,
                 banner,
+                own: c.actor.council,
             };
             render(&page, StatusCode::OK)
         }
@@ -215,7 +220,8 @@ async fn add_account(
 #[serde(default)]
 struct ChangeForm {
     csrf: String,
-    /// `off`, `on` or `unlock`.
+    /// `off`, `on`, `unlock`, or `remove` (another council's account's
+    /// access to this council).
     action: String,
 }
 
@@ -234,6 +240,8 @@ async fn change_account(
         "off" => (Some(true), false, "off"),
         "on" => (Some(false), false, "on"),
         "unlock" => (None, true, "unlocked"),
+        // Another council's account: its access to this council goes.
+        "remove" => (Some(true), false, "removed"),
         _ => {
             return error_page(
                 Layout::for_caller(&c, ""),

@@ -431,7 +431,14 @@ async fn upload_notices(
         match form.next_field().await {
             Ok(Some(f)) => match f.name() {
                 Some("csrf") => token = f.text().await.ok(),
-                Some("file") => file = f.bytes().await.ok(),
+                Some("file") => match f.bytes().await {
+                    Ok(b) => file = Some(b),
+                    Err(_) => {
+                        return bad(
+                            "The file could not be read: it may be too large (the limit is 256 KB). Send it in parts.",
+                        );
+                    }
+                },
                 _ => {}
             },
             Ok(None) => break,

@@ -23,9 +23,19 @@ fn unescape(s: &str) -> String {
 /// What the page's question form would send as it stands: its hidden and
 /// text inputs, and its checked boxes and radios (as a browser sends them).
 fn hidden(page: &str) -> BTreeMap<String, String> {
+    form_fields(page, false)
+}
+
+/// What a "Back" or "Change" button sends: the inputs of the form they
+/// belong to (`form="other"`).
+fn other(page: &str) -> BTreeMap<String, String> {
+    form_fields(page, true)
+}
+
+fn form_fields(page: &str, other: bool) -> BTreeMap<String, String> {
     let form = page
         .split("<form")
-        .find(|f| f.contains("action=\"/entries/new\"") && !f.contains("id=\"other\""))
+        .find(|f| f.contains("action=\"/entries/new\"") && f.contains("id=\"other\"") == other)
         .and_then(|f| f.split("</form>").next())
         .unwrap_or("");
     let attr = |tag: &str, name: &str| {
@@ -44,6 +54,17 @@ fn hidden(page: &str) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// Presses "Back" or a "Change" button (`value`) on the page.
+fn press(s: &Session, page: &str, value: &str) -> (u16, String) {
+    assert!(page.contains(&format!("form=\"other\" name=\"action\" value=\"{value}\"")), "no button {value}");
+    let mut all = other(page);
+    all.remove("csrf");
+    all.insert("action".into(), value.into());
+    let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = s.form("/entries/new", &pairs).send().expect("post");
+    (r.status().as_u16(), r.text().unwrap_or_default())
 }
 
 /// Posts the page's hidden fields with `fields` over them.
@@ -101,6 +122,10 @@ fn a_child_is_added_through_question_pages_and_check_your_answers() {
         assert!(unescape(&parent).contains("The child's parent") && parent.contains("3 of 5"), "{}", server.backend);
         let (_, council) = answer(&s, &parent, &[("parent_name", "Sam Parent"), ("parent_educates", "yes")]);
         assert!(council.contains("How the council knows of the child"), "{}", server.backend);
+        // "Back" from the council's page shows the parent's page as answered.
+        let (_, back) = press(&s, &council, "back");
+        assert!(back.contains("3 of 5") && back.contains("value=\"Sam Parent\""), "{}", server.backend);
+        let (_, council) = answer(&s, &back, &[]);
         let (code, bad) = answer(&s, &council, &[("upn", "not a upn"), ("source", "parent_notification")]);
         assert_eq!(code, 422, "{}: the UPN is checked on its page", server.backend);
         let (_, check) = answer(&s, &bad, &[("upn", "")]);
@@ -115,7 +140,7 @@ fn a_child_is_added_through_question_pages_and_check_your_answers() {
         );
 
         // "Change" the home: its page, then straight back to the check.
-        let (_, change) = answer(&s, &check, &[("action", "change-home")]);
+        let (_, change) = press(&s, &check, "change-home");
         assert!(
             change.contains("Where the child lives") && change.contains("name=\"returning\""),
             "{}",

@@ -325,15 +325,9 @@ pub fn overdue_tasks(tx: &mut Tx<'_>, today: NaiveDate) -> Result<Vec<Task>> {
 
 /// A council's work waiting, for its dashboard: open cases and those past
 /// their deadline on `today`, `user`'s open tasks and those overdue,
-/// notices with a deletion date on or after `since`, and handovers offered
-/// to it not yet acknowledged.
-pub fn work_counts(
-    tx: &mut Tx<'_>,
-    council: LaCode,
-    user: i64,
-    today: NaiveDate,
-    since: NaiveDate,
-) -> Result<WorkCounts> {
+/// notices schools sent since `since_ms`, and handovers offered to it not
+/// yet acknowledged.
+pub fn work_counts(tx: &mut Tx<'_>, council: LaCode, user: i64, today: NaiveDate, since_ms: i64) -> Result<WorkCounts> {
     let code = council.to_string();
     let today = today.to_string();
     let r = tx.query_one(
@@ -350,8 +344,8 @@ pub fn work_counts(
     let (my_open_tasks, my_overdue_tasks) = (r.int(0)?, r.int(1)?);
     let recent_notices = tx
         .query_one(
-            "SELECT COUNT(*) FROM deletion_notices WHERE council = $1 AND deletion_date >= $2",
-            &[code.as_str().into(), since.to_string().into()],
+            "SELECT COUNT(*) FROM deletion_notices WHERE council = $1 AND submitted_at >= $2",
+            &[code.as_str().into(), since_ms.into()],
         )?
         .int(0)?;
     let handovers_waiting = tx
@@ -375,7 +369,7 @@ pub struct WorkCounts {
     pub my_open_tasks: i64,
     /// The user's open tasks past their date.
     pub my_overdue_tasks: i64,
-    /// Schools' deletion notices with a recent deletion date.
+    /// Schools' deletion notices sent recently.
     pub recent_notices: i64,
     /// Handovers offered to the council, not yet acknowledged.
     pub handovers_waiting: i64,

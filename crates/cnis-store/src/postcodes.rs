@@ -21,6 +21,7 @@ CREATE TABLE postcode_area_loads (
     source        TEXT NOT NULL,
     rows_read     BIGINT NOT NULL,
     loaded        BIGINT NOT NULL,
+    duplicates    BIGINT NOT NULL,
     outside       BIGINT NOT NULL,
     quarantined   BIGINT NOT NULL
 );
@@ -41,6 +42,8 @@ pub struct PostcodeLoad {
     pub rows_read: i64,
     /// Postcodes loaded.
     pub loaded: i64,
+    /// Rows for a postcode given before in the file (the first is kept).
+    pub duplicates: i64,
     /// Rows for postcodes outside England's councils (Wales, Scotland,
     /// Northern Ireland, the Channel Islands and the Isle of Man).
     pub outside: i64,
@@ -68,13 +71,14 @@ pub fn replace(tx: &mut Tx<'_>, rows: &[(String, String)], load: &PostcodeLoad) 
         tx.execute(&sql, &params)?;
     }
     tx.execute(
-        "INSERT INTO postcode_area_loads (loaded_at, source, rows_read, loaded, outside, quarantined) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO postcode_area_loads (loaded_at, source, rows_read, loaded, duplicates, outside, quarantined) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             Value::Int(load.loaded_at),
             Value::Text(load.source.clone()),
             Value::Int(load.rows_read),
             Value::Int(load.loaded),
+            Value::Int(load.duplicates),
             Value::Int(load.outside),
             Value::Int(load.quarantined),
         ],
@@ -93,7 +97,7 @@ pub fn all(tx: &mut Tx<'_>) -> Result<Vec<(String, String)>> {
 /// The latest load, if the lookup was ever loaded.
 pub fn latest_load(tx: &mut Tx<'_>) -> Result<Option<PostcodeLoad>> {
     tx.query_opt(
-        "SELECT loaded_at, source, rows_read, loaded, outside, quarantined FROM postcode_area_loads \
+        "SELECT loaded_at, source, rows_read, loaded, duplicates, outside, quarantined FROM postcode_area_loads \
          ORDER BY id DESC LIMIT 1",
         &[],
     )?
@@ -103,8 +107,9 @@ pub fn latest_load(tx: &mut Tx<'_>) -> Result<Option<PostcodeLoad>> {
             source: r.text(1)?,
             rows_read: r.int(2)?,
             loaded: r.int(3)?,
-            outside: r.int(4)?,
-            quarantined: r.int(5)?,
+            duplicates: r.int(4)?,
+            outside: r.int(5)?,
+            quarantined: r.int(6)?,
         })
     })
     .transpose()

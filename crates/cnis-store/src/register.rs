@@ -340,11 +340,15 @@ pub fn user_by_id(tx: &mut Tx<'_>, id: i64) -> Result<Option<User>> {
         .transpose()
 }
 
-/// Every account of a council (or, with `None`, every account).
+/// Every account of a council, its own and those of other councils it
+/// has let act for it (or, with `None`, every account).
 pub fn users(tx: &mut Tx<'_>, council: Option<LaCode>) -> Result<Vec<User>> {
     let rows = match council {
         Some(c) => tx.query(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE council = $1 ORDER BY id"),
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE council = $1 \
+                 OR id IN (SELECT user_id FROM user_councils WHERE council = $1) ORDER BY id"
+            ),
             &[c.to_string().into()],
         )?,
         None => tx.query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"), &[])?,
@@ -440,6 +444,37 @@ pub fn other_councils(tx: &mut Tx<'_>, user_id: i64) -> Result<Vec<LaCode>> {
         .iter()
         .map(|r| LaCode::parse(&r.text(0)?).map_err(|_| Error::Corrupt { table: "user_councils", what: "council" }))
         .collect()
+}
+
+/// Whether an account may act for a council: its own, or one it was let
+/// act for.
+pub fn user_acts_for(tx: &mut Tx<'_>, user: &User, council: LaCode) -> Result<bool> {
+    if user.council == Some(council) {
+        return Ok(true);
+    }
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM user_councils WHERE user_id = $1 AND council = $2",
+            &[user.id.into(), council.to_string().into()],
+        )?
+        .is_some())
+}
+
+/// Takes away an account's access to another council: the grant goes, and
+/// its sessions acting for that council go back to its own.
+pub fn remove_user_council(tx: &mut Tx<'_>, user_id: i64, council: LaCode) -> Result<()> {
+    let n = tx.execute(
+        "DELETE FROM user_councils WHERE user_id = $1 AND council = $2",
+        &[user_id.into(), council.to_string().into()],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound("that council on the account"));
+    }
+    tx.execute(
+        "UPDATE sessions SET council = NULL WHERE user_id = $1 AND council = $2",
+        &[user_id.into(), council.to_string().into()],
+    )?;
+    Ok(())
 }
 
 /// Lets an account act for another council too.

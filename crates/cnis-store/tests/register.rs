@@ -341,7 +341,9 @@ fn concurrent_appends_keep_one_unbroken_chain() {
 /// shuts down; a PostgreSQL client closing there must not panic (it did,
 /// at `cnis serve`'s shutdown, before the pool closed its connections on a
 /// thread of their own). Queries run on blocking threads, as the server
-/// runs them; only the drop is on the runtime's own.
+/// runs them; only the drop is on the runtime's own. Only PostgreSQL can
+/// fail it, so it tests something only when `DATABASE_URL` is set, as
+/// `.ci/run` sets it.
 #[test]
 fn the_database_closes_cleanly_inside_an_async_runtime() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -398,6 +398,18 @@ impl Service {
         if id == admin.user_id && disabled == Some(true) {
             return Err(ServiceError::Conflict("you cannot switch off your own account".into()));
         }
+        // Another council's account that acts for this one: switching it
+        // off here takes its access to this council away, not the account.
+        let shared = self.db.read(|tx| match reg::user_by_id(tx, id)? {
+            Some(u) if u.council != Some(council) => reg::user_acts_for(tx, &u, council),
+            _ => Ok(false),
+        })?;
+        if shared && disabled == Some(true) {
+            self.remove_council(Some(admin), id, council)?;
+            let mut after = self.db.read(|tx| reg::user_by_id(tx, id))?.ok_or(ServiceError::NotFound("account"))?;
+            after.password_hash = None;
+            return Ok(after);
+        }
         let event = Event {
             at: now_ms(),
             actor: Some(admin.user_id),
@@ -411,9 +423,12 @@ impl Service {
         let (user, head) = self
             .db
             .write(|tx| {
-                let Some(u) = reg::user_by_id(tx, id)?.filter(|u| u.council == Some(council)) else {
+                let Some(u) = reg::user_by_id(tx, id)? else {
                     return Err(cnis_store::Error::NotFound("account in your council"));
                 };
+                if u.council != Some(council) {
+                    return Err(cnis_store::Error::NotFound("account in your council"));
+                }
                 reg::update_user(tx, u.id, None, disabled)?;
                 if unlock {
                     reg::unlock_user(tx, u.id)?;
@@ -431,11 +446,14 @@ impl Service {
         Ok(user)
     }
 
-    /// The name of an account of the actor's own council (a key worker's,
-    /// shown on a case); `None` for another council's or none.
+    /// The name of an account that acts for the actor's council (a key
+    /// worker's, shown on a case); `None` for another council's or none.
     pub fn account_name(&self, actor: &Actor, id: i64) -> Result<Option<String>> {
         let council = super::scope(actor)?;
-        Ok(self.db.read(|tx| reg::user_by_id(tx, id))?.filter(|u| u.council == Some(council)).map(|u| u.name))
+        Ok(self.db.read(|tx| {
+            let Some(u) = reg::user_by_id(tx, id)? else { return Ok(None) };
+            Ok(reg::user_acts_for(tx, &u, council)?.then_some(u.name))
+        })?)
     }
 
     /// The actor for an account, by e-mail (the CLI acting as a user).
@@ -478,7 +496,11 @@ impl Service {
             cnis_store::audit::append(tx, &[event])
         })?;
         self.audit.advance(&head);
+        // The session is read again now, so the cache holds the switched
+        // actor (a request that read the session before the switch may
+        // still cache the old one for up to `credential_cache_seconds`).
         self.credentials.remove(CredentialKind::Session, &hash);
+        self.session(token)?;
         Ok(switched)
     }
 
@@ -522,6 +544,44 @@ impl Service {
             })
             .map_err(ServiceError::from_store)?;
         self.audit.advance(&head);
+        // Sessions checked before now learn of the council at their next use.
+        self.credentials.clear();
+        Ok(())
+    }
+}
+
+impl Service {
+    /// Takes away an account's access to a council not its own: from the
+    /// console, or by that council's administrator. Its sessions acting for
+    /// that council go back to its own. Audited.
+    pub fn remove_council(&self, by: Option<&Actor>, user_id: i64, council: LaCode) -> Result<()> {
+        if let Some(admin) = by {
+            super::require(admin, Permission::ManageAccounts)?;
+            if admin.council != Some(council) {
+                return Err(ServiceError::Forbidden("an administrator takes away access to their own council only"));
+            }
+        }
+        let event = Event {
+            at: now_ms(),
+            actor: by.map(|b| b.user_id),
+            actor_role: by.map_or("console".into(), |b| b.role.code().into()),
+            council: Some(council.to_string()),
+            action: "account.council.remove".into(),
+            outcome: "ok".into(),
+            subjects: vec![],
+            detail: serde_json::json!({ "account": user_id, "council": council.to_string() }),
+        };
+        let head = self
+            .db
+            .write(|tx| {
+                reg::remove_user_council(tx, user_id, council)?;
+                cnis_store::audit::append(tx, &[event])
+            })
+            .map_err(ServiceError::from_store)?;
+        self.audit.advance(&head);
+        // Sessions checked before now act for the account's own council at
+        // their next use.
+        self.credentials.clear();
         Ok(())
     }
 }

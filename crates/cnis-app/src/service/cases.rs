@@ -973,7 +973,8 @@ impl Service {
     /// when left out). Audited.
     pub fn add_task(&self, actor: &Actor, case_id: i64, t: NewTask) -> Result<cs::Task> {
         require(actor, Permission::WorkCases)?;
-        let council = scope(actor)?.to_string();
+        let scope_code = scope(actor)?;
+        let council = scope_code.to_string();
         let mut errors = Vec::new();
         let title = t.title.trim().to_string();
         if title.is_empty() || !text_ok(&title, 200) {
@@ -997,11 +998,14 @@ impl Service {
             }
             let assigned_to = t.assigned_to.or(c.key_worker);
             if let Some(u) = t.assigned_to {
-                let ok = reg::user_by_id(tx, u)?.is_some_and(|x| {
-                    x.council.is_some_and(|c| c.to_string() == council)
-                        && matches!(x.role, Role::Caseworker | Role::TeamManager)
-                        && !x.disabled
-                });
+                let ok = match reg::user_by_id(tx, u)? {
+                    Some(x) => {
+                        reg::user_acts_for(tx, &x, scope_code)?
+                            && matches!(x.role, Role::Caseworker | Role::TeamManager)
+                            && !x.disabled
+                    }
+                    None => false,
+                };
                 if !ok {
                     refused = Some(ServiceError::invalid(
                         "assigned_to",
@@ -1165,11 +1169,12 @@ impl Service {
         self.db.read(|tx| self.own_case(actor, tx, id)).map_err(ServiceError::from_store)?;
         if let Some(k) = a.key_worker {
             let council = scope(actor)?;
-            let ok = self.db.read(|tx| reg::user_by_id(tx, k))?.is_some_and(|u| {
-                u.council == Some(council)
+            let ok = self.db.read(|tx| {
+                let Some(u) = reg::user_by_id(tx, k)? else { return Ok(false) };
+                Ok(reg::user_acts_for(tx, &u, council)?
                     && !u.disabled
-                    && matches!(u.role, cnis_core::register::Role::Caseworker | cnis_core::register::Role::TeamManager)
-            });
+                    && matches!(u.role, cnis_core::register::Role::Caseworker | cnis_core::register::Role::TeamManager))
+            })?;
             if !ok {
                 return Err(ServiceError::invalid("key_worker", "Choose a caseworker or team manager of your council"));
             }
@@ -2116,6 +2121,9 @@ fn scrutinise(school: &str, rows: &[(&StoredNotice, bool)]) -> SchoolScrutiny {
     out
 }
 
+/// The shortest period an inspector may ask the scrutiny view for (days).
+pub const INSPECTION_DAYS: i64 = 90;
+
 impl Service {
     /// Each of a council's schools' deletions from `from` to `to`: by
     /// ground, and how many were of children with SEN support or an EHC
@@ -2140,6 +2148,11 @@ impl Service {
         };
         if to < from || (to - from).num_days() > 3 * 366 {
             return Err(ServiceError::invalid("to", "The period must end after it starts and be at most three years"));
+        }
+        // Someone outside the council sees counts of a period long enough
+        // that a school's counts are not one child's deletion.
+        if actor.council.is_none() && (to - from).num_days() < INSPECTION_DAYS {
+            return Err(ServiceError::invalid("from", "Choose a period of at least 90 days"));
         }
         let rows = self.db.read(|tx| {
             let notices = cs::notices_between(tx, council, from, to)?;

@@ -310,8 +310,12 @@ pub fn validate(mut c: EntryContent, today: NaiveDate) -> std::result::Result<En
         errors.push(err("providers", "Give at most 20 providers"));
     }
     let long = |s: &Option<String>| s.as_ref().is_some_and(|s| s.chars().count() > 2000);
-    if long(&c.notes) || long(&c.address) || long(&c.reason_not_in_school) {
-        errors.push(err("notes", "Keep each text to 2,000 characters"));
+    for (name, text) in
+        [("address", &c.address), ("reason_not_in_school", &c.reason_not_in_school), ("notes", &c.notes)]
+    {
+        if long(text) {
+            errors.push(err(name, "Keep it to 2,000 characters"));
+        }
     }
     if errors.is_empty() { Ok(c) } else { Err(errors) }
 }
@@ -333,11 +337,14 @@ pub fn eligibility(c: &EntryContent, today: NaiveDate, area_of: Option<LaCode>, 
             met: Some(true),
             reason: "The home postcode is in the council's area".into(),
         },
-        (Some(_), Some(_)) => Condition {
+        (Some(_), Some(other)) => Condition {
             code: "A",
             label: "Lives in the council's area",
             met: Some(false),
-            reason: "The home postcode is in another council's area".into(),
+            reason: format!(
+                "The postcode lookup puts the home postcode in {}'s area: check the address before confirming",
+                other.info().name
+            ),
         },
         (Some(_), None) => Condition {
             code: "A",
@@ -753,9 +760,12 @@ impl Service {
                 return Err(cnis_store::Error::Duplicate("a confirmed entry: only a draft is confirmed"));
             }
             let area = e.content.postcode.as_deref().and_then(|p| self.council_of_postcode(p));
+            // Condition A from the postcode lookup is advice: the lookup
+            // puts a postcode on a boundary in one council by its centre,
+            // so a caseworker who knows where the child lives confirms.
             let failed: Vec<&str> = eligibility(&e.content, today(), area, council)
                 .iter()
-                .filter(|c| c.met == Some(false))
+                .filter(|c| c.met == Some(false) && c.code != "A")
                 .map(|c| c.code)
                 .collect();
             if !failed.is_empty() {
@@ -879,7 +889,7 @@ impl Service {
                     none += 1;
                 }
             }
-            let since = today() - chrono::Days::new(RECENT_NOTICE_DAYS);
+            let since = now_ms() - i64::try_from(RECENT_NOTICE_DAYS * 86_400_000).unwrap_or(i64::MAX);
             let work = cnis_store::cases::work_counts(tx, council, actor.user_id, today(), since)?;
             Ok((by_status, none, reg::emergency_grants(tx, &code, 20)?, work))
         })?;

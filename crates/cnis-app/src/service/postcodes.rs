@@ -157,11 +157,63 @@ fn row_area(rec: &csv::StringRecord, c: &Columns) -> RowArea {
     }
 }
 
+/// Records where each `\n` of a stream falls, for [`Lines`].
+struct NewlineTap<R> {
+    inner: R,
+    at: u64,
+    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for NewlineTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut seen = self.newlines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                seen.push_back(self.at + i as u64);
+            }
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// The line a record starts on, from its byte offset: one more than the
+/// `\n`s before it, and past any blank lines the csv reader skipped (whose
+/// start it gives as the record's). The csv reader's own line count is
+/// wrong after skipped blank lines and after `\r\n` endings. Offsets only
+/// move forward, so each `\n` is looked at once and then dropped.
+struct Lines {
+    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    passed: u64,
+}
+
+impl Lines {
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut seen = self.newlines.borrow_mut();
+        let mut start = byte;
+        while let Some(&n) = seen.front() {
+            if n < start {
+                self.passed += 1;
+                seen.pop_front();
+            } else if n == start {
+                // A blank line the reader skipped.
+                self.passed += 1;
+                seen.pop_front();
+                start += 1;
+            } else {
+                break;
+            }
+        }
+        self.passed + 1
+    }
+}
+
 impl Service {
     /// Replaces the postcode lookup from a file (see the module's words on
     /// its layouts), naming it `source` in the record of loads. Each fault
-    /// goes to `fault`; rows read = loaded + outside England + faults
-    /// (a postcode given twice counts once as loaded). Done from the
+    /// goes to `fault`; rows read = loaded + duplicates (a postcode given
+    /// again, its first council kept) + outside England + faults. Done from the
     /// console by whoever runs the deployment; audited.
     pub fn load_postcode_areas(
         &self,
@@ -169,14 +221,16 @@ impl Service {
         file: impl Read,
         mut fault: impl FnMut(PostcodeFault),
     ) -> Result<PostcodeLoad> {
-        // Records end at `\n` only, so that lines are counted right in a
-        // file with `\r\n` endings too (the csv reader's own count is one
-        // short there); the `\r` left on the last field is trimmed.
+        // Records end at `\n` only (the `\r` of a Windows ending is trimmed
+        // from the last field), and lines are counted from byte offsets.
+        let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+        let tap = NewlineTap { inner: file, at: 0, newlines: newlines.clone() };
+        let mut lines = Lines { newlines, passed: 0 };
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
             .terminator(csv::Terminator::Any(b'\n'))
             .trim(csv::Trim::All)
-            .from_reader(file);
+            .from_reader(tap);
         let headers =
             rdr.headers().map_err(|_| ServiceError::invalid("file", "The first line must name the columns"))?.clone();
         let cols = columns(&headers).ok_or_else(|| {
@@ -191,24 +245,31 @@ impl Service {
             source: source.to_string(),
             rows_read: 0,
             loaded: 0,
+            duplicates: 0,
             outside: 0,
             quarantined: 0,
         };
         let mut record = csv::StringRecord::new();
         loop {
-            let line = rdr.position().line() + 1;
+            let before = rdr.position().byte();
             match rdr.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(_) => {
+                Err(e) => {
+                    let line = lines.at(e.position().map_or(before, |p| p.byte()));
                     load.rows_read += 1;
                     load.quarantined += 1;
                     fault(PostcodeFault { line, field: "row", reason: "The row could not be read as CSV" });
                     continue;
                 }
             }
+            // A blank line of a file with Windows endings (its `\r` is a
+            // field the trim empties) is not a row.
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
             load.rows_read += 1;
-            let line = record.position().map_or(line, |p| p.line());
+            let line = lines.at(record.position().map_or(before, |p| p.byte()));
             match row_area(&record, &cols) {
                 RowArea::In(postcode, la) => rows.push((postcode, la.to_string())),
                 RowArea::Outside => load.outside += 1,
@@ -218,10 +279,11 @@ impl Service {
                 }
             }
         }
+        let in_england = rows.len() as i64;
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         rows.dedup_by(|a, b| a.0 == b.0);
-        // Rows for a postcode already given count as loaded once.
-        load.loaded = load.rows_read - load.outside - load.quarantined;
+        load.loaded = rows.len() as i64;
+        load.duplicates = in_england - load.loaded;
         let event = Event {
             at: load.loaded_at,
             actor: None,
@@ -230,8 +292,8 @@ impl Service {
             action: "postcodes.load".into(),
             outcome: "ok".into(),
             subjects: vec![],
-            detail: serde_json::json!({ "source": source, "rows": load.rows_read, "postcodes": rows.len(),
-                "outside": load.outside, "quarantined": load.quarantined }),
+            detail: serde_json::json!({ "source": source, "rows": load.rows_read, "postcodes": load.loaded,
+                "duplicates": load.duplicates, "outside": load.outside, "quarantined": load.quarantined }),
         };
         let head = self
             .db
@@ -269,7 +331,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_differ_for_different_postcodes_and_sort_like_the_text() {
+    fn keys_differ_for_different_postcodes_and_the_first_council_given_is_kept() {
         let a = key("A11AA").expect("key");
         assert_ne!(a, key("A21AA").expect("key"));
         assert_eq!(key("sw1a1aa"), None, "compact upper case only");

@@ -67,8 +67,18 @@ pub fn user(c: UserCommand, g: &Global) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         UserCommand::Council(a) => {
-            let council = LaCode::parse(&a.add).context("--add: not an LA code")?;
             let service = open_service(&a.db)?;
+            if let Some(code) = &a.remove {
+                let council = LaCode::parse(code).context("--remove: not an LA code")?;
+                let user = service.actor_for(&a.email).map_err(explain)?;
+                service.remove_council(None, user.user_id, council).map_err(explain)?;
+                if !g.quiet {
+                    println!("{} no longer acts for {} {}", a.email, council, council.info().name);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let code = a.add.as_deref().unwrap_or_default();
+            let council = LaCode::parse(code).context("--add: not an LA code")?;
             service.add_council(None, &a.email, council).map_err(explain)?;
             if !g.quiet {
                 println!("{} may now act for {} {} too", a.email, council, council.info().name);
@@ -173,9 +183,10 @@ pub fn register(c: RegisterCommand, g: &Global) -> anyhow::Result<ExitCode> {
             quarantine.flush().with_context(|| format!("writing {}", a.quarantine.display()))?;
             if !g.quiet {
                 println!(
-                    "{} rows read: {} postcodes in England's councils loaded, {} outside England, {} not loaded (see {})",
+                    "{} rows read: {} postcodes in England's councils loaded, {} given again, {} outside England, {} not loaded (see {})",
                     load.rows_read,
                     load.loaded,
+                    load.duplicates,
                     load.outside,
                     load.quarantined,
                     a.quarantine.display()
