@@ -487,6 +487,19 @@ fn a_shared_service_s_caseworker_acts_for_one_of_their_councils_at_a_time() {
         assert!(s.child(&shared, &in_203.entry.child_id).is_err(), "{}", env.name);
         assert!(s.acting_for(&shared, la("204")).is_err());
 
+        // Emergency access belongs to the council it was asked for: taken
+        // while acting for 203 to a child of 330, it is not there when the
+        // same person acts for 202, and 330 sees it asked for by 203.
+        let far = account(s, "cw@330.example.invalid", Role::Caseworker, Some("330"));
+        let in_330 = s.create_entry(&far, new_entry(content("Di", "Distant", &dob_aged(10))), "t").expect("330");
+        let child_330 = in_330.entry.child_id.clone();
+        s.emergency_access(&for_203, &child_330, "police report the child is at risk tonight").expect("grant");
+        assert!(s.child(&for_203, &child_330).expect("while acting for 203").emergency, "{}", env.name);
+        assert!(s.child(&shared, &child_330).is_err(), "{}: not when acting for 202", env.name);
+        let far_admin = account(s, "tm@330.example.invalid", Role::TeamManager, Some("330"));
+        let grants = s.dashboard(&far_admin).expect("dashboard").emergency_access;
+        assert_eq!(grants[0].user_council.as_deref(), Some("203"), "{}", env.name);
+
         // A session switches, and the switch is what the next request acts
         // for (the cached check is dropped) and is audited.
         let signed = s.sign_in("cw@202.example.invalid", PASSWORD).expect("sign in");

@@ -180,6 +180,7 @@ CREATE TABLE user_councils (
     PRIMARY KEY (user_id, council)
 );
 ALTER TABLE sessions ADD COLUMN council TEXT;
+ALTER TABLE emergency_access ADD COLUMN council TEXT;
 ",
 ];
 
@@ -1030,29 +1031,43 @@ pub fn live_entries_born_by(tx: &mut Tx<'_>, born_by: NaiveDate) -> Result<Vec<E
 
 // ---- emergency access and identities -------------------------------------
 
-/// Grants a user time-limited access to another council's child.
+/// Grants a user, acting for `council`, time-limited access to another
+/// council's child.
 pub fn grant_emergency(
     tx: &mut Tx<'_>,
     user_id: i64,
+    council: &str,
     child_id: &str,
     owner: &str,
     reason: &str,
     expires_at: i64,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO emergency_access (user_id, child_id, owner_council, reason, granted_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[user_id.into(), child_id.into(), owner.into(), reason.into(), now_ms().into(), expires_at.into()],
+        "INSERT INTO emergency_access (user_id, child_id, owner_council, reason, granted_at, expires_at, council)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            user_id.into(),
+            child_id.into(),
+            owner.into(),
+            reason.into(),
+            now_ms().into(),
+            expires_at.into(),
+            council.into(),
+        ],
     )?;
     Ok(())
 }
 
-/// Whether a user holds live emergency access to a child.
-pub fn has_emergency(tx: &mut Tx<'_>, user_id: i64, child_id: &str, now: i64) -> Result<bool> {
+/// Whether a user, acting for `council`, holds live emergency access to a
+/// child (a grant is the council's it was asked for, not the person's
+/// wherever they act; grants made before that was recorded hold for the
+/// person).
+pub fn has_emergency(tx: &mut Tx<'_>, user_id: i64, council: &str, child_id: &str, now: i64) -> Result<bool> {
     Ok(tx
         .query_opt(
-            "SELECT 1 FROM emergency_access WHERE user_id = $1 AND child_id = $2 AND expires_at > $3",
-            &[user_id.into(), child_id.into(), now.into()],
+            "SELECT 1 FROM emergency_access WHERE user_id = $1 AND child_id = $2 AND expires_at > $3
+               AND (council IS NULL OR council = $4)",
+            &[user_id.into(), child_id.into(), now.into(), council.into()],
         )?
         .is_some())
 }
@@ -1063,7 +1078,7 @@ pub fn has_emergency(tx: &mut Tx<'_>, user_id: i64, child_id: &str, now: i64) ->
 pub struct EmergencyGrant {
     /// Who.
     pub user_name: String,
-    /// Their council.
+    /// The council they asked for it for.
     pub user_council: Option<String>,
     /// Which child.
     pub child_id: String,
@@ -1078,7 +1093,7 @@ pub struct EmergencyGrant {
 /// Emergency access granted to other councils' users for `owner`'s children.
 pub fn emergency_grants(tx: &mut Tx<'_>, owner: &str, limit: i64) -> Result<Vec<EmergencyGrant>> {
     let rows = tx.query(
-        "SELECT u.name, u.council, e.child_id, e.reason, e.granted_at, e.expires_at
+        "SELECT u.name, COALESCE(e.council, u.council), e.child_id, e.reason, e.granted_at, e.expires_at
          FROM emergency_access e JOIN users u ON u.id = e.user_id
          WHERE e.owner_council = $1 ORDER BY e.granted_at DESC LIMIT $2",
         &[owner.into(), limit.into()],

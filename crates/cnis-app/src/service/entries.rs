@@ -522,7 +522,8 @@ impl Service {
         {
             return Ok((true, false));
         }
-        let emergency = reg::has_emergency(tx, actor.user_id, &e.child_id, now_ms())?;
+        let Some(acting) = actor.council else { return Ok((false, false)) };
+        let emergency = reg::has_emergency(tx, actor.user_id, &acting.to_string(), &e.child_id, now_ms())?;
         Ok((emergency, emergency))
     }
 
@@ -941,7 +942,7 @@ impl Service {
             let Some(owner) = owners.first() else {
                 return Err(cnis_store::Error::NotFound("child on another council's register"));
             };
-            reg::grant_emergency(tx, actor.user_id, &child, owner, &reason, expires)?;
+            reg::grant_emergency(tx, actor.user_id, &council.to_string(), &child, owner, &reason, expires)?;
             let event = self.event(
                 actor,
                 "emergency_access.grant",
