@@ -18,6 +18,7 @@ pub mod casework;
 mod child_id;
 mod deletion;
 mod deprivation;
+pub mod disclosure;
 mod error;
 mod ident;
 mod la;
