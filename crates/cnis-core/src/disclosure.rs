@@ -9,9 +9,11 @@
 //!
 //! What this module guarantees is that no row or column equation of a
 //! table with margins holds exactly one suppressed cell, so no suppressed
-//! cell is the difference of a total and published cells. Bounds from
-//! several equations together (a linear program over the whole table, and
-//! across tables published together) are the statistics issue's next step.
+//! cell is the difference of a total and published cells. That is not yet
+//! enough: a suppressed cell that is a bridge between two groups of
+//! suppressed cells can be worked out from several equations together.
+//! Bounds from the whole table (a linear program, and across tables
+//! published together) are the statistics issue's next step.
 
 use serde::{Deserialize, Serialize};
 
