@@ -7,13 +7,14 @@
 //! zero. Rates are worked out from the unrounded counts by the caller and
 //! only shown rounded.
 //!
-//! What this module guarantees is that no row or column equation of a
-//! table with margins holds exactly one suppressed cell, so no suppressed
-//! cell is the difference of a total and published cells. That is not yet
-//! enough: a suppressed cell that is a bridge between two groups of
-//! suppressed cells can be worked out from several equations together.
-//! Bounds from the whole table (a linear program, and across tables
-//! published together) are the statistics issue's next step.
+//! What this module guarantees, for one table with its margins: no row or
+//! column holds exactly one suppressed cell, and no suppressed cell is
+//! fixed by the rows' and columns' equations taken together (a cell that
+//! is the only link between two groups of suppressed cells, a bridge, is
+//! joined to a cycle by one more suppression). The property test checks
+//! the second by Gaussian elimination. Bounds that the counts' being
+//! non-negative adds (a linear program), and tables published together or
+//! the previous run, are the statistics issue's next step.
 
 use serde::{Deserialize, Serialize};
 
@@ -140,26 +141,75 @@ pub fn protect(cells: &[Vec<u64>], rules: &Rules) -> Protected {
     for c in 0..=cols {
         lines.push((0..=rows).map(|r| (r, c)).collect());
     }
+    let smallest = |cells: &mut dyn Iterator<Item = (usize, usize)>, grid: &[Vec<u64>]| {
+        cells.min_by_key(|&(r, c)| (grid[r][c] == 0, grid[r][c], r, c))
+    };
     loop {
         let mut changed = false;
         for line in &lines {
             if line.iter().filter(|&&(r, c)| suppressed[r][c]).count() != 1 {
                 continue;
             }
-            let partner = line
-                .iter()
-                .filter(|&&(r, c)| !suppressed[r][c])
-                .min_by_key(|&&(r, c)| (grid[r][c] == 0, grid[r][c], r, c));
-            if let Some(&(r, c)) = partner {
+            let mut open = line.iter().copied().filter(|&(r, c)| !suppressed[r][c]);
+            if let Some((r, c)) = smallest(&mut open, &grid) {
                 suppressed[r][c] = true;
                 changed = true;
             }
         }
-        if !changed {
-            break;
+        if changed {
+            continue;
+        }
+        // A suppressed cell that is the only link between two groups of
+        // suppressed cells (a bridge in the graph of rows and columns the
+        // suppressed cells join) is fixed by the lines together: join the
+        // two groups by another cell, so it lies on a cycle.
+        let Some((a, b)) = bridge(&suppressed, rows, cols) else { break };
+        let mut across = (0..=rows)
+            .flat_map(|r| (0..=cols).map(move |c| (r, c)))
+            .filter(|&(r, c)| !suppressed[r][c] && ((a[r] && b[rows + 1 + c]) || (b[r] && a[rows + 1 + c])));
+        match smallest(&mut across, &grid) {
+            Some((r, c)) => suppressed[r][c] = true,
+            None => break,
         }
     }
     Protected { grid, suppressed }
+}
+
+/// The first suppressed cell that is a bridge, as the two sides it
+/// separates: for each node (rows `0..=rows`, then columns), whether it is
+/// on the row's side (`a`) or the column's (`b`) once the cell is taken
+/// away. `None` when no suppressed cell is a bridge.
+fn bridge(suppressed: &[Vec<bool>], rows: usize, cols: usize) -> Option<(Vec<bool>, Vec<bool>)> {
+    let nodes = rows + cols + 2;
+    let reach = |from: usize, without: (usize, usize)| {
+        let mut seen = vec![false; nodes];
+        let mut stack = vec![from];
+        seen[from] = true;
+        while let Some(n) = stack.pop() {
+            let next: Vec<usize> = if n <= rows {
+                (0..=cols).filter(|&c| suppressed[n][c] && (n, c) != without).map(|c| rows + 1 + c).collect()
+            } else {
+                let c = n - rows - 1;
+                (0..=rows).filter(|&r| suppressed[r][c] && (r, c) != without).collect()
+            };
+            for m in next {
+                if !seen[m] {
+                    seen[m] = true;
+                    stack.push(m);
+                }
+            }
+        }
+        seen
+    };
+    for (r, row) in suppressed.iter().enumerate() {
+        for (c, _) in row.iter().enumerate().filter(|(_, s)| **s) {
+            let a = reach(r, (r, c));
+            if !a[rows + 1 + c] {
+                return Some((a, reach(rows + 1 + c, (r, c))));
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -242,6 +292,88 @@ mod tests {
             for r in 0..rows - 1 {
                 prop_assert_eq!(p.grid[r][..cols - 1].iter().sum::<u64>(), p.grid[r][cols - 1]);
             }
+            // No suppressed entry is fixed by the lines together: solved as
+            // a linear system, each is free.
+            for (r, c) in determined(&p) {
+                prop_assert!(false, "({}, {}) = {} can be worked out: {:?}", r, c, p.grid[r][c], p.suppressed);
+            }
         }
+    }
+
+    /// The suppressed entries the published ones fix exactly, by Gaussian
+    /// elimination on the rows' and columns' equations: an entry is fixed
+    /// when its unit vector lies in the span of the equations (over the
+    /// suppressed entries only; the published ones are constants).
+    fn determined(p: &Protected) -> Vec<(usize, usize)> {
+        let rows = p.grid.len() - 1;
+        let cols = p.grid[0].len() - 1;
+        let vars: Vec<(usize, usize)> =
+            (0..=rows).flat_map(|r| (0..=cols).map(move |c| (r, c))).filter(|&(r, c)| p.suppressed[r][c]).collect();
+        let mut eqs: Vec<Vec<f64>> = Vec::new();
+        for r in 0..=rows {
+            eqs.push(
+                vars.iter()
+                    .map(|&(vr, vc)| {
+                        if vr != r {
+                            0.0
+                        } else if vc == cols {
+                            -1.0
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        for c in 0..=cols {
+            eqs.push(
+                vars.iter()
+                    .map(|&(vr, vc)| {
+                        if vc != c {
+                            0.0
+                        } else if vr == rows {
+                            -1.0
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        let rank = |m: &[Vec<f64>]| {
+            let mut m = m.to_vec();
+            let width = vars.len();
+            let mut rank = 0;
+            for col in 0..width {
+                let Some(pivot) = (rank..m.len()).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs())) else {
+                    break;
+                };
+                if m[pivot][col].abs() < 1e-9 {
+                    continue;
+                }
+                m.swap(rank, pivot);
+                let pivot_row = m[rank].clone();
+                for (i, row) in m.iter_mut().enumerate() {
+                    if i != rank {
+                        let f = row[col] / pivot_row[col];
+                        for (x, p) in row[col..width].iter_mut().zip(&pivot_row[col..width]) {
+                            *x -= f * p;
+                        }
+                    }
+                }
+                rank += 1;
+            }
+            rank
+        };
+        let base = rank(&eqs);
+        vars.iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let mut with = eqs.clone();
+                with.push((0..vars.len()).map(|j| if j == *i { 1.0 } else { 0.0 }).collect());
+                rank(&with) == base
+            })
+            .map(|(_, v)| *v)
+            .collect()
     }
 }
