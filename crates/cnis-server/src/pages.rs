@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use cnis_app::service::entries::{ChildView, Dashboard, EntryView, ImportReport, Page};
 use cnis_app::service::{FieldError, HistoryRow, Permission, SearchHit, SearchRequest, ServiceError, allows};
 use cnis_core::casework::CareKind;
-use cnis_core::register::{EntryContent, EntrySource, EntryStatus, LeaveReason, Parent};
+use cnis_core::register::{EntryContent, EntryStatus, LeaveReason, Parent};
 use serde::Deserialize;
 
 use crate::api::{cleared_cookie, client_ip, session_cookie};
@@ -278,8 +278,6 @@ struct EntryFormPage {
     council_fields: Vec<Field>,
     reason_field: Field,
     button: &'static str,
-    /// For a new entry: how the council learnt of the child (code, label, chosen).
-    sources: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -1105,17 +1103,6 @@ fn entry_form_page(
             e,
         ),
         button,
-        sources: if version == 0 {
-            EntrySource::ALL
-                .iter()
-                .filter(|s| **s != EntrySource::TrackingRun)
-                .map(|s| {
-                    (s.code(), s.label(), f.source == s.code() || (f.source.is_empty() && *s == EntrySource::Hand))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        },
         errors,
     }
 }

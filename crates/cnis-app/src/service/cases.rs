@@ -1016,9 +1016,9 @@ impl Service {
             }
             let new = cs::NewTask { case_id, council: &council, title: &title, due_on, assigned_to };
             let task = cs::insert_task(tx, new, actor.user_id, at)?;
-            if let (Some(u), Ok(code)) = (assigned_to.filter(|u| *u != actor.user_id), LaCode::parse(&council)) {
+            if let Some(u) = assigned_to.filter(|u| *u != actor.user_id) {
                 let body = serde_json::json!({ "task": task.id, "case": case_id, "title": title, "due_on": due_on });
-                cs::queue(tx, code, &format!("user:{u}"), "task.set", Some(&c.child_id), &body, at)?;
+                cs::queue(tx, scope_code, &format!("user:{u}"), "task.set", Some(&c.child_id), &body, at)?;
             }
             let event = self.event(
                 actor,
